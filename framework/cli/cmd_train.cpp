@@ -1,0 +1,85 @@
+#include <spdlog/spdlog.h>
+
+#include "commands.h"
+#include "qx/config/train_config.h"
+#include "qx/core/error.h"
+#include "qx/core/runtime.h"
+#include "qx/data/cifar10.h"
+#include "qx/plugin/host.h"
+#include "qx/store/results_db.h"
+#include "qx/train/trainer.h"
+
+namespace qx::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string config;
+  std::string data_dir;
+  bool resume = false;
+  std::int64_t stop_after = 0;
+};
+
+void train(const TrainArgs& args, const GlobalOptions& global) {
+  const auto config = config::load_train_config(args.config);
+  const int threads = configure_threads(config.threads);
+  const auto device = parse_device(config.device);
+  PluginHost host(resolve_plugin_dir(global.plugin_dir, config.plugin_dir));
+
+  torch::manual_seed(static_cast<std::uint64_t>(config.seed));  // weight initialisation
+  auto model = host.create_model(config.model.plugin, config.model.options);
+
+  const auto data_dir = data::resolve_data_dir(args.data_dir, config.data_dir);
+  const auto train_set = data::load_cifar10(data_dir, data::Split::kTrain);
+  const auto test_set = data::load_cifar10(data_dir, data::Split::kTest);
+  train::Trainer trainer(config, model, train_set, test_set,
+                         train::TrainerOptions().output_dir(config.output_dir).device(device).stop_after(args.stop_after));
+  if (args.resume) {
+    trainer.resume(train::load_checkpoint(trainer.checkpoint_path()));
+    spdlog::info("resuming {} after epoch {}", trainer.checkpoint_path().string(), trainer.completed_epochs());
+  }
+
+  store::ResultsDb results(config.database);
+  store::RunRecord run;
+  run.uid = trainer.run_uid();
+  run.name = config.name;
+  run.config_path = config.source_path;
+  run.config_text = config.source_text;
+  run.model = config.model.plugin;
+  run.device = device.str();
+  run.threads = threads;
+  const auto run_id = results.open_run(run);
+  for (const auto& epoch : trainer.history()) results.record_epoch(run_id, epoch);  // a resumed run's past
+
+  spdlog::info("training {} on {} ({} threads), {} epochs, batch {}, data {}", config.model.plugin, device.str(),
+               threads, config.epochs, config.batch_size, data_dir.string());
+  try {
+    trainer.run([&](const store::EpochRecord& epoch) { results.record_epoch(run_id, epoch); });
+  } catch (const std::exception& e) {
+    results.finish_run(run_id, "failed", e.what());
+    throw;
+  }
+  const bool complete = trainer.completed_epochs() == config.epochs;
+  results.finish_run(run_id, complete ? "finished" : "stopped");
+  if (trainer.history().empty()) return;
+  const auto& last = trainer.history().back();
+  spdlog::info("{}: test top-1 {:.2f}% after epoch {}/{}; checkpoint {}, history {}, run {} in {}",
+               complete ? "finished" : "stopped (continue with --resume)", last.test_top1, last.epoch, config.epochs,
+               trainer.checkpoint_path().string(), trainer.history_path().string(), run_id, config.database);
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app, const GlobalOptions& global) {
+  auto* command = app.add_subcommand("train", "train a model from an experiment file");
+  auto args = std::make_shared<TrainArgs>();
+  command->add_option("config", args->config, "experiment file, e.g. experiments/train_resnet20.toml")->required();
+  command->add_option("--data", args->data_dir, "CIFAR-10 folder (overrides $QX_DATA_DIR and [data] dir)");
+  command->add_flag("--resume", args->resume, "continue from the checkpoint in [output] dir");
+  command->add_option("--stop-after", args->stop_after,
+                      "stop once this many epochs of the recipe are done (for runs split over sessions)")
+      ->check(CLI::PositiveNumber);
+  command->callback([args, &global] { train(*args, global); });
+}
+
+}  // namespace qx::cli

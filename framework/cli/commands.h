@@ -1,0 +1,18 @@
+#pragma once
+// The `qx` subcommands. Each registers itself on the CLI11 app and runs when selected.
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace qx::cli {
+
+struct GlobalOptions {
+  std::string plugin_dir;  // --plugins
+};
+
+void add_plugins_command(CLI::App& app, const GlobalOptions& global);
+void add_data_command(CLI::App& app);
+void add_train_command(CLI::App& app, const GlobalOptions& global);
+void add_eval_command(CLI::App& app, const GlobalOptions& global);
+
+}  // namespace qx::cli

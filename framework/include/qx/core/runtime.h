@@ -1,0 +1,16 @@
+#pragma once
+// Process-wide execution settings, chosen once per command.
+#include <cstdint>
+#include <string>
+
+#include <torch/torch.h>
+
+namespace qx {
+
+// 0 means all cores. Debian's LibTorch starts with a single intra-op thread otherwise.
+int configure_threads(std::int64_t requested);
+
+// "cpu", "cuda" or "cuda:N"; fails in one line when CUDA is asked for and absent.
+torch::Device parse_device(const std::string& name);
+
+}  // namespace qx

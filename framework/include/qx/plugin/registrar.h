@@ -1,0 +1,22 @@
+#pragma once
+// What a plugin's registration function receives. The plugin adds factories through it and
+// never touches host globals; later plugin kinds (observer, quantizer, pass) add methods here
+// and bump QX_PLUGIN_ABI_VERSION.
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "qx/core/options.h"
+#include "qx/nn/model.h"
+
+namespace qx {
+
+using ModelFactory = std::function<std::shared_ptr<QuantizableModel>(const Options&)>;
+
+class Registrar {
+ public:
+  virtual ~Registrar() = default;
+  virtual void add_model(const std::string& name, ModelFactory factory) = 0;
+};
+
+}  // namespace qx

@@ -1,0 +1,51 @@
+#pragma once
+// The results database: every training run and its per-epoch history (and, with the PTQ
+// engine, every experiment cell). Schema and migrations in results_db.cpp; described for users
+// in docs/results-schema.md.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "qx/store/sqlite.h"
+
+namespace qx::store {
+
+inline constexpr std::int64_t kSchemaVersion = 1;
+
+struct RunRecord {
+  std::string uid;  // stable across --resume
+  std::string kind = "train";
+  std::string name;
+  std::string config_path;
+  std::string config_text;
+  std::string model;
+  std::string device;
+  std::int64_t threads = 0;
+};
+
+struct EpochRecord {
+  std::int64_t epoch = 0;  // 1-based
+  double train_loss = 0, train_top1 = 0;
+  double test_loss = 0, test_top1 = 0, test_top5 = 0;
+  double lr = 0;  // learning rate at the epoch's last iteration
+  double seconds = 0, data_seconds = 0, images_per_second = 0;
+};
+
+class ResultsDb {
+ public:
+  // Creates the file and schema if needed; refuses a database newer than this qx.
+  explicit ResultsDb(const std::string& path);
+
+  // Inserts the run, or marks an existing run with the same uid as running again.
+  std::int64_t open_run(const RunRecord& run);
+  void record_epoch(std::int64_t run_id, const EpochRecord& epoch);
+  void finish_run(std::int64_t run_id, const std::string& status, const std::string& error = {});
+
+  Database& database() { return db_; }
+
+ private:
+  void migrate();
+  Database db_;
+};
+
+}  // namespace qx::store

@@ -1,0 +1,66 @@
+#include "qx/core/options.h"
+
+#include "qx/core/error.h"
+
+namespace qx {
+
+void Options::set(const std::string& key, Value value, std::string where) {
+  entries_[key] = Entry{std::move(value), std::move(where)};
+}
+
+const Options::Entry* Options::find(const std::string& key) const {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return nullptr;
+  it->second.used = true;
+  return &it->second;
+}
+
+void Options::type_error(const std::string& key, const Entry& entry, const char* expected) const {
+  const std::string prefix = entry.where.empty() ? std::string() : entry.where + ": ";
+  fail("{}option '{}' of {} must be {}", prefix, key, owner_, expected);
+}
+
+std::int64_t Options::get_int(const std::string& key, std::int64_t fallback) const {
+  const Entry* entry = find(key);
+  if (!entry) return fallback;
+  if (const auto* v = std::get_if<std::int64_t>(&entry->value)) return *v;
+  type_error(key, *entry, "an integer");
+}
+
+double Options::get_double(const std::string& key, double fallback) const {
+  const Entry* entry = find(key);
+  if (!entry) return fallback;
+  if (const auto* v = std::get_if<double>(&entry->value)) return *v;
+  if (const auto* v = std::get_if<std::int64_t>(&entry->value)) return static_cast<double>(*v);
+  type_error(key, *entry, "a number");
+}
+
+bool Options::get_bool(const std::string& key, bool fallback) const {
+  const Entry* entry = find(key);
+  if (!entry) return fallback;
+  if (const auto* v = std::get_if<bool>(&entry->value)) return *v;
+  type_error(key, *entry, "a boolean");
+}
+
+std::string Options::get_string(const std::string& key, const std::string& fallback) const {
+  const Entry* entry = find(key);
+  if (!entry) return fallback;
+  if (const auto* v = std::get_if<std::string>(&entry->value)) return *v;
+  type_error(key, *entry, "a string");
+}
+
+std::map<std::string, Options::Value> Options::values() const {
+  std::map<std::string, Value> values;
+  for (const auto& [key, entry] : entries_) values.emplace(key, entry.value);
+  return values;
+}
+
+void Options::check_all_used() const {
+  for (const auto& [key, entry] : entries_) {
+    if (entry.used) continue;
+    const std::string prefix = entry.where.empty() ? std::string() : entry.where + ": ";
+    fail("{}unknown option '{}' for {}", prefix, key, owner_);
+  }
+}
+
+}  // namespace qx

@@ -1,0 +1,47 @@
+#include "qx/eval/evaluate.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "qx/data/batches.h"
+
+namespace qx::eval {
+
+std::string EvalResult::to_json() const {
+  return fmt::format(R"({{"top1": {:.2f}, "top5": {:.2f}, "loss": {:.5f}, "images": {}, "seconds": {:.2f}}})", top1,
+                     top5, loss, images, seconds);
+}
+
+EvalResult evaluate(QuantizableModel& model, const data::Dataset& dataset, std::int64_t batch_size,
+                    const torch::Device& device) {
+  const auto start = std::chrono::steady_clock::now();
+  torch::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  std::int64_t correct1 = 0, correct5 = 0;
+  double loss_sum = 0;
+  for (std::int64_t begin = 0; begin < dataset.size(); begin += batch_size) {
+    const std::int64_t end = std::min(begin + batch_size, dataset.size());
+    auto images = data::normalize(dataset.images.slice(0, begin, end).to(device));
+    auto labels = dataset.labels.slice(0, begin, end).to(device);
+    auto logits = model.forward(images);
+    loss_sum += torch::nn::functional::cross_entropy(
+                    logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    auto top5 = std::get<1>(logits.topk(5, 1));
+    auto hits = top5.eq(labels.unsqueeze(1));
+    correct1 += hits.select(1, 0).sum().item<std::int64_t>();
+    correct5 += hits.any(1).sum().item<std::int64_t>();
+  }
+  model.train(was_training);
+  EvalResult result;
+  result.images = dataset.size();
+  result.top1 = 100.0 * static_cast<double>(correct1) / static_cast<double>(result.images);
+  result.top5 = 100.0 * static_cast<double>(correct5) / static_cast<double>(result.images);
+  result.loss = loss_sum / static_cast<double>(result.images);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace qx::eval

@@ -1,0 +1,175 @@
+#include "qx/plugin/host.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include <boost/dll/shared_library.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "qx/core/error.h"
+#include "qx/plugin/registrar.h"
+
+#ifndef QX_DEFAULT_PLUGIN_DIR
+#define QX_DEFAULT_PLUGIN_DIR "plugins"
+#endif
+
+namespace qx {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string safe(const char* text) { return text ? std::string(text) : std::string("(null)"); }
+
+// Keeps `library` loaded for as long as `object` is referenced: the holder releases the object
+// first (members are destroyed in reverse order), then the library.
+template <typename T>
+std::shared_ptr<T> tie_to_library(std::shared_ptr<T> object, std::shared_ptr<boost::dll::shared_library> library) {
+  struct Holder {
+    std::shared_ptr<boost::dll::shared_library> library;
+    std::shared_ptr<T> object;
+  };
+  auto holder = std::make_shared<Holder>(Holder{std::move(library), object});
+  return std::shared_ptr<T>(holder, object.get());
+}
+
+class HostRegistrar : public Registrar {
+ public:
+  explicit HostRegistrar(PluginRecord& record) : record_(record) {}
+
+  void add_model(const std::string& name, ModelFactory factory) override {
+    if (record_.kind != "model") {
+      fail("plugin {}: a '{}' plugin may not register model '{}'", record_.file.string(), record_.kind, name);
+    }
+    models.emplace_back(name, std::move(factory));
+    record_.provides.push_back(name);
+  }
+
+  std::vector<std::pair<std::string, ModelFactory>> models;
+
+ private:
+  PluginRecord& record_;
+};
+
+}  // namespace
+
+std::string check_plugin_info(const PluginInfo& plugin, const std::string& file) {
+  const PluginInfo host = host_plugin_info();
+  if (plugin.magic != host.magic) {
+    return fmt::format("plugin {}: not a qx plugin (bad magic 0x{:08x}, expected 0x{:08x})", file, plugin.magic,
+                       host.magic);
+  }
+  if (plugin.abi_version != host.abi_version) {
+    return fmt::format("plugin {}: built for qx plugin ABI {}, but this qx has plugin ABI {}; rebuild the plugin",
+                       file, plugin.abi_version, host.abi_version);
+  }
+  if (safe(plugin.torch_version) != host.torch_version) {
+    return fmt::format("plugin {}: built against LibTorch {}, but this qx uses LibTorch {}; rebuild the plugin", file,
+                       safe(plugin.torch_version), host.torch_version);
+  }
+  if (safe(plugin.compiler) != host.compiler) {
+    return fmt::format("plugin {}: built with compiler '{}', but this qx was built with '{}'; rebuild the plugin",
+                       file, safe(plugin.compiler), host.compiler);
+  }
+  return {};
+}
+
+PluginHost::PluginHost(fs::path directory) : directory_(std::move(directory)) {
+  std::error_code error;
+  if (!fs::is_directory(directory_, error)) {
+    fail("plugin directory '{}' does not exist (set it with --plugins DIR or QX_PLUGIN_DIR)", directory_.string());
+  }
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(directory_)) {
+    const auto name = entry.path().filename().string();
+    if (entry.is_regular_file() && name.rfind("libqx_", 0) == 0 && entry.path().extension() == ".so") {
+      files.push_back(entry.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) load(file);
+}
+
+PluginHost::~PluginHost() {
+  // Factories may be std::function objects whose code lives in the libraries.
+  models_.clear();
+}
+
+void PluginHost::load(const fs::path& file) {
+  PluginRecord record;
+  record.file = file;
+  auto library = std::make_shared<boost::dll::shared_library>();
+  boost::dll::fs::error_code error;
+  library->load(file.string(), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, error);
+  if (error) {
+    record.rejection = fmt::format("plugin {}: cannot be loaded: {}", file.string(), error.message());
+    records_.push_back(std::move(record));
+    return;
+  }
+  if (!library->has("qx_plugin_info") || !library->has("qx_plugin_register")) {
+    record.rejection = fmt::format("plugin {}: missing entry point qx_plugin_info or qx_plugin_register", file.string());
+    records_.push_back(std::move(record));
+    return;
+  }
+  const PluginInfo* info = library->get_alias<PluginInfoFunction>("qx_plugin_info")();
+  record.rejection = check_plugin_info(*info, file.string());
+  if (info->magic == QX_PLUGIN_MAGIC) {
+    // Kind, name and version are read only once the magic says the record is ours.
+    record.kind = safe(info->kind);
+    record.name = safe(info->name);
+    record.version = safe(info->version);
+  }
+  if (!record.accepted()) {
+    records_.push_back(std::move(record));
+    return;
+  }
+  HostRegistrar registrar(record);
+  try {
+    library->get_alias<PluginRegisterFunction>("qx_plugin_register")(registrar);
+  } catch (const std::exception& e) {
+    fail("plugin {}: qx_plugin_register failed: {}", file.string(), e.what());
+  }
+  for (auto& [name, factory] : registrar.models) {
+    if (models_.count(name)) {
+      fail("plugin {}: model '{}' is already provided by another plugin", file.string(), name);
+    }
+    models_[name] = ModelEntry{std::move(factory), library};
+  }
+  libraries_.push_back(library);
+  records_.push_back(std::move(record));
+}
+
+void PluginHost::unknown(const std::string& kind, const std::string& name) const {
+  for (const auto& record : records_) {
+    if (!record.accepted() && record.kind == kind && record.name == name) throw Error(record.rejection);
+  }
+  std::vector<std::string> known;
+  if (kind == "model") known = model_names();
+  fail("unknown {} plugin '{}' (found in {}: {})", kind, name, directory_.string(),
+       known.empty() ? std::string("none") : fmt::format("{}", fmt::join(known, ", ")));
+}
+
+std::shared_ptr<QuantizableModel> PluginHost::create_model(const std::string& name, const Options& options) const {
+  auto it = models_.find(name);
+  if (it == models_.end()) unknown("model", name);
+  auto model = it->second.factory(options);
+  options.check_all_used();
+  if (!model) fail("model plugin '{}' returned no model", name);
+  return tie_to_library(std::move(model), it->second.library);
+}
+
+std::vector<std::string> PluginHost::model_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, entry] : models_) names.push_back(name);
+  return names;
+}
+
+fs::path resolve_plugin_dir(const std::string& from_cli, const std::string& from_experiment) {
+  if (!from_cli.empty()) return from_cli;
+  if (const char* env = std::getenv("QX_PLUGIN_DIR"); env && *env) return env;
+  if (!from_experiment.empty()) return from_experiment;
+  return QX_DEFAULT_PLUGIN_DIR;
+}
+
+}  // namespace qx

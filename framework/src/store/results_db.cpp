@@ -1,0 +1,120 @@
+#include "qx/store/results_db.h"
+
+#include <filesystem>
+
+#include <torch/version.h>
+
+#include "qx/core/error.h"
+
+namespace qx::store {
+
+namespace {
+
+// Migrations are numbered; migration i takes the schema from version i to i+1 and never changes
+// once released.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE runs (
+  id            INTEGER PRIMARY KEY,
+  uid           TEXT    NOT NULL UNIQUE,
+  kind          TEXT    NOT NULL CHECK (kind IN ('train', 'ptq', 'eval')),
+  name          TEXT    NOT NULL,
+  status        TEXT    NOT NULL CHECK (status IN ('running', 'stopped', 'finished', 'failed')),
+  error         TEXT,
+  config_path   TEXT,
+  config_text   TEXT,
+  model         TEXT,
+  device        TEXT,
+  threads       INTEGER,
+  torch_version TEXT,
+  started_at    TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+  finished_at   TEXT
+);
+CREATE TABLE train_epochs (
+  run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  epoch             INTEGER NOT NULL,
+  train_loss        REAL NOT NULL,
+  train_top1        REAL NOT NULL,
+  test_loss         REAL NOT NULL,
+  test_top1         REAL NOT NULL,
+  test_top5         REAL NOT NULL,
+  lr                REAL NOT NULL,
+  seconds           REAL NOT NULL,
+  data_seconds      REAL NOT NULL,
+  images_per_second REAL NOT NULL,
+  UNIQUE (run_id, epoch)
+);
+)sql",
+};
+
+std::string with_parent_created(const std::string& path) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  return path;
+}
+
+}  // namespace
+
+ResultsDb::ResultsDb(const std::string& path) : db_(with_parent_created(path)) { migrate(); }
+
+void ResultsDb::migrate() {
+  db_.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  std::int64_t version = 0;
+  {
+    Statement query(db_, "SELECT version FROM schema_version");
+    if (query.step()) version = query.column_int(0);
+  }
+  if (version > kSchemaVersion) {
+    fail("results database {}: schema version {} is newer than this qx understands ({})", db_.path(), version,
+         kSchemaVersion);
+  }
+  for (; version < kSchemaVersion; ++version) {
+    Transaction transaction(db_);
+    db_.execute(kMigrations[version]);
+    db_.execute("DELETE FROM schema_version");
+    Statement(db_, "INSERT INTO schema_version (version) VALUES (?)").bind(1, version + 1).run();
+    transaction.commit();
+  }
+}
+
+std::int64_t ResultsDb::open_run(const RunRecord& run) {
+  Statement existing(db_, "SELECT id FROM runs WHERE uid = ?");
+  existing.bind(1, run.uid);
+  if (existing.step()) {
+    const std::int64_t id = existing.column_int(0);
+    Statement(db_, "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL WHERE id = ?")
+        .bind(1, id)
+        .run();
+    return id;
+  }
+  Statement insert(db_,
+                   "INSERT INTO runs (uid, kind, name, status, config_path, config_text, model, device, threads, "
+                   "torch_version) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)");
+  insert.bind(1, run.uid).bind(2, run.kind).bind(3, run.name).bind(4, run.config_path).bind(5, run.config_text);
+  insert.bind(6, run.model).bind(7, run.device).bind(8, run.threads).bind(9, std::string(TORCH_VERSION));
+  insert.run();
+  return db_.last_insert_id();
+}
+
+void ResultsDb::record_epoch(std::int64_t run_id, const EpochRecord& e) {
+  Statement insert(db_,
+                   "INSERT OR REPLACE INTO train_epochs (run_id, epoch, train_loss, train_top1, test_loss, "
+                   "test_top1, test_top5, lr, seconds, data_seconds, images_per_second) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.bind(1, run_id).bind(2, e.epoch).bind(3, e.train_loss).bind(4, e.train_top1).bind(5, e.test_loss);
+  insert.bind(6, e.test_top1).bind(7, e.test_top5).bind(8, e.lr).bind(9, e.seconds).bind(10, e.data_seconds);
+  insert.bind(11, e.images_per_second);
+  insert.run();
+}
+
+void ResultsDb::finish_run(std::int64_t run_id, const std::string& status, const std::string& error) {
+  Statement update(db_,
+                   "UPDATE runs SET status = ?, error = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+                   "WHERE id = ?");
+  update.bind(1, status);
+  if (error.empty()) update.bind_null(2);
+  else update.bind(2, error);
+  update.bind(3, run_id).run();
+}
+
+}  // namespace qx::store

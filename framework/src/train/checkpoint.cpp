@@ -1,0 +1,154 @@
+#include "qx/train/checkpoint.h"
+
+#include <fstream>
+#include <iterator>
+
+#include "qx/core/error.h"
+
+namespace qx::train {
+namespace fs = std::filesystem;
+
+namespace {
+
+c10::impl::GenericDict tensor_dict(const std::map<std::string, torch::Tensor>& tensors) {
+  c10::impl::GenericDict dict(c10::StringType::get(), c10::TensorType::get());
+  for (const auto& [name, tensor] : tensors) dict.insert(name, tensor.detach().cpu().contiguous());
+  return dict;
+}
+
+std::map<std::string, torch::Tensor> tensor_map(const c10::IValue& value, const std::string& what) {
+  if (!value.isGenericDict()) fail("{} is not a dictionary of tensors", what);
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& item : value.toGenericDict()) {
+    if (!item.key().isString() || !item.value().isTensor()) fail("{} is not a dictionary of tensors", what);
+    tensors.emplace(item.key().toStringRef(), item.value().toTensor());
+  }
+  return tensors;
+}
+
+const c10::IValue& field(const c10::impl::GenericDict& dict, const std::string& key, const std::string& file) {
+  auto it = dict.find(key);
+  if (it == dict.end()) fail("checkpoint {}: missing field '{}'", file, key);
+  return it->value();
+}
+
+}  // namespace
+
+static Checkpoint checkpoint_from_ivalue(const c10::IValue& root, const std::string& file);
+
+void save_checkpoint(const Checkpoint& checkpoint, const fs::path& path) {
+  c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
+  dict.insert("format", std::string("qx.checkpoint"));
+  dict.insert("format_version", kCheckpointFormatVersion);
+  dict.insert("model", checkpoint.model);
+  c10::impl::GenericDict options(c10::StringType::get(), c10::AnyType::get());
+  for (const auto& [key, value] : checkpoint.model_options) {
+    std::visit([&](const auto& v) { options.insert(key, c10::IValue(v)); }, value);
+  }
+  dict.insert("model_options", options);
+  dict.insert("state_dict", tensor_dict(checkpoint.state_dict));
+  dict.insert("optimizer", tensor_dict(checkpoint.optimizer));
+  dict.insert("epoch", checkpoint.epoch);
+  dict.insert("seed", checkpoint.seed);
+  dict.insert("run_uid", checkpoint.run_uid);
+  dict.insert("config", checkpoint.config);
+  dict.insert("history", checkpoint.history.defined() ? checkpoint.history : torch::empty({0, 10}, torch::kFloat64));
+
+  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  if (path.has_parent_path()) fs::create_directories(path.parent_path());
+  const fs::path temporary = path.string() + ".partial";
+  {
+    std::ofstream out(temporary, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) fail("cannot write checkpoint {}", temporary.string());
+  }
+  fs::rename(temporary, path);
+}
+
+Checkpoint load_checkpoint(const fs::path& path) {
+  const std::string file = path.string();
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) fail("checkpoint {}: no such file", file);
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  c10::IValue root;
+  try {
+    root = torch::pickle_load(bytes);
+  } catch (const std::exception& e) {
+    const std::string reason = e.what();
+    fail("checkpoint {}: not a readable checkpoint ({})", file, reason.substr(0, reason.find('\n')));
+  }
+  try {
+    return checkpoint_from_ivalue(root, file);
+  } catch (const c10::Error& e) {
+    // A field of the wrong type; c10 messages span several lines.
+    const std::string reason = e.what_without_backtrace();
+    fail("checkpoint {}: malformed ({})", file, reason.substr(0, reason.find('\n')));
+  }
+}
+
+static Checkpoint checkpoint_from_ivalue(const c10::IValue& root, const std::string& file) {
+  if (!root.isGenericDict()) fail("checkpoint {}: not a qx checkpoint (top level is not a dictionary)", file);
+  const auto dict = root.toGenericDict();
+  const auto& format = field(dict, "format", file);
+  if (!format.isString() || format.toStringRef() != "qx.checkpoint") fail("checkpoint {}: not a qx checkpoint", file);
+  const auto version = field(dict, "format_version", file).toInt();
+  if (version != kCheckpointFormatVersion) {
+    fail("checkpoint {}: format version {}, this qx reads version {}", file, version, kCheckpointFormatVersion);
+  }
+  Checkpoint checkpoint;
+  checkpoint.model = field(dict, "model", file).toStringRef();
+  for (const auto& item : field(dict, "model_options", file).toGenericDict()) {
+    const auto& value = item.value();
+    Options::Value converted;
+    if (value.isBool()) converted = value.toBool();
+    else if (value.isInt()) converted = value.toInt();
+    else if (value.isDouble()) converted = value.toDouble();
+    else converted = value.toStringRef();
+    checkpoint.model_options.emplace(item.key().toStringRef(), converted);
+  }
+  checkpoint.state_dict = tensor_map(field(dict, "state_dict", file), "checkpoint " + file + ": state_dict");
+  checkpoint.optimizer = tensor_map(field(dict, "optimizer", file), "checkpoint " + file + ": optimizer");
+  checkpoint.epoch = field(dict, "epoch", file).toInt();
+  checkpoint.seed = field(dict, "seed", file).toInt();
+  checkpoint.run_uid = field(dict, "run_uid", file).toStringRef();
+  checkpoint.config = field(dict, "config", file).toStringRef();
+  checkpoint.history = field(dict, "history", file).toTensor();
+  return checkpoint;
+}
+
+std::map<std::string, torch::Tensor> model_state(const torch::nn::Module& model) {
+  std::map<std::string, torch::Tensor> state;
+  for (const auto& item : model.named_parameters()) state.emplace(item.key(), item.value().detach().cpu());
+  for (const auto& item : model.named_buffers()) state.emplace(item.key(), item.value().detach().cpu());
+  return state;
+}
+
+void load_model_state(torch::nn::Module& model, const std::map<std::string, torch::Tensor>& state,
+                      const std::string& source) {
+  torch::NoGradGuard no_grad;
+  std::size_t matched = 0;
+  auto assign = [&](const std::string& name, torch::Tensor& target) {
+    auto it = state.find(name);
+    if (it == state.end()) fail("{}: missing tensor '{}'", source, name);
+    if (!it->second.sizes().equals(target.sizes())) {
+      fail("{}: tensor '{}' has shape {}, the model expects {}", source, name, c10::str(it->second.sizes()),
+           c10::str(target.sizes()));
+    }
+    target.copy_(it->second);
+    ++matched;
+  };
+  for (auto& item : model.named_parameters()) assign(item.key(), item.value());
+  for (auto& item : model.named_buffers()) assign(item.key(), item.value());
+  if (matched != state.size()) {
+    fail("{}: holds {} tensors the model does not have", source, state.size() - matched);
+  }
+}
+
+Options options_from_checkpoint(const Checkpoint& checkpoint) {
+  Options options("model '" + checkpoint.model + "'");
+  for (const auto& [key, value] : checkpoint.model_options) options.set(key, value, "checkpoint");
+  return options;
+}
+
+}  // namespace qx::train

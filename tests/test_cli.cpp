@@ -1,0 +1,151 @@
+// `qx` itself on bad input: a one-line error naming the cause, a non-zero exit, no crash and no
+// results written.
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sys/wait.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support.h"
+
+namespace qx::test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+Outcome run_qx(const std::string& arguments, const ScratchDir& scratch) {
+  const auto err_file = scratch / "stderr.txt";
+  const std::string command = std::string("cd '") + scratch.path().string() + "' && '" + QX_BINARY + "' " +
+                              arguments + " 2>'" + err_file.string() + "'";
+  Outcome outcome;
+  FILE* pipe = popen(command.c_str(), "r");
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe)) outcome.out += buffer.data();
+  const int status = pclose(pipe);
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream in(err_file);
+  outcome.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return outcome;
+}
+
+// Asserts the contract for every bad input.
+void expect_clean_failure(const Outcome& outcome, const std::string& cause) {
+  EXPECT_EQ(outcome.exit_code, 1) << outcome.err;
+  EXPECT_THAT(outcome.err, StartsWith("qx: error: "));
+  EXPECT_EQ(std::count(outcome.err.begin(), outcome.err.end(), '\n'), 1) << outcome.err;
+  EXPECT_THAT(outcome.err, HasSubstr(cause));
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  // An experiment file in the scratch dir; `data_dir` and extra lines vary per test.
+  void write_experiment(const std::string& data_dir, const std::string& plugin = "resnet20",
+                        const std::string& extra = "") {
+    std::ofstream(scratch_ / "e.toml") << "[model]\nplugin = \"" << plugin << "\"\n"
+                                       << "[data]\ndir = \"" << data_dir << "\"\n"
+                                       << "[train]\nepochs = 1\n" << extra << "[schedule]\nwarmup_epochs = 0.0\n"
+                                       << "[output]\ndir = \"run\"\ndatabase = \"results.sqlite\"\n";
+  }
+  void expect_no_results() const {
+    EXPECT_FALSE(std::filesystem::exists(scratch_ / "results.sqlite"));
+    EXPECT_FALSE(std::filesystem::exists(scratch_ / "run"));
+  }
+  ScratchDir scratch_;
+};
+
+TEST_F(CliTest, MissingDataDirectory) {
+  write_experiment("no-such-dir");
+  expect_clean_failure(run_qx("train e.toml", scratch_), "CIFAR-10 data directory 'no-such-dir' does not exist");
+  expect_no_results();
+}
+
+TEST_F(CliTest, TruncatedBatchFile) {
+  write_cifar_dir(scratch_ / "data", 3);  // 3 records per file instead of 10,000
+  write_experiment("data");
+  expect_clean_failure(run_qx("train e.toml", scratch_), "data_batch_1.bin has 9219 bytes, expected 30730000");
+  expect_no_results();
+}
+
+TEST_F(CliTest, BadLabel) {
+  std::filesystem::create_directories(scratch_ / "data");
+  write_cifar_file(scratch_ / "data" / "data_batch_1.bin", data::kCifarRecordsPerFile, /*bad_label_at=*/123);
+  write_experiment("data");
+  expect_clean_failure(run_qx("train e.toml", scratch_), "record 123 has label 10, expected 0-9");
+  expect_no_results();
+}
+
+TEST_F(CliTest, UnknownTomlKey) {
+  write_experiment("data", "resnet20", "batch_sise = 64\n");
+  expect_clean_failure(run_qx("train e.toml", scratch_),
+                       "e.toml:7:1: unknown key 'batch_sise' in [train]; did you mean 'batch_size'?");
+  expect_no_results();
+}
+
+TEST_F(CliTest, WrongTomlType) {
+  write_experiment("data", "resnet20", "seed = \"zero\"\n");
+  expect_clean_failure(run_qx("train e.toml", scratch_), "e.toml:7:8: 'train.seed' must be an integer, not string");
+  expect_no_results();
+}
+
+TEST_F(CliTest, MalformedToml) {
+  std::ofstream(scratch_ / "e.toml") << "[model\nplugin = 1\n";
+  expect_clean_failure(run_qx("train e.toml", scratch_), "e.toml:1:");
+}
+
+TEST_F(CliTest, UnknownPlugin) {
+  write_experiment("data", "resnet21");
+  expect_clean_failure(run_qx("train e.toml", scratch_), "unknown model plugin 'resnet21'");
+  expect_no_results();
+}
+
+TEST_F(CliTest, PluginAbiMismatch) {
+  write_experiment("data", "abi_mismatch");
+  const auto outcome = run_qx(std::string("--plugins '") + QX_TEST_PLUGIN_DIR + "' train e.toml", scratch_);
+  expect_clean_failure(outcome, "libqx_model_abi_mismatch.so: built for qx plugin ABI");
+  EXPECT_THAT(outcome.err, HasSubstr("but this qx has plugin ABI"));
+  expect_no_results();
+}
+
+TEST_F(CliTest, MissingCheckpoint) {
+  expect_clean_failure(run_qx("eval --checkpoint nope.pt --data data", scratch_), "checkpoint nope.pt: no such file");
+}
+
+TEST_F(CliTest, CorruptCheckpoint) {
+  std::ofstream(scratch_ / "bad.pt") << "PK\x03\x04 this is not a checkpoint";
+  expect_clean_failure(run_qx("eval --checkpoint bad.pt --data data", scratch_), "checkpoint bad.pt: not a readable");
+}
+
+TEST_F(CliTest, UnknownDevice) {
+  expect_clean_failure(run_qx("eval --checkpoint x.pt --device tpu", scratch_), "unknown device 'tpu'");
+}
+
+TEST_F(CliTest, FetchWithoutNetworkLeavesNoDirectory) {
+  expect_clean_failure(run_qx("data fetch --dir fetched --url http://127.0.0.1:9/c.tar.gz", scratch_),
+                       "download of http://127.0.0.1:9/c.tar.gz failed");
+  EXPECT_TRUE(!std::filesystem::exists(scratch_ / "fetched") || std::filesystem::is_empty(scratch_ / "fetched"));
+}
+
+TEST_F(CliTest, PluginsListsTheModel) {
+  const auto outcome = run_qx("plugins", scratch_);
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_THAT(outcome.out, HasSubstr("resnet20, resnet56"));
+  EXPECT_THAT(outcome.out, HasSubstr("libqx_model_resnet20.so"));
+}
+
+TEST_F(CliTest, PluginsShowsWhyOneWasRefused) {
+  const auto outcome = run_qx(std::string("--plugins '") + QX_TEST_PLUGIN_DIR + "' plugins", scratch_);
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_THAT(outcome.out, HasSubstr("REFUSED"));
+  EXPECT_THAT(outcome.out, HasSubstr("built for qx plugin ABI"));
+}
+
+}  // namespace
+}  // namespace qx::test

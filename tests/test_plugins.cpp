@@ -1,0 +1,100 @@
+// Plugin discovery and the checked boundary.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "qx/core/error.h"
+#include "qx/plugin/host.h"
+#include "support.h"
+
+namespace qx::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(PluginHost, DiscoversTheModelPlugin) {
+  PluginHost host(QX_PLUGIN_DIR);
+  ASSERT_FALSE(host.plugins().empty());
+  bool found = false;
+  for (const auto& plugin : host.plugins()) {
+    if (plugin.name != "resnet20") continue;
+    found = true;
+    EXPECT_TRUE(plugin.accepted()) << plugin.rejection;
+    EXPECT_EQ(plugin.kind, "model");
+    EXPECT_EQ(plugin.version, "1.0.0");
+    EXPECT_EQ(plugin.file.filename(), "libqx_model_resnet20.so");
+    EXPECT_THAT(plugin.provides, ::testing::ElementsAre("resnet20", "resnet56"));
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(PluginHost, RefusesAbiMismatchNamingFileAndBothVersions) {
+  PluginHost host(QX_TEST_PLUGIN_DIR);
+  ASSERT_EQ(host.plugins().size(), 1u);
+  const auto& record = host.plugins().front();
+  EXPECT_FALSE(record.accepted());
+  EXPECT_EQ(record.name, "abi_mismatch");
+  EXPECT_TRUE(record.provides.empty()) << "a refused plugin must never be initialised";
+  try {
+    host.create_model("abi_mismatch", Options());
+    FAIL() << "expected the mismatched plugin to be refused";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_THAT(message, HasSubstr("libqx_model_abi_mismatch.so"));
+    EXPECT_THAT(message, HasSubstr(fmt::format("built for qx plugin ABI {}", QX_PLUGIN_ABI_VERSION + 1)));
+    EXPECT_THAT(message, HasSubstr(fmt::format("this qx has plugin ABI {}", QX_PLUGIN_ABI_VERSION)));
+  }
+}
+
+TEST(PluginHost, ChecksEveryFieldOfTheInfo) {
+  PluginInfo info = host_plugin_info();
+  EXPECT_EQ(check_plugin_info(info, "p.so"), "");
+  info.torch_version = "0.0.1";
+  EXPECT_THAT(check_plugin_info(info, "p.so"), HasSubstr("built against LibTorch 0.0.1"));
+  info = host_plugin_info();
+  info.compiler = "other-compiler";
+  EXPECT_THAT(check_plugin_info(info, "p.so"), HasSubstr("built with compiler 'other-compiler'"));
+  info = host_plugin_info();
+  info.magic = 0;
+  EXPECT_THAT(check_plugin_info(info, "p.so"), HasSubstr("not a qx plugin"));
+}
+
+TEST(PluginHost, UnknownModelListsWhatExists) {
+  PluginHost host(QX_PLUGIN_DIR);
+  try {
+    host.create_model("resnet21", Options());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(std::string(e.what()), HasSubstr("unknown model plugin 'resnet21'"));
+    EXPECT_THAT(std::string(e.what()), HasSubstr("resnet20, resnet56"));
+  }
+}
+
+TEST(PluginHost, UnknownOptionIsAnError) {
+  PluginHost host(QX_PLUGIN_DIR);
+  Options options("model 'resnet20'");
+  options.set("num_clases", std::int64_t{10}, "e.toml:3:1");
+  try {
+    host.create_model("resnet20", options);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "e.toml:3:1: unknown option 'num_clases' for model 'resnet20'");
+  }
+}
+
+TEST(PluginHost, MissingDirectory) {
+  EXPECT_THROW(PluginHost("/nonexistent/plugins"), Error);
+}
+
+TEST(PluginHost, ModelsKeepTheirLibraryAlive) {
+  std::shared_ptr<QuantizableModel> model;
+  {
+    PluginHost host(QX_PLUGIN_DIR);
+    model = host.create_model("resnet20", Options());
+  }
+  // The host is gone; the model's code must still be mapped.
+  model->eval();
+  EXPECT_EQ(model->forward(torch::zeros({1, 3, 32, 32})).size(1), 10);
+}
+
+}  // namespace
+}  // namespace qx::test

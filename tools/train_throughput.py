@@ -1,0 +1,81 @@
+#!/usr/bin/python3
+"""Python PyTorch side of the training-throughput comparison (benchmarks/train_throughput.sh).
+
+Trains the same ResNet20 with the same batch size, augmentation, optimizer and thread count as
+`qx train`, on the same CIFAR-10 files, and prints one JSON line with seconds and images/s."""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from resnet20 import resnet20  # noqa: E402
+
+MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1) * 255
+STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1) * 255
+
+
+def load_train(data_dir):
+    records = [np.fromfile(os.path.join(data_dir, f"data_batch_{i}.bin"), dtype=np.uint8).reshape(-1, 3073)
+               for i in range(1, 6)]
+    records = np.concatenate(records)
+    labels = torch.from_numpy(records[:, 0].astype(np.int64))
+    images = torch.from_numpy(records[:, 1:].copy()).view(-1, 3, 32, 32)
+    return images, labels
+
+
+def crop_flip(images, generator):
+    # The same whole-batch gather as qx's random_crop_flip.
+    b = images.shape[0]
+    padded = F.pad(images, (4, 4, 4, 4)).reshape(b, 3, 40 * 40)
+    top = torch.randint(0, 9, (b, 1), generator=generator)
+    left = torch.randint(0, 9, (b, 1), generator=generator)
+    flip = torch.randint(0, 2, (b, 1), generator=generator).bool()
+    rows = top + torch.arange(32)
+    cols = left + torch.where(flip, 31 - torch.arange(32), torch.arange(32))
+    index = (rows.unsqueeze(2) * 40 + cols.unsqueeze(1)).reshape(b, 1, 1024).expand(b, 3, 1024)
+    return padded.gather(2, index).reshape(b, 3, 32, 32)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    images, labels = load_train(args.data)
+    model = resnet20().train()
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0}],
+                                lr=0.05, momentum=0.9, nesterov=True)
+    generator = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(labels), generator=generator)
+    start = time.perf_counter()
+    seen = 0
+    for i in range(args.iterations):
+        idx = order[(i * args.batch_size) % len(labels):][:args.batch_size]
+        x = ((crop_flip(images.index_select(0, idx), generator).float() - MEAN) / STD)
+        y = labels.index_select(0, idx)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        seen += len(idx)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"trainer": "python", "torch": torch.__version__, "threads": args.threads,
+                      "iterations": args.iterations, "images": seen, "seconds": round(seconds, 3),
+                      "images_per_second": round(seen / seconds, 1)}))
+
+
+if __name__ == "__main__":
+    main()
