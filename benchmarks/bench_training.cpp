@@ -9,6 +9,7 @@
 #include "qx/data/batches.h"
 #include "qx/plugin/host.h"
 #include "qx/train/sgd.h"
+#include "qx/train/trainer.h"
 
 namespace {
 
@@ -24,9 +25,12 @@ void BM_TrainStep(benchmark::State& state) {
   qx::PluginHost host(qx::resolve_plugin_dir("", ""));
   auto model = host.create_model("resnet20", qx::Options("model 'resnet20'"));
   model->train();
+  const bool channels_last = state.range(1) != 0;
+  if (channels_last) qx::train::to_channels_last(*model);
   qx::train::Sgd optimizer(parameters_of(*model), qx::train::SgdOptions().lr(0.05));
   const int64_t batch = state.range(0);
   auto images = torch::randn({batch, 3, 32, 32});
+  if (channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
   auto labels = torch::randint(0, 10, {batch});
   for (auto _ : state) {
     optimizer.zero_grad();
@@ -36,7 +40,37 @@ void BM_TrainStep(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * batch);
 }
-BENCHMARK(BM_TrainStep)->Arg(128)->Unit(benchmark::kMillisecond)->MinTime(5.0);
+BENCHMARK(BM_TrainStep)->ArgNames({"batch", "channels_last"})->Args({128, 0})->Args({128, 1})->Unit(benchmark::kMillisecond)->MinTime(5.0);
+
+// A whole trainer epoch over 100 batches of synthetic images: the step plus everything around
+// it (batching, augmentation, schedule, bookkeeping, checkpoint), to compare with BM_TrainStep.
+void BM_TrainerEpoch(benchmark::State& state) {
+  qx::configure_threads(0);
+  qx::PluginHost host(qx::resolve_plugin_dir("", ""));
+  const auto out = std::filesystem::temp_directory_path() / "qx-bench-trainer";
+  qx::config::TrainConfig config;
+  config.model.plugin = "resnet20";
+  config.epochs = 1000;
+  config.batch_size = 128;
+  config.schedule.warmup_epochs = 0;
+  config.output_dir = out.string();
+  config.channels_last = state.range(0) != 0;
+  torch::manual_seed(0);
+  const qx::data::Dataset train_set{torch::randint(0, 256, {100 * 128, 3, 32, 32}, torch::kUInt8),
+                                    torch::randint(0, 10, {100 * 128})};
+  const qx::data::Dataset test_set{train_set.images.slice(0, 0, 1000), train_set.labels.slice(0, 0, 1000)};
+  qx::train::Trainer trainer(config, host.create_model("resnet20", qx::Options()), train_set, test_set,
+                             qx::train::TrainerOptions().output_dir(out));
+  std::int64_t epochs = 0;
+  for (auto _ : state) {
+    trainer.run_epoch();
+    ++epochs;
+  }
+  state.counters["train_images_per_second"] = trainer.history().back().images_per_second;
+  state.SetItemsProcessed(epochs * train_set.size());
+  std::filesystem::remove_all(out);
+}
+BENCHMARK(BM_TrainerEpoch)->ArgName("channels_last")->Arg(1)->Unit(benchmark::kSecond)->Iterations(2);
 
 void BM_AugmentBatch(benchmark::State& state) {
   auto images = torch::randint(0, 256, {state.range(0), 3, 32, 32}, torch::kUInt8);

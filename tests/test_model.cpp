@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "qx/nn/fold.h"
 #include "qx/nn/model.h"
 #include "qx/plugin/host.h"
 #include "support.h"
@@ -109,6 +110,27 @@ TEST_F(ResNet20Test, HooksReachTheForwardPass) {
   auto* fc = model->named_modules("", false)["fc"]->as<torch::nn::Linear>();
   const auto out = model->forward(torch::randn({3, 3, 32, 32}));
   EXPECT_TRUE(tensors_equal(out, fc->bias.detach().expand({3, 10})));
+}
+
+TEST_F(ResNet20Test, FoldingBatchNormKeepsTheFunction) {
+  auto model = make();
+  {
+    // Non-trivial statistics, as after training.
+    torch::NoGradGuard no_grad;
+    for (auto& buffer : model->buffers()) {
+      if (buffer.is_floating_point()) buffer.uniform_(0.5, 2.0);
+    }
+    for (auto& item : model->named_parameters()) {
+      if (item.key().find("bn") != std::string::npos) item.value().uniform_(-1.0, 1.0);
+    }
+  }
+  model->eval();
+  auto input = torch::randn({4, 3, 32, 32});
+  const auto reference = model->forward(input);
+  fold_batch_norms(*model);
+  auto* bn = model->named_modules("", false)["layer2.1.bn2"]->as<torch::nn::BatchNorm2d>();
+  EXPECT_TRUE(torch::all(bn->weight == 1).item<bool>());
+  EXPECT_TRUE(tensors_equal(model->forward(input), reference, 1e-4, 1e-4));
 }
 
 TEST_F(ResNet20Test, OptionAShortcutHasNoParameters) {

@@ -1,3 +1,5 @@
+#include <filesystem>
+
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
@@ -18,10 +20,15 @@ struct TrainArgs {
   std::string data_dir;
   bool resume = false;
   std::int64_t stop_after = 0;
+  std::string out_dir;
 };
 
 void train(const TrainArgs& args, const GlobalOptions& global) {
-  const auto config = config::load_train_config(args.config);
+  auto config = config::load_train_config(args.config);
+  if (!args.out_dir.empty()) {
+    config.output_dir = args.out_dir;
+    config.database = (std::filesystem::path(args.out_dir) / "results.sqlite").string();
+  }
   const int threads = configure_threads(config.threads);
   const auto device = parse_device(config.device);
   PluginHost host(resolve_plugin_dir(global.plugin_dir, config.plugin_dir));
@@ -79,6 +86,8 @@ void add_train_command(CLI::App& app, const GlobalOptions& global) {
   command->add_option("--stop-after", args->stop_after,
                       "stop once this many epochs of the recipe are done (for runs split over sessions)")
       ->check(CLI::PositiveNumber);
+  command->add_option("--out", args->out_dir,
+                      "write checkpoint, history and results database under DIR instead of [output]");
   command->callback([args, &global] { train(*args, global); });
 }
 

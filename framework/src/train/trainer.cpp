@@ -114,17 +114,23 @@ void Trainer::resume(const Checkpoint& checkpoint) {
 void Trainer::run(const std::function<void(const store::EpochRecord&)>& on_epoch) {
   const std::int64_t last = options_.stop_after() > 0 ? std::min(options_.stop_after(), config_.epochs)
                                                        : config_.epochs;
-  for (std::int64_t epoch = epoch_ + 1; epoch <= last; ++epoch) {
-    store::EpochRecord record = train_epoch(epoch);
-    history_.push_back(record);
-    epoch_ = epoch;
-    save();
-    spdlog::info("epoch {:>3}/{}  loss {:.4f}  train {:5.2f}%  test {:5.2f}%  lr {:.5f}  {:6.1f}s  {:5.0f} img/s  "
-                 "(data {:.1f}%)",
-                 epoch, config_.epochs, record.train_loss, record.train_top1, record.test_top1, record.lr,
-                 record.seconds, record.images_per_second, 100.0 * record.data_seconds / record.seconds);
+  while (epoch_ < last) {
+    const auto record = run_epoch();
     if (on_epoch) on_epoch(record);
   }
+}
+
+store::EpochRecord Trainer::run_epoch() {
+  const std::int64_t epoch = epoch_ + 1;
+  store::EpochRecord record = train_epoch(epoch);
+  history_.push_back(record);
+  epoch_ = epoch;
+  save();
+  spdlog::info("epoch {:>3}/{}  loss {:.4f}  train {:5.2f}%  test {:5.2f}%  lr {:.5f}  {:6.1f}s  {:5.0f} img/s  "
+               "(data {:.1f}%)",
+               epoch, config_.epochs, record.train_loss, record.train_top1, record.test_top1, record.lr,
+               record.seconds, record.images_per_second, 100.0 * record.data_seconds / record.seconds);
+  return record;
 }
 
 store::EpochRecord Trainer::train_epoch(std::int64_t epoch) {

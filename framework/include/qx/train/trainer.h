@@ -33,6 +33,8 @@ class Trainer {
   void resume(const Checkpoint& checkpoint);
   // Trains the remaining epochs; `on_epoch` sees each epoch once its checkpoint is on disk.
   void run(const std::function<void(const store::EpochRecord&)>& on_epoch = {});
+  // Trains, evaluates and checkpoints the next epoch.
+  store::EpochRecord run_epoch();
 
   std::int64_t completed_epochs() const { return epoch_; }
   const std::string& run_uid() const { return run_uid_; }
