@@ -46,6 +46,7 @@ BENCHMARK(BM_TrainStep)->ArgNames({"batch", "channels_last"})->Args({128, 0})->A
 // it (batching, augmentation, schedule, bookkeeping, checkpoint), to compare with BM_TrainStep.
 void BM_TrainerEpoch(benchmark::State& state) {
   qx::configure_threads(0);
+  if (state.range(1) != 0) qx::configure_allocator();
   qx::PluginHost host(qx::resolve_plugin_dir("", ""));
   const auto out = std::filesystem::temp_directory_path() / "qx-bench-trainer";
   qx::config::TrainConfig config;
@@ -70,7 +71,7 @@ void BM_TrainerEpoch(benchmark::State& state) {
   state.SetItemsProcessed(epochs * train_set.size());
   std::filesystem::remove_all(out);
 }
-BENCHMARK(BM_TrainerEpoch)->ArgName("channels_last")->Arg(1)->Unit(benchmark::kSecond)->Iterations(2);
+BENCHMARK(BM_TrainerEpoch)->ArgNames({"channels_last", "tuned_malloc"})->Args({1, 1})->Unit(benchmark::kSecond)->Iterations(2);
 
 void BM_AugmentBatch(benchmark::State& state) {
   auto images = torch::randint(0, 256, {state.range(0), 3, 32, 32}, torch::kUInt8);

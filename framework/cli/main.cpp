@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "qx/core/error.h"
+#include "qx/core/runtime.h"
 
 namespace {
 
@@ -23,6 +24,7 @@ int report(const std::string& message) {
 
 int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  qx::configure_allocator();
   spdlog::set_pattern("[%H:%M:%S] %v");
 
   CLI::App app{"qx: quantization experiments on LibTorch"};

@@ -1,5 +1,7 @@
 #include "qx/core/runtime.h"
 
+#include <malloc.h>
+
 #include <thread>
 
 #include "qx/core/error.h"
@@ -11,6 +13,13 @@ int configure_threads(std::int64_t requested) {
                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
   return threads;
+}
+
+void configure_allocator() {
+  constexpr int kMmapThreshold = 32 << 20;  // glibc's maximum on 64-bit
+  constexpr int kTrimThreshold = 512 << 20;
+  mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
+  mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
 }
 
 torch::Device parse_device(const std::string& name) {

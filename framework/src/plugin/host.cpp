@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 
 #include <boost/dll/shared_library.hpp>
 #include <fmt/format.h>
@@ -91,10 +90,8 @@ PluginHost::PluginHost(fs::path directory) : directory_(std::move(directory)) {
   for (const auto& file : files) load(file);
 }
 
-PluginHost::~PluginHost() {
-  // Factories may be std::function objects whose code lives in the libraries.
-  models_.clear();
-}
+// Members go in reverse order: the factories (code in the libraries) before the libraries.
+PluginHost::~PluginHost() = default;
 
 void PluginHost::load(const fs::path& file) {
   PluginRecord record;

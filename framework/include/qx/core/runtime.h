@@ -10,6 +10,11 @@ namespace qx {
 // 0 means all cores. Debian's LibTorch starts with a single intra-op thread otherwise.
 int configure_threads(std::int64_t requested);
 
+// Keeps freed tensor buffers in the heap. glibc's defaults hand every allocation above 128 KiB
+// to mmap and give freed memory back to the kernel, so each training step page-faults its
+// activations (several MiB each) in afresh until the adaptive threshold catches up.
+void configure_allocator();
+
 // "cpu", "cuda" or "cuda:N"; fails in one line when CUDA is asked for and absent.
 torch::Device parse_device(const std::string& name);
 
