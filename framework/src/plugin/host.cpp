@@ -33,23 +33,46 @@ std::shared_ptr<T> tie_to_library(std::shared_ptr<T> object, std::shared_ptr<boo
   return std::shared_ptr<T>(holder, object.get());
 }
 
+// Collects what one plugin registers, checking that it registers only its own kind; the host
+// merges it into its catalogs once registration has returned.
 class HostRegistrar : public Registrar {
  public:
   explicit HostRegistrar(PluginRecord& record) : record_(record) {}
 
   void add_model(const std::string& name, ModelFactory factory) override {
-    if (record_.kind != "model") {
-      fail("plugin {}: a '{}' plugin may not register model '{}'", record_.file.string(), record_.kind, name);
-    }
-    models.emplace_back(name, std::move(factory));
-    record_.provides.push_back(name);
+    add("model", name, std::move(factory), models);
+  }
+  void add_observer(const std::string& name, quant::ObserverFactory factory) override {
+    add("observer", name, std::move(factory), observers);
   }
 
   std::vector<std::pair<std::string, ModelFactory>> models;
+  std::vector<std::pair<std::string, quant::ObserverFactory>> observers;
 
  private:
+  template <typename Factory>
+  void add(const char* kind, const std::string& name, Factory factory,
+           std::vector<std::pair<std::string, Factory>>& into) {
+    if (record_.kind != kind) {
+      fail("plugin {}: a '{}' plugin may not register {} '{}'", record_.file.string(), record_.kind, kind, name);
+    }
+    into.emplace_back(name, std::move(factory));
+    record_.provides.push_back(name);
+  }
+
   PluginRecord& record_;
 };
+
+template <typename Factory>
+void merge(std::vector<std::pair<std::string, Factory>>& registered, PluginHost::Catalog<Factory>& catalog,
+           const std::shared_ptr<boost::dll::shared_library>& library, const fs::path& file, const char* kind) {
+  for (auto& [name, factory] : registered) {
+    if (catalog.entries.count(name)) {
+      fail("plugin {}: {} '{}' is already provided by another plugin", file.string(), kind, name);
+    }
+    catalog.entries[name] = {std::move(factory), library};
+  }
+}
 
 }  // namespace
 
@@ -127,39 +150,41 @@ void PluginHost::load(const fs::path& file) {
   } catch (const std::exception& e) {
     fail("plugin {}: qx_plugin_register failed: {}", file.string(), e.what());
   }
-  for (auto& [name, factory] : registrar.models) {
-    if (models_.count(name)) {
-      fail("plugin {}: model '{}' is already provided by another plugin", file.string(), name);
-    }
-    models_[name] = ModelEntry{std::move(factory), library};
-  }
+  merge(registrar.models, models_, library, file, "model");
+  merge(registrar.observers, observers_, library, file, "observer");
   libraries_.push_back(library);
   records_.push_back(std::move(record));
 }
 
-void PluginHost::unknown(const std::string& kind, const std::string& name) const {
+template <typename Factory>
+const typename PluginHost::Catalog<Factory>::Entry& PluginHost::find(const Catalog<Factory>& catalog,
+                                                                     const std::string& kind,
+                                                                     const std::string& name) const {
+  auto it = catalog.entries.find(name);
+  if (it != catalog.entries.end()) return it->second;
   for (const auto& record : records_) {
     if (!record.accepted() && record.kind == kind && record.name == name) throw Error(record.rejection);
   }
-  std::vector<std::string> known;
-  if (kind == "model") known = model_names();
+  const auto known = catalog.names();
   fail("unknown {} plugin '{}' (found in {}: {})", kind, name, directory_.string(),
        known.empty() ? std::string("none") : fmt::format("{}", fmt::join(known, ", ")));
 }
 
 std::shared_ptr<QuantizableModel> PluginHost::create_model(const std::string& name, const Options& options) const {
-  auto it = models_.find(name);
-  if (it == models_.end()) unknown("model", name);
-  auto model = it->second.factory(options);
+  const auto& entry = find(models_, "model", name);
+  auto model = entry.factory(options);
   options.check_all_used();
   if (!model) fail("model plugin '{}' returned no model", name);
-  return tie_to_library(std::move(model), it->second.library);
+  return tie_to_library(std::move(model), entry.library);
 }
 
-std::vector<std::string> PluginHost::model_names() const {
-  std::vector<std::string> names;
-  for (const auto& [name, entry] : models_) names.push_back(name);
-  return names;
+std::shared_ptr<quant::Observer> PluginHost::create_observer(const std::string& name, const Options& options,
+                                                             const quant::ObserverContext& context) const {
+  const auto& entry = find(observers_, "observer", name);
+  std::shared_ptr<quant::Observer> observer = entry.factory(options, context);
+  options.check_all_used();
+  if (!observer) fail("observer plugin '{}' returned no observer", name);
+  return tie_to_library(std::move(observer), entry.library);
 }
 
 fs::path resolve_plugin_dir(const std::string& from_cli, const std::string& from_experiment) {

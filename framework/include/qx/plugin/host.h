@@ -42,21 +42,38 @@ class PluginHost {
   const std::vector<PluginRecord>& plugins() const { return records_; }
 
   std::shared_ptr<QuantizableModel> create_model(const std::string& name, const Options& options) const;
-  std::vector<std::string> model_names() const;
+  std::shared_ptr<quant::Observer> create_observer(const std::string& name, const Options& options,
+                                                   const quant::ObserverContext& context) const;
+  std::vector<std::string> model_names() const { return models_.names(); }
+  std::vector<std::string> observer_names() const { return observers_.names(); }
+
+  // What one kind of plugin registered, by name, with the library that holds its code.
+  template <typename Factory>
+  struct Catalog {
+    struct Entry {
+      Factory factory;
+      std::shared_ptr<boost::dll::shared_library> library;
+    };
+    std::map<std::string, Entry> entries;
+    std::vector<std::string> names() const {
+      std::vector<std::string> out;
+      for (const auto& item : entries) out.push_back(item.first);
+      return out;
+    }
+  };
 
  private:
-  struct Loaded;
   void load(const std::filesystem::path& file);
-  [[noreturn]] void unknown(const std::string& kind, const std::string& name) const;
+  template <typename Factory>
+  const typename Catalog<Factory>::Entry& find(const Catalog<Factory>& catalog, const std::string& kind,
+                                               const std::string& name) const;
 
   std::filesystem::path directory_;
   std::vector<PluginRecord> records_;
   std::vector<std::shared_ptr<boost::dll::shared_library>> libraries_;
-  struct ModelEntry {
-    ModelFactory factory;
-    std::shared_ptr<boost::dll::shared_library> library;
-  };
-  std::map<std::string, ModelEntry> models_;
+  // Declared after libraries_, so destroyed before them: factories' code lives in the libraries.
+  Catalog<ModelFactory> models_;
+  Catalog<quant::ObserverFactory> observers_;
 };
 
 // Where plugins are looked for: --plugins, else $QX_PLUGIN_DIR, else the experiment file's

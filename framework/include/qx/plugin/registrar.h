@@ -8,6 +8,7 @@
 
 #include "qx/core/options.h"
 #include "qx/nn/model.h"
+#include "qx/quant/observer.h"
 
 namespace qx {
 
@@ -17,6 +18,7 @@ class Registrar {
  public:
   virtual ~Registrar() = default;
   virtual void add_model(const std::string& name, ModelFactory factory) = 0;
+  virtual void add_observer(const std::string& name, quant::ObserverFactory factory) = 0;
 };
 
 }  // namespace qx
