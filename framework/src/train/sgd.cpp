@@ -43,7 +43,8 @@ void Sgd::load_state(const std::map<std::string, torch::Tensor>& state) {
     if (!it->second.sizes().equals(parameter.sizes())) {
       fail("optimizer state for '{}' has shape {}, parameter has {}", name, c10::str(it->second.sizes()), c10::str(parameter.sizes()));
     }
-    momentum_[name] = it->second.to(parameter.device()).clone();
+    // Same device and memory format as the parameter (checkpoints store NCHW).
+    momentum_[name] = torch::empty_like(parameter).copy_(it->second);
   }
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // What a plugin's registration function receives. The plugin adds factories through it and
-// never touches host globals; later plugin kinds (observer, quantizer, pass) add methods here
-// and bump QX_PLUGIN_ABI_VERSION.
+// never touches host globals. A new plugin kind (quantizer, pass) adds a method here and bumps
+// QX_PLUGIN_ABI_VERSION. A plugin may register only its own kind.
 #include <functional>
 #include <memory>
 #include <string>
