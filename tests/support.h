@@ -3,7 +3,9 @@
 // for small synthetic CIFAR-10 binary files.
 #include <cstdint>
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 
@@ -54,6 +56,25 @@ inline void write_cifar_dir(const std::filesystem::path& dir, std::int64_t recor
   for (auto split : {data::Split::kTrain, data::Split::kTest}) {
     for (const auto& name : data::cifar10_files(split)) write_cifar_file(dir / name, records_per_file);
   }
+}
+
+// Reference checks against Python PyTorch (Debian's python3-torch; pyenv's python3 lacks it).
+inline bool python_torch_available() {
+  return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
+}
+
+// Writes tensors as a pickled dict that Python's torch.load reads.
+inline void save_for_python(const std::filesystem::path& file, const std::map<std::string, torch::Tensor>& tensors) {
+  c10::impl::GenericDict dict(c10::StringType::get(), c10::TensorType::get());
+  for (const auto& [name, tensor] : tensors) dict.insert(name, tensor.detach());
+  const auto bytes = torch::pickle_save(dict);
+  std::ofstream(file, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Runs one line of Python (no double quotes) and returns its exit status.
+inline int run_python(const std::string& code) {
+  const std::string command = "/usr/bin/python3 -c \"" + code + "\"";
+  return std::system(command.c_str());
 }
 
 // Same shape, NaNs in the same places, and values within tolerance (exact by default).

@@ -94,7 +94,7 @@ TEST_F(ObserverTest, OptionsAreValidated) {
 
 // The same batches through torch.ao's observers give the same range.
 TEST_F(ObserverTest, MatchTorchAo) {
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+  if (!python_torch_available()) {
     GTEST_SKIP() << "Python PyTorch (python3-torch) is not installed";
   }
   ScratchDir dir;
@@ -114,19 +114,16 @@ TEST_F(ObserverTest, MatchTorchAo) {
     auto observer = make(c.plugin, c.axis);
     for (const auto& batch : data) observer->observe(batch);
     const auto range = observer->range(QuantSpec{8, false, c.axis});
-    c10::impl::GenericDict io(c10::StringType::get(), c10::TensorType::get());
-    for (std::size_t i = 0; i < data.size(); ++i) io.insert("x" + std::to_string(i), data[i]);
-    io.insert("min", range.min);
-    io.insert("max", range.max);
-    const auto bytes = torch::pickle_save(io);
-    std::ofstream(dir / "io.pt", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    const std::string command = fmt::format(
-        "/usr/bin/python3 -c \"import sys, torch; from torch.ao.quantization.observer import *; "
-        "io = torch.load('{}'); o = {}; [o(io['x%d' % i]) for i in range(3)]; "
-        "ok = torch.allclose(o.min_val, io['min'], rtol=1e-6, atol=1e-7) and "
-        "torch.allclose(o.max_val, io['max'], rtol=1e-6, atol=1e-7); sys.exit(0 if ok else 1)\"",
-        (dir / "io.pt").string(), c.torch_ao);
-    EXPECT_EQ(std::system(command.c_str()), 0) << c.plugin << " axis " << c.axis;
+    save_for_python(dir / "io.pt",
+                    {{"x0", data[0]}, {"x1", data[1]}, {"x2", data[2]}, {"min", range.min}, {"max", range.max}});
+    EXPECT_EQ(run_python(fmt::format(
+                  "import sys, torch; from torch.ao.quantization.observer import *; "
+                  "io = torch.load('{}'); o = {}; [o(io['x%d' % i]) for i in range(3)]; "
+                  "ok = torch.allclose(o.min_val, io['min'], rtol=1e-6, atol=1e-7) and "
+                  "torch.allclose(o.max_val, io['max'], rtol=1e-6, atol=1e-7); sys.exit(0 if ok else 1)",
+                  (dir / "io.pt").string(), c.torch_ao)),
+              0)
+        << c.plugin << " axis " << c.axis;
   }
 }
 

@@ -81,7 +81,7 @@ TEST(FakeQuantize, PerChannelUsesEachChannelsScale) {
 // The same statistics through torch.ao's MinMaxObserver / PerChannelMinMaxObserver must give the
 // same scale and zero point, bit for bit.
 TEST(QParams, MatchTorchAoObservers) {
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+  if (!python_torch_available()) {
     GTEST_SKIP() << "Python PyTorch (python3-torch) is not installed";
   }
   ScratchDir dir;
@@ -105,21 +105,16 @@ TEST(QParams, MatchTorchAoObservers) {
     const auto q = c.spec.per_channel()
                        ? quant::compute_qparams(std::get<0>(flat.min(1)), std::get<0>(flat.max(1)), c.spec)
                        : quant::compute_qparams(flat.min(), flat.max(), c.spec);
-    c10::impl::GenericDict io(c10::StringType::get(), c10::TensorType::get());
-    io.insert("x", x);
-    io.insert("scale", q.scale);
-    io.insert("zero_point", q.zero_point);
-    io.insert("fake", quant::fake_quantize(x, q));
-    const auto bytes = torch::pickle_save(io);
-    std::ofstream(dir / "io.pt", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    const std::string command = fmt::format(
-        "/usr/bin/python3 -c \"import sys, torch; from torch.ao.quantization.observer import *; "
-        "io = torch.load('{}'); o = {}; o(io['x']); s, z = o.calculate_qparams(); "
-        "ok = torch.equal(s.float().reshape(io['scale'].shape), io['scale']) and "
-        "torch.equal(z.int().reshape(io['zero_point'].shape), io['zero_point']); "
-        "sys.exit(0 if ok else 1)\"",
-        (dir / "io.pt").string(), c.observer);
-    EXPECT_EQ(std::system(command.c_str()), 0) << c.observer;
+    save_for_python(dir / "io.pt", {{"x", x}, {"scale", q.scale}, {"zero_point", q.zero_point}});
+    EXPECT_EQ(run_python(fmt::format(
+                  "import sys, torch; from torch.ao.quantization.observer import *; "
+                  "io = torch.load('{}'); o = {}; o(io['x']); s, z = o.calculate_qparams(); "
+                  "ok = torch.equal(s.float().reshape(io['scale'].shape), io['scale']) and "
+                  "torch.equal(z.int().reshape(io['zero_point'].shape), io['zero_point']); "
+                  "sys.exit(0 if ok else 1)",
+                  (dir / "io.pt").string(), c.observer)),
+              0)
+        << c.observer;
   }
 }
 

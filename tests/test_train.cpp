@@ -224,7 +224,7 @@ TEST_F(TrainingTest, ResumeRefusesAChangedRecipe) {
 // The checkpoint is readable by Python's plain torch.load, and the Python twin of the model
 // (tools/resnet20.py) computes the same logits from it.
 TEST_F(TrainingTest, PythonReadsTheCheckpointAndAgreesOnLogits) {
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+  if (!python_torch_available()) {
     GTEST_SKIP() << "Python PyTorch (python3-torch) is not installed";
   }
   ScratchDir dir;
@@ -243,18 +243,13 @@ TEST_F(TrainingTest, PythonReadsTheCheckpointAndAgreesOnLogits) {
   train::save_checkpoint(checkpoint, dir / "c.pt");
   auto input = torch::randn({4, 3, 32, 32});
   auto logits = model->forward(input);
-  c10::impl::GenericDict io(c10::StringType::get(), c10::TensorType::get());
-  io.insert("input", input);
-  io.insert("logits", logits.detach());
-  const auto bytes = torch::pickle_save(io);
-  std::ofstream(dir / "io.pt", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-
-  const std::string command = fmt::format(
-      "/usr/bin/python3 -c \"import sys, torch; sys.path.insert(0, '{}/tools'); from resnet20 import "
-      "load_qx_checkpoint; m, _ = load_qx_checkpoint('{}'); io = torch.load('{}'); "
-      "d = (m(io['input']) - io['logits']).abs().max().item(); print(d); sys.exit(0 if d < 1e-4 else 1)\"",
-      QX_SOURCE_DIR, (dir / "c.pt").string(), (dir / "io.pt").string());
-  EXPECT_EQ(std::system(command.c_str()), 0);
+  save_for_python(dir / "io.pt", {{"input", input}, {"logits", logits}});
+  EXPECT_EQ(run_python(fmt::format(
+                "import sys, torch; sys.path.insert(0, '{}/tools'); from resnet20 import load_qx_checkpoint; "
+                "m, _ = load_qx_checkpoint('{}'); io = torch.load('{}'); "
+                "d = (m(io['input']) - io['logits']).abs().max().item(); print(d); sys.exit(0 if d < 1e-4 else 1)",
+                QX_SOURCE_DIR, (dir / "c.pt").string(), (dir / "io.pt").string())),
+            0);
 }
 
 }  // namespace
