@@ -20,7 +20,6 @@ void QuantSpec::validate(const std::string& where) const {
 
 QParams compute_qparams(const torch::Tensor& min, const torch::Tensor& max, const QuantSpec& spec) {
   spec.validate("quantization spec");
-  const auto fp32 = torch::TensorOptions().dtype(torch::kFloat32);
   auto min_neg = torch::clamp_max(min.to(torch::kFloat32), 0.0);
   auto max_pos = torch::clamp_min(max.to(torch::kFloat32), 0.0);
   const double qmin = static_cast<double>(spec.qmin()), qmax = static_cast<double>(spec.qmax());
@@ -33,7 +32,7 @@ QParams compute_qparams(const torch::Tensor& min, const torch::Tensor& max, cons
   if (spec.symmetric) {
     auto bound = torch::max(-min_neg, max_pos);
     qparams.scale = torch::clamp_min(bound / ((qmax - qmin) / 2.0), eps);
-    qparams.zero_point = torch::zeros(qparams.scale.sizes(), fp32.dtype(torch::kInt32));
+    qparams.zero_point = torch::zeros(qparams.scale.sizes(), torch::kInt32);
   } else {
     qparams.scale = torch::clamp_min((max_pos - min_neg) / (qmax - qmin), eps);
     qparams.zero_point =
