@@ -21,6 +21,7 @@ struct TrainArgs {
   bool resume = false;
   std::int64_t stop_after = 0;
   std::string out_dir;
+  std::string device;
 };
 
 void train(const TrainArgs& args, const GlobalOptions& global) {
@@ -30,7 +31,7 @@ void train(const TrainArgs& args, const GlobalOptions& global) {
     config.database = (std::filesystem::path(args.out_dir) / "results.sqlite").string();
   }
   const int threads = configure_threads(config.threads);
-  const auto device = parse_device(config.device);
+  const auto device = parse_device(args.device.empty() ? config.device : args.device);
   PluginHost host(resolve_plugin_dir(global.plugin_dir, config.plugin_dir));
 
   torch::manual_seed(static_cast<std::uint64_t>(config.seed));  // weight initialisation
@@ -88,6 +89,9 @@ void add_train_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::PositiveNumber);
   command->add_option("--out", args->out_dir,
                       "write checkpoint, history and results database under DIR instead of [output]");
+  command->add_option("--device", args->device,
+                      "cpu, cuda or cuda:N instead of [train] device; where a run executes is not part of its recipe, "
+                      "so --resume accepts it");
   command->callback([args, &global] { train(*args, global); });
 }
 

@@ -4,7 +4,6 @@
 
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
-#include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
@@ -23,7 +22,6 @@ int report(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   qx::configure_allocator();
   spdlog::set_pattern("[%H:%M:%S] %v");
 

@@ -30,7 +30,11 @@ torch::Device parse_device(const std::string& name) {
   } catch (const c10::Error&) {
     fail("unknown device '{}' (use cpu, cuda or cuda:N)", name);
   }
-  if (device.is_cuda() && !torch::cuda::is_available()) fail("device '{}' requested but CUDA is not available", name);
+  if (device.is_cuda()) {
+    if (!torch::cuda::is_available()) fail("device '{}' requested but CUDA is not available", name);
+    at::globalContext().setDeterministicCuDNN(true);
+    at::globalContext().setBenchmarkCuDNN(false);
+  }
   return device;
 }
 

@@ -93,6 +93,10 @@ Trainer::Trainer(const config::TrainConfig& config, std::shared_ptr<QuantizableM
       run_uid_(new_run_uid()) {
   model_->to(options_.device());
   if (config_.channels_last) to_channels_last(*model_);
+  // A GPU would otherwise wait on a host-side gather and a copy every step; the random draws
+  // stay on the CPU generator, so batches are the same on every device.
+  train_set_.images = train_set_.images.to(options_.device());
+  train_set_.labels = train_set_.labels.to(options_.device());
 }
 
 void Trainer::resume(const Checkpoint& checkpoint) {
@@ -150,12 +154,12 @@ store::EpochRecord Trainer::train_epoch(std::int64_t epoch) {
   double data_seconds = 0, lr = 0;
   for (std::int64_t i = 0; i < iterations; ++i) {
     const auto data_start = Clock::now();
-    const auto indices = order.slice(0, i * batch_size, std::min((i + 1) * batch_size, size));
+    const auto indices = order.slice(0, i * batch_size, std::min((i + 1) * batch_size, size)).to(device);
     auto images = train_set_.images.index_select(0, indices);
     if (config_.augment) images = data::random_crop_flip(images, kCropPadding, generator);
-    images = data::normalize(images).to(device);
+    images = data::normalize(images);
     if (config_.channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
-    const auto labels = train_set_.labels.index_select(0, indices).to(device);
+    const auto labels = train_set_.labels.index_select(0, indices);
     data_seconds += seconds_since(data_start);
 
     lr = schedule.at((epoch - 1) * iterations + i);

@@ -15,7 +15,9 @@ int configure_threads(std::int64_t requested);
 // activations (several MiB each) in afresh until the adaptive threshold catches up.
 void configure_allocator();
 
-// "cpu", "cuda" or "cuda:N"; fails in one line when CUDA is asked for and absent.
+// "cpu", "cuda" or "cuda:N"; fails in one line when CUDA is asked for and absent. On CUDA it
+// also pins cuDNN to deterministic algorithms without autotuning, so that a rerun on the same
+// GPU repeats the result: the CPU path is deterministic already.
 torch::Device parse_device(const std::string& name);
 
 }  // namespace qx

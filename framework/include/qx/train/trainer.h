@@ -48,7 +48,7 @@ class Trainer {
 
   const config::TrainConfig& config_;
   std::shared_ptr<QuantizableModel> model_;
-  const data::Dataset& train_set_;
+  data::Dataset train_set_;  // on the training device, so that batches are gathered there
   const data::Dataset& test_set_;
   TrainerOptions options_;
   Sgd optimizer_;
