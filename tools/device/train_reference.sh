@@ -38,7 +38,7 @@ if [[ ! -f build-device/build.ninja ]]; then
       -DQX_BUILD_BENCHMARKS=OFF -DTORCH_CUDA_ARCH_LIST=9.0 -DCMAKE_POLICY_VERSION_MINIMUM=3.5 > "$out/cmake.log" 2>&1 \
       || { tail -40 "$out/cmake.log"; exit 1; }
 fi
-cmake --build build-device -j "$(nproc)" > "$out/build.log" 2>&1 || { grep -m5 -A5 "error" "$out/build.log"; tail -20 "$out/build.log"; exit 1; }
+cmake --build build-device -j "$(nproc)" -- -k 0 > "$out/build.log" 2>&1 || { grep -m5 -A5 "error" "$out/build.log"; tail -20 "$out/build.log"; exit 1; }
 echo "== built in $((SECONDS - start)) s"
 
 if [[ -n ${data_job:-} ]]; then wait $data_job; fi

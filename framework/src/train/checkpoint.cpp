@@ -26,7 +26,7 @@ std::map<std::string, torch::Tensor> tensor_map(const c10::IValue& value, const 
   return tensors;
 }
 
-const c10::IValue& field(const c10::impl::GenericDict& dict, const std::string& key, const std::string& file) {
+c10::IValue field(const c10::impl::GenericDict& dict, const std::string& key, const std::string& file) {
   auto it = dict.find(key);
   if (it == dict.end()) fail("checkpoint {}: missing field '{}'", file, key);
   return it->value();
@@ -90,7 +90,7 @@ Checkpoint load_checkpoint(const fs::path& path) {
 static Checkpoint checkpoint_from_ivalue(const c10::IValue& root, const std::string& file) {
   if (!root.isGenericDict()) fail("checkpoint {}: not a qx checkpoint (top level is not a dictionary)", file);
   const auto dict = root.toGenericDict();
-  const auto& format = field(dict, "format", file);
+  const auto format = field(dict, "format", file);
   if (!format.isString() || format.toStringRef() != "qx.checkpoint") fail("checkpoint {}: not a qx checkpoint", file);
   const auto version = field(dict, "format_version", file).toInt();
   if (version != kCheckpointFormatVersion) {
