@@ -19,6 +19,7 @@ function(qx_add_plugin kind name)
   # custom-op libraries do); compiling with -fvisibility=hidden instead would invalidate the
   # shared precompiled header.
   target_link_options(${target} PRIVATE "LINKER:--version-script=${QX_PLUGIN_EXPORTS_MAP}")
+  set_property(GLOBAL APPEND PROPERTY QX_PLUGIN_TARGETS ${target})
   set_target_properties(${target} PROPERTIES
     LINK_DEPENDS "${QX_PLUGIN_EXPORTS_MAP}"
     PREFIX "lib"

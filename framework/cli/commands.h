@@ -14,5 +14,6 @@ void add_plugins_command(CLI::App& app, const GlobalOptions& global);
 void add_data_command(CLI::App& app);
 void add_train_command(CLI::App& app, const GlobalOptions& global);
 void add_eval_command(CLI::App& app, const GlobalOptions& global);
+void add_run_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace qx::cli

@@ -122,18 +122,75 @@ std::string TableReader::get_choice(const std::string& key, std::optional<std::s
        fmt::format("{}", fmt::join(allowed, ", ")));
 }
 
-std::vector<std::int64_t> TableReader::get_int_array(const std::string& key, std::vector<std::int64_t> fallback) {
-  const toml::node* node = lookup(key, false);
-  if (!node) return fallback;
+std::vector<std::int64_t> TableReader::get_int_array(const std::string& key,
+                                                     std::optional<std::vector<std::int64_t>> fallback,
+                                                     std::int64_t min, std::int64_t max) {
+  const toml::node* node = lookup(key, !fallback);
+  if (!node) return *fallback;
   const toml::array* array = node->as_array();
   if (!array) type_error(key, *node, "an array of integers");
   std::vector<std::int64_t> values;
   for (const auto& element : *array) {
     const auto value = element.value_exact<std::int64_t>();
     if (!value) type_error(key, element, "an array of integers");
+    if (*value < min || *value > max) {
+      fail("{}: '{}' = {} is out of range [{}, {}]", where(element), qualified(key), *value, min, max);
+    }
     values.push_back(*value);
   }
   return values;
+}
+
+std::vector<std::string> TableReader::get_string_array(const std::string& key,
+                                                       std::optional<std::vector<std::string>> fallback) {
+  const toml::node* node = lookup(key, !fallback);
+  if (!node) return *fallback;
+  const toml::array* array = node->as_array();
+  if (!array) type_error(key, *node, "an array of strings");
+  std::vector<std::string> values;
+  for (const auto& element : *array) {
+    const auto value = element.value_exact<std::string>();
+    if (!value) type_error(key, element, "an array of strings");
+    values.push_back(*value);
+  }
+  return values;
+}
+
+std::vector<bool> TableReader::get_bool_array(const std::string& key, std::optional<std::vector<bool>> fallback) {
+  const toml::node* node = lookup(key, !fallback);
+  if (!node) return *fallback;
+  const toml::array* array = node->as_array();
+  if (!array) type_error(key, *node, "an array of booleans");
+  std::vector<bool> values;
+  for (const auto& element : *array) {
+    const auto value = element.value_exact<bool>();
+    if (!value) type_error(key, element, "an array of booleans");
+    values.push_back(*value);
+  }
+  return values;
+}
+
+std::vector<std::string> TableReader::keys() const {
+  std::vector<std::pair<toml::source_position, std::string>> found;
+  for (const auto& [key, node] : *table_) found.emplace_back(node.source().begin, std::string(key.str()));
+  std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    return a.first.line != b.first.line ? a.first.line < b.first.line : a.first.column < b.first.column;
+  });
+  std::vector<std::string> out;
+  for (auto& item : found) out.push_back(std::move(item.second));
+  return out;
+}
+
+std::vector<TableReader> TableReader::table_array(const std::string& key) {
+  const toml::node* node = lookup(key, false);
+  if (!node) return {};
+  const toml::array* array = node->as_array();
+  if (!array || !array->is_array_of_tables()) type_error(key, *node, "an array of tables");
+  std::vector<TableReader> out;
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    out.emplace_back(*array->get(i)->as_table(), file_, fmt::format("{}[{}]", qualified(key), i));
+  }
+  return out;
 }
 
 TableReader TableReader::section(const std::string& key) {

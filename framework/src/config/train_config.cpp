@@ -47,7 +47,7 @@ TrainConfig load_train_config(const std::string& path) {
   auto& sched = config.schedule;
   sched.kind = schedule.get_choice("kind", sched.kind, {"cosine", "multistep"});
   sched.warmup_epochs = schedule.get_double("warmup_epochs", sched.warmup_epochs, 0.0, 1e6);
-  sched.milestones = schedule.get_int_array("milestones", {});
+  sched.milestones = schedule.get_int_array("milestones", std::vector<std::int64_t>{});
   sched.gamma = schedule.get_double("gamma", sched.gamma, 0.0, 1.0);
   schedule.finish();
   if (sched.kind == "multistep" && sched.milestones.empty()) {

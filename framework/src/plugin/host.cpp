@@ -45,9 +45,13 @@ class HostRegistrar : public Registrar {
   void add_observer(const std::string& name, quant::ObserverFactory factory) override {
     add("observer", name, std::move(factory), observers);
   }
+  void add_quantizer(const std::string& name, quant::QuantizerFactory factory) override {
+    add("quantizer", name, std::move(factory), quantizers);
+  }
 
   std::vector<std::pair<std::string, ModelFactory>> models;
   std::vector<std::pair<std::string, quant::ObserverFactory>> observers;
+  std::vector<std::pair<std::string, quant::QuantizerFactory>> quantizers;
 
  private:
   template <typename Factory>
@@ -152,6 +156,7 @@ void PluginHost::load(const fs::path& file) {
   }
   merge(registrar.models, models_, library, file, "model");
   merge(registrar.observers, observers_, library, file, "observer");
+  merge(registrar.quantizers, quantizers_, library, file, "quantizer");
   libraries_.push_back(library);
   records_.push_back(std::move(record));
 }
@@ -185,6 +190,14 @@ std::shared_ptr<quant::Observer> PluginHost::create_observer(const std::string& 
   options.check_all_used();
   if (!observer) fail("observer plugin '{}' returned no observer", name);
   return tie_to_library(std::move(observer), entry.library);
+}
+
+std::shared_ptr<quant::Quantizer> PluginHost::create_quantizer(const std::string& name, const Options& options) const {
+  const auto& entry = find(quantizers_, "quantizer", name);
+  std::shared_ptr<quant::Quantizer> quantizer = entry.factory(options);
+  options.check_all_used();
+  if (!quantizer) fail("quantizer plugin '{}' returned no quantizer", name);
+  return tie_to_library(std::move(quantizer), entry.library);
 }
 
 fs::path resolve_plugin_dir(const std::string& from_cli, const std::string& from_experiment) {

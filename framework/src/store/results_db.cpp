@@ -45,6 +45,69 @@ CREATE TABLE train_epochs (
   UNIQUE (run_id, epoch)
 );
 )sql",
+    R"sql(
+CREATE TABLE experiments (
+  id            INTEGER PRIMARY KEY,
+  name          TEXT    NOT NULL,
+  status        TEXT    NOT NULL CHECK (status IN ('running', 'finished', 'failed')),
+  error         TEXT,
+  config_path   TEXT    NOT NULL,
+  config_text   TEXT    NOT NULL,
+  git_revision  TEXT,
+  checkpoint    TEXT    NOT NULL,
+  model         TEXT    NOT NULL,
+  device        TEXT    NOT NULL,
+  threads       INTEGER NOT NULL,
+  torch_version TEXT    NOT NULL,
+  started_at    TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+  finished_at   TEXT
+);
+CREATE TABLE cells (
+  id               INTEGER PRIMARY KEY,
+  experiment_id    INTEGER NOT NULL REFERENCES experiments(id),
+  key              TEXT    NOT NULL UNIQUE,
+  label            TEXT,
+  quantize         INTEGER NOT NULL,
+  observer         TEXT,
+  weight_observer  TEXT,
+  quantizer        TEXT,
+  w_bits           INTEGER,
+  a_bits           INTEGER,
+  fold_batch_norm  INTEGER,
+  options          TEXT    NOT NULL,
+  status           TEXT    NOT NULL CHECK (status IN ('finished', 'failed')),
+  error            TEXT,
+  top1             REAL,
+  top5             REAL,
+  loss             REAL,
+  images           INTEGER,
+  calib_seconds    REAL,
+  quantize_seconds REAL,
+  eval_seconds     REAL,
+  finished_at      TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE TABLE cell_tensors (
+  cell_id    INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+  position   INTEGER NOT NULL,
+  name       TEXT    NOT NULL,
+  role       TEXT    NOT NULL CHECK (role IN ('weight', 'activation')),
+  bits       INTEGER NOT NULL,
+  axis       INTEGER NOT NULL,
+  qmin       INTEGER NOT NULL,
+  qmax       INTEGER NOT NULL,
+  scale      TEXT    NOT NULL,
+  zero_point TEXT    NOT NULL,
+  range_min  TEXT    NOT NULL,
+  range_max  TEXT    NOT NULL,
+  sqnr_db    REAL,
+  PRIMARY KEY (cell_id, position)
+);
+CREATE VIEW results AS
+SELECT e.name AS experiment, c.label, c.observer, c.weight_observer, c.quantizer, c.w_bits, c.a_bits,
+       c.fold_batch_norm, c.options, c.top1, c.top5, c.loss, c.calib_seconds, c.eval_seconds, c.key
+FROM cells c JOIN experiments e ON e.id = c.experiment_id
+WHERE c.status = 'finished';
+)sql",
 };
 
 std::string with_parent_created(const std::string& path) {
@@ -59,6 +122,8 @@ ResultsDb::ResultsDb(const std::string& path) : db_(with_parent_created(path)) {
 
 void ResultsDb::migrate() {
   db_.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  // Read and upgrade under one write lock, so two processes opening an old file migrate it once.
+  Transaction transaction(db_);
   std::int64_t version = 0;
   {
     Statement query(db_, "SELECT version FROM schema_version");
@@ -68,13 +133,11 @@ void ResultsDb::migrate() {
     fail("results database {}: schema version {} is newer than this qx understands ({})", db_.path(), version,
          kSchemaVersion);
   }
-  for (; version < kSchemaVersion; ++version) {
-    Transaction transaction(db_);
-    db_.execute(kMigrations[version]);
-    db_.execute("DELETE FROM schema_version");
-    Statement(db_, "INSERT INTO schema_version (version) VALUES (?)").bind(1, version + 1).run();
-    transaction.commit();
-  }
+  if (version == kSchemaVersion) return;
+  for (; version < kSchemaVersion; ++version) db_.execute(kMigrations[version]);
+  db_.execute("DELETE FROM schema_version");
+  Statement(db_, "INSERT INTO schema_version (version) VALUES (?)").bind(1, kSchemaVersion).run();
+  transaction.commit();
 }
 
 std::int64_t ResultsDb::open_run(const RunRecord& run) {

@@ -54,6 +54,12 @@ Statement& Statement::bind_null(int index) {
   return *this;
 }
 
+Statement& Statement::reset() {
+  sqlite3_reset(statement_);
+  sqlite3_clear_bindings(statement_);
+  return *this;
+}
+
 bool Statement::step() {
   const int status = sqlite3_step(statement_);
   if (status == SQLITE_ROW) return true;

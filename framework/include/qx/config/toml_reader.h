@@ -41,7 +41,15 @@ class TableReader {
   // The value must be one of `allowed`.
   std::string get_choice(const std::string& key, std::optional<std::string> fallback,
                          const std::vector<std::string>& allowed);
-  std::vector<std::int64_t> get_int_array(const std::string& key, std::vector<std::int64_t> fallback);
+  std::vector<std::int64_t> get_int_array(const std::string& key, std::optional<std::vector<std::int64_t>> fallback,
+                                          std::int64_t min = INT64_MIN, std::int64_t max = INT64_MAX);
+  std::vector<std::string> get_string_array(const std::string& key, std::optional<std::vector<std::string>> fallback);
+  std::vector<bool> get_bool_array(const std::string& key, std::optional<std::vector<bool>> fallback);
+
+  // The keys of this table, in file order (for tables keyed by plugin or layer name).
+  std::vector<std::string> keys() const;
+  // An array of tables ([[key]]); absent reads as empty. Each reader must be finished too.
+  std::vector<TableReader> table_array(const std::string& key);
 
   // A sub-table; an absent one reads as empty. The returned reader must be finished too.
   TableReader section(const std::string& key);

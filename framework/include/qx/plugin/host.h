@@ -44,8 +44,10 @@ class PluginHost {
   std::shared_ptr<QuantizableModel> create_model(const std::string& name, const Options& options) const;
   std::shared_ptr<quant::Observer> create_observer(const std::string& name, const Options& options,
                                                    const quant::ObserverContext& context) const;
+  std::shared_ptr<quant::Quantizer> create_quantizer(const std::string& name, const Options& options) const;
   std::vector<std::string> model_names() const { return models_.names(); }
   std::vector<std::string> observer_names() const { return observers_.names(); }
+  std::vector<std::string> quantizer_names() const { return quantizers_.names(); }
 
   // What one kind of plugin registered, by name, with the library that holds its code.
   template <typename Factory>
@@ -74,6 +76,7 @@ class PluginHost {
   // Declared after libraries_, so destroyed before them: factories' code lives in the libraries.
   Catalog<ModelFactory> models_;
   Catalog<quant::ObserverFactory> observers_;
+  Catalog<quant::QuantizerFactory> quantizers_;
 };
 
 // Where plugins are looked for: --plugins, else $QX_PLUGIN_DIR, else the experiment file's

@@ -9,6 +9,7 @@
 #include "qx/core/options.h"
 #include "qx/nn/model.h"
 #include "qx/quant/observer.h"
+#include "qx/quant/quantizer.h"
 
 namespace qx {
 
@@ -19,6 +20,7 @@ class Registrar {
   virtual ~Registrar() = default;
   virtual void add_model(const std::string& name, ModelFactory factory) = 0;
   virtual void add_observer(const std::string& name, quant::ObserverFactory factory) = 0;
+  virtual void add_quantizer(const std::string& name, quant::QuantizerFactory factory) = 0;
 };
 
 }  // namespace qx

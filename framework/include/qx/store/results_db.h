@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "qx/sim/quant_sim.h"
 #include "qx/store/sqlite.h"
 
 namespace qx::store {
 
-inline constexpr std::int64_t kSchemaVersion = 1;
+inline constexpr std::int64_t kSchemaVersion = 2;
 
 struct RunRecord {
   std::string uid;  // stable across --resume
@@ -31,6 +33,28 @@ struct EpochRecord {
   double seconds = 0, data_seconds = 0, images_per_second = 0;
 };
 
+struct ExperimentRecord {
+  std::string name;
+  std::string config_path;
+  std::string config_text;
+  std::string git_revision;  // empty outside a git checkout
+  std::string checkpoint;
+  std::string model;
+  std::string device;
+  std::int64_t threads = 0;
+};
+
+// One cell's outcome. A failed cell carries its error and no accuracy.
+struct CellResult {
+  sim::CellSpec cell;
+  std::string key;
+  std::string error;  // empty when the cell finished
+  double top1 = 0, top5 = 0, loss = 0;
+  std::int64_t images = 0;
+  double calib_seconds = 0, quantize_seconds = 0, eval_seconds = 0;
+  std::vector<sim::TensorRecord> tensors;
+};
+
 class ResultsDb {
  public:
   // Creates the file and schema if needed; refuses a database newer than this qx.
@@ -40,6 +64,13 @@ class ResultsDb {
   std::int64_t open_run(const RunRecord& run);
   void record_epoch(std::int64_t run_id, const EpochRecord& epoch);
   void finish_run(std::int64_t run_id, const std::string& status, const std::string& error = {});
+
+  std::int64_t open_experiment(const ExperimentRecord& experiment);
+  void finish_experiment(std::int64_t experiment_id, const std::string& status, const std::string& error = {});
+  bool has_finished_cell(const std::string& key);
+  // The cell and its tensors in one transaction. Returns false, writing nothing, when another
+  // process finished the same cell first; a failed row for the key is replaced.
+  bool record_cell(std::int64_t experiment_id, const CellResult& result);
 
   Database& database() { return db_; }
 

@@ -41,6 +41,8 @@ class Statement {
   // True while a row is available.
   bool step();
   void run() { step(); }
+  // Ready to run again with new bindings.
+  Statement& reset();
 
   std::int64_t column_int(int index) const;
   double column_double(int index) const;

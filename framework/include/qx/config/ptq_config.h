@@ -1,0 +1,45 @@
+#pragma once
+// A post-training-quantization experiment, as read from a file such as experiments/ptq_grid.toml:
+// the model to quantize, calibration and evaluation settings, and the cells to run, i.e. the
+// named fixed cells followed by the cartesian product of the [grid] axes:
+//   observer x quantizer x (weight bits x activation bits | bits) x weight observer
+//   x fold_batch_norm x override set
+// Paths are relative to the experiment file. docs/experiments.md lists every key.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "qx/sim/cell.h"
+
+namespace qx::config {
+
+struct CalibrationConfig {
+  std::int64_t batches = 16;     // drawn from the training set, never the test set
+  std::int64_t batch_size = 128;
+  std::int64_t seed = 0;         // which training images; no augmentation
+};
+
+struct EvaluationConfig {
+  std::int64_t batch_size = 1000;
+  std::int64_t images = 0;   // the first N test images; 0 = all (smoke runs and tests use fewer)
+  std::int64_t threads = 0;  // 0 = all cores
+  std::string device = "cpu";
+};
+
+struct PtqExperiment {
+  std::string name;
+  std::string source_path;
+  std::string source_text;
+  std::string checkpoint;  // resolved against the experiment file's folder
+  std::string data_dir;    // likewise; --data and $QX_DATA_DIR come first
+  std::string database;
+  std::string plugin_dir;
+  CalibrationConfig calibration;
+  EvaluationConfig evaluation;
+  std::vector<sim::CellSpec> cells;
+};
+
+// Parses and validates the file; every error names file:line:col.
+PtqExperiment load_ptq_experiment(const std::string& path);
+
+}  // namespace qx::config

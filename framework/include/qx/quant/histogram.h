@@ -1,0 +1,50 @@
+#pragma once
+// The statistics behind the histogram-based observers (percentile, mse, kl): one histogram per
+// row (a whole tensor, or one output channel), kept over [-R, R] with R per row.
+//
+// The range must grow as calibration batches arrive, and a histogram rebinned by interpolation
+// is no longer the data's histogram. So R only doubles, and the bin count is a multiple of 4:
+// every new bin edge is then an old edge and growing merges pairs of bins exactly. The first
+// batch sets R to its largest |x|, so one-pass statistics (weights) lose nothing to growth.
+#include <cstdint>
+
+#include <torch/torch.h>
+
+#include "qx/quant/observer.h"
+
+namespace qx::quant {
+
+class StreamHistogram {
+ public:
+  // axis < 0: one histogram for the whole tensor; else one per index along `axis`.
+  StreamHistogram(std::int64_t bins, std::int64_t axis);
+
+  void add(const torch::Tensor& x);
+  bool empty() const { return !counts_.defined(); }
+  void reset();
+
+  std::int64_t bins() const { return bins_; }
+  std::int64_t rows() const { return counts_.size(0); }
+  const torch::Tensor& counts() const { return counts_; }  // float64 [rows, bins]
+  const torch::Tensor& radius() const { return radius_; }  // float64 [rows]
+  torch::Tensor bin_width() const { return radius_ * 2.0 / static_cast<double>(bins_); }  // [rows]
+  torch::Tensor centers() const;                            // float64 [rows, bins]
+  // Histogram of |x|: bins()/2 bins over [0, R] per row.
+  torch::Tensor abs_counts() const;
+  // The exact extremes seen, per row (shape [] when per tensor).
+  const Range& extremes() const { return extremes_; }
+
+ private:
+  void grow(std::int64_t row, double needed);
+
+  std::int64_t bins_;
+  std::int64_t axis_;
+  torch::Tensor counts_;
+  torch::Tensor radius_;
+  Range extremes_;
+};
+
+// Rows of x along `axis` (axis < 0: a single row), as float64 [rows, values].
+torch::Tensor rows_of(const torch::Tensor& x, std::int64_t axis);
+
+}  // namespace qx::quant

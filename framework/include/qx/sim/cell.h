@@ -1,0 +1,46 @@
+#pragma once
+// One cell of an experiment: everything that decides how a model is quantized and evaluated.
+// The experiment file expands into cells (config/ptq_config.h); the engine runs each one on a
+// freshly loaded model (sim/quant_sim.h); the results database keys it by cell_key().
+#include <map>
+#include <string>
+
+#include "qx/core/options.h"
+
+namespace qx::sim {
+
+struct PluginChoice {
+  std::string name;
+  Options options;  // the experiment's [observers.<name>] or [quantizers.<name>] table
+};
+
+// Per-layer bit widths from the experiment's [overrides.<layer>]; 0 keeps the cell's width.
+struct LayerBits {
+  int weight_bits = 0;
+  int activation_bits = 0;  // applies to the activation points that feed the layer
+};
+
+struct CellSpec {
+  std::string label;     // a fixed cell's name ("fp32"), or empty for grid cells
+  bool quantize = true;  // false: the float model, evaluated as is
+  PluginChoice observer;         // activation statistics
+  PluginChoice weight_observer;  // weight statistics (one pass)
+  PluginChoice quantizer;
+  int weight_bits = 8;
+  int activation_bits = 8;
+  bool fold_batch_norm = true;
+  std::map<std::string, LayerBits> overrides;  // by weight-layer name
+};
+
+// A canonical JSON text of the cell (keys sorted, plugin options included) plus `context`, the
+// settings shared by all cells that change its numbers (checkpoint, calibration). Equal keys mean
+// equal results, so `qx run` skips a cell whose key is already in the database.
+std::string cell_key(const CellSpec& cell, const std::string& context);
+
+// The cell's plugin options and overrides as JSON, for the database's `options` column.
+std::string cell_options_json(const CellSpec& cell);
+
+// "minmax/per_channel W4A4", "fp32", ... for logs and progress lines.
+std::string describe(const CellSpec& cell);
+
+}  // namespace qx::sim

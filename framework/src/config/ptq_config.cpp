@@ -1,0 +1,186 @@
+#include "qx/config/ptq_config.h"
+
+#include <filesystem>
+#include <map>
+
+#include "qx/config/toml_reader.h"
+#include "qx/core/error.h"
+#include "qx/quant/qparams.h"
+
+namespace qx::config {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kNoOverrides = "none";
+
+std::string relative_to(const fs::path& file, const std::string& path) {
+  if (path.empty() || fs::path(path).is_absolute()) return path;
+  return (file.parent_path() / path).lexically_normal().string();
+}
+
+// Plugin options per plugin name, from [observers.<name>] or [quantizers.<name>].
+std::map<std::string, Options> plugin_options(TableReader& root, const std::string& table, const char* kind) {
+  std::map<std::string, Options> out;
+  auto section = root.section(table);
+  for (const auto& name : section.keys()) {
+    auto options = section.section(name);
+    out.emplace(name, options.remaining_as_options(fmt::format("{} '{}' ([{}.{}])", kind, name, table, name)));
+  }
+  return out;
+}
+
+sim::PluginChoice choose(const std::string& name, const std::map<std::string, Options>& options, const char* kind) {
+  auto it = options.find(name);
+  return {name, it != options.end() ? it->second : Options(fmt::format("{} '{}'", kind, name))};
+}
+
+// [overrides.<set>.<layer>] weight_bits / activation_bits.
+std::map<std::string, std::map<std::string, sim::LayerBits>> override_sets(TableReader& root) {
+  std::map<std::string, std::map<std::string, sim::LayerBits>> sets;
+  auto section = root.section("overrides");
+  for (const auto& set : section.keys()) {
+    if (set == kNoOverrides) fail("{}: '{}' is reserved for 'no overrides'", section.where(), kNoOverrides);
+    auto layers = section.section(set);
+    auto& bits = sets[set];
+    for (const auto& layer : layers.keys()) {
+      auto entry = layers.section(layer);
+      bits[layer].weight_bits = static_cast<int>(entry.get_int("weight_bits", 0, quant::kMinBits, quant::kMaxBits));
+      bits[layer].activation_bits = static_cast<int>(entry.get_int("activation_bits", 0, quant::kMinBits, quant::kMaxBits));
+      entry.finish();
+    }
+    layers.finish();
+  }
+  section.finish();
+  return sets;
+}
+
+const std::map<std::string, sim::LayerBits>& find_set(
+    const std::map<std::string, std::map<std::string, sim::LayerBits>>& sets, const std::string& name,
+    const std::string& where) {
+  static const std::map<std::string, sim::LayerBits> none;
+  if (name == kNoOverrides) return none;
+  auto it = sets.find(name);
+  if (it == sets.end()) fail("{}: unknown override set '{}' (define it as [overrides.{}])", where, name, name);
+  return it->second;
+}
+
+int bits_value(std::int64_t bits) { return static_cast<int>(bits); }
+
+}  // namespace
+
+PtqExperiment load_ptq_experiment(const std::string& path) {
+  auto document = parse_toml_file(path);
+  TableReader root(document.root, document.path, "");
+  PtqExperiment experiment;
+  experiment.source_path = document.path;
+  experiment.source_text = document.text;
+  experiment.name = root.get_string("name", std::nullopt);
+  const fs::path file(document.path);
+
+  auto model = root.section("model");
+  experiment.checkpoint = relative_to(file, model.get_string("checkpoint", std::nullopt));
+  model.finish();
+  auto data = root.section("data");
+  experiment.data_dir = relative_to(file, data.get_string("dir", std::string()));
+  data.finish();
+
+  auto calibration = root.section("calibration");
+  experiment.calibration.batches = calibration.get_int("batches", 16, 1, 100000);
+  experiment.calibration.batch_size = calibration.get_int("batch_size", 128, 1, 100000);
+  experiment.calibration.seed = calibration.get_int("seed", 0, 0);
+  calibration.finish();
+
+  auto evaluation = root.section("evaluation");
+  experiment.evaluation.batch_size = evaluation.get_int("batch_size", 1000, 1, 100000);
+  experiment.evaluation.images = evaluation.get_int("images", 0, 0);
+  experiment.evaluation.threads = evaluation.get_int("threads", 0, 0, 1024);
+  experiment.evaluation.device = evaluation.get_string("device", "cpu");
+  evaluation.finish();
+
+  auto output = root.section("output");
+  experiment.database = relative_to(file, output.get_string("database", std::nullopt));
+  output.finish();
+  auto plugins = root.section("plugins");
+  experiment.plugin_dir = relative_to(file, plugins.get_string("dir", std::string()));
+  plugins.finish();
+
+  const auto observer_options = plugin_options(root, "observers", "observer");
+  const auto quantizer_options = plugin_options(root, "quantizers", "quantizer");
+  const auto overrides = override_sets(root);
+
+  for (auto& entry : root.table_array("cells")) {
+    sim::CellSpec cell;
+    cell.label = entry.get_string("name", std::nullopt);
+    cell.quantize = entry.get_bool("quantize", true);
+    if (cell.quantize) {
+      cell.observer = choose(entry.get_string("observer", std::nullopt), observer_options, "observer");
+      cell.weight_observer = choose(entry.get_string("weight_observer", "minmax"), observer_options, "observer");
+      cell.quantizer = choose(entry.get_string("quantizer", std::nullopt), quantizer_options, "quantizer");
+      if (entry.has("bits") && (entry.has("weight_bits") || entry.has("activation_bits"))) {
+        fail("{}: give either bits or weight_bits and activation_bits", entry.where());
+      }
+      using quant::kMaxBits, quant::kMinBits;
+      const auto bits = entry.has("bits") ? entry.get_int("bits", std::nullopt, kMinBits, kMaxBits) : 0;
+      cell.weight_bits = bits_value(bits ? bits : entry.get_int("weight_bits", std::nullopt, kMinBits, kMaxBits));
+      cell.activation_bits = bits_value(bits ? bits : entry.get_int("activation_bits", std::nullopt, kMinBits, kMaxBits));
+      cell.fold_batch_norm = entry.get_bool("fold_batch_norm", true);
+      cell.overrides = find_set(overrides, entry.get_string("overrides", kNoOverrides), entry.where());
+    }
+    entry.finish();
+    experiment.cells.push_back(std::move(cell));
+  }
+
+  if (root.has("grid")) {
+    auto grid = root.section("grid");
+    const auto observers = grid.get_string_array("observers", std::nullopt);
+    const auto quantizers = grid.get_string_array("quantizers", std::nullopt);
+    const auto weight_observers = grid.get_string_array("weight_observers", std::vector<std::string>{"minmax"});
+    const auto folds = grid.get_bool_array("fold_batch_norm", std::vector<bool>{true});
+    const auto override_names = grid.get_string_array("overrides", std::vector<std::string>{kNoOverrides});
+    std::vector<std::pair<std::int64_t, std::int64_t>> widths;  // (weight, activation)
+    if (grid.has("bits")) {
+      if (grid.has("weight_bits") || grid.has("activation_bits")) {
+        fail("{}: give either bits or weight_bits and activation_bits", grid.where());
+      }
+      for (auto bits : grid.get_int_array("bits", std::nullopt, quant::kMinBits, quant::kMaxBits)) {
+        widths.emplace_back(bits, bits);
+      }
+    } else {
+      const auto weight_bits = grid.get_int_array("weight_bits", std::nullopt, quant::kMinBits, quant::kMaxBits);
+      const auto activation_bits = grid.get_int_array("activation_bits", std::nullopt, quant::kMinBits, quant::kMaxBits);
+      for (auto w : weight_bits) {
+        for (auto a : activation_bits) widths.emplace_back(w, a);
+      }
+    }
+    grid.finish();
+    for (const auto& name : override_names) find_set(overrides, name, grid.where());
+    for (const auto& observer : observers) {
+      for (const auto& quantizer : quantizers) {
+        for (const auto& [w, a] : widths) {
+          for (const auto& weight_observer : weight_observers) {
+            for (bool fold : folds) {
+              for (const auto& set : override_names) {
+                sim::CellSpec cell;
+                cell.observer = choose(observer, observer_options, "observer");
+                cell.weight_observer = choose(weight_observer, observer_options, "observer");
+                cell.quantizer = choose(quantizer, quantizer_options, "quantizer");
+                cell.weight_bits = bits_value(w);
+                cell.activation_bits = bits_value(a);
+                cell.fold_batch_norm = fold;
+                cell.overrides = find_set(overrides, set, grid.where());
+                experiment.cells.push_back(std::move(cell));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  root.finish();
+  if (experiment.cells.empty()) fail("{}: no cells: add a [grid] or [[cells]]", document.path);
+  return experiment;
+}
+
+}  // namespace qx::config

@@ -1,0 +1,78 @@
+#include "qx/quant/histogram.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "qx/core/error.h"
+
+namespace qx::quant {
+
+namespace {
+// A zero tensor still needs a non-empty range to bin into.
+constexpr double kSmallestRadius = 1e-12;
+}  // namespace
+
+torch::Tensor rows_of(const torch::Tensor& x, std::int64_t axis) {
+  const auto values = x.detach().to(torch::kFloat64);
+  if (axis < 0) return values.reshape({1, -1});
+  return values.transpose(0, axis).flatten(1);
+}
+
+StreamHistogram::StreamHistogram(std::int64_t bins, std::int64_t axis) : bins_(bins), axis_(axis) {
+  if (bins < 8 || bins % 4 != 0) fail("histogram bins must be a multiple of 4 and at least 8, got {}", bins);
+}
+
+void StreamHistogram::reset() {
+  counts_ = torch::Tensor();
+  radius_ = torch::Tensor();
+  extremes_ = Range{};
+}
+
+void StreamHistogram::add(const torch::Tensor& x) {
+  const auto rows = rows_of(x, axis_);
+  const auto batch = tensor_min_max(x, axis_);
+  const auto largest = torch::maximum(rows.abs().amax(1), torch::full({rows.size(0)}, kSmallestRadius, torch::kFloat64));
+  if (empty()) {
+    counts_ = torch::zeros({rows.size(0), bins_}, torch::kFloat64);
+    radius_ = largest.clone();
+    extremes_ = batch;
+  } else {
+    if (rows.size(0) != counts_.size(0)) fail("histogram: {} rows, then {}", counts_.size(0), rows.size(0));
+    extremes_ = {torch::minimum(extremes_.min, batch.min), torch::maximum(extremes_.max, batch.max)};
+    const auto needed = largest.accessor<double, 1>();
+    for (std::int64_t row = 0; row < rows.size(0); ++row) {
+      if (needed[row] > radius_[row].item<double>()) grow(row, needed[row]);
+    }
+  }
+  const auto width = bin_width().unsqueeze(1);
+  auto index = ((rows + radius_.unsqueeze(1)) / width).floor().clamp(0, static_cast<double>(bins_ - 1)).to(torch::kInt64);
+  index += torch::arange(rows.size(0), torch::kInt64).unsqueeze(1) * bins_;
+  counts_ += torch::bincount(index.flatten(), {}, rows.size(0) * bins_).to(torch::kFloat64).view({rows.size(0), bins_});
+}
+
+void StreamHistogram::grow(std::int64_t row, double needed) {
+  auto counts = counts_[row];
+  double radius = radius_[row].item<double>();
+  while (radius < needed) {
+    // Doubling R doubles the bin width: old bins pair up into the middle half of the new range.
+    const auto merged = counts.view({bins_ / 2, 2}).sum(1);
+    auto grown = torch::zeros_like(counts);
+    grown.slice(0, bins_ / 4, 3 * bins_ / 4).copy_(merged);
+    counts = grown;
+    radius *= 2.0;
+  }
+  counts_[row].copy_(counts);
+  radius_[row] = radius;
+}
+
+torch::Tensor StreamHistogram::centers() const {
+  const auto offsets = torch::arange(bins_, torch::kFloat64).add_(0.5).unsqueeze(0);
+  return offsets * bin_width().unsqueeze(1) - radius_.unsqueeze(1);
+}
+
+torch::Tensor StreamHistogram::abs_counts() const {
+  const auto half = bins_ / 2;
+  return counts_.slice(1, half, bins_) + counts_.slice(1, 0, half).flip(1);
+}
+
+}  // namespace qx::quant

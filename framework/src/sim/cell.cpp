@@ -1,0 +1,70 @@
+#include "qx/sim/cell.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace qx::sim {
+
+namespace {
+
+// JSON-escaped string (the names and values here are plain, but a path may hold quotes).
+std::string quoted(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string json_value(const Options::Value& value) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
+        else if constexpr (std::is_same_v<T, std::string>) return quoted(v);
+        else if constexpr (std::is_same_v<T, double>) return fmt::format("{:.17g}", v);
+        else return fmt::format("{}", v);
+      },
+      value);
+}
+
+std::string json_plugin(const PluginChoice& choice) {
+  std::vector<std::string> options;
+  for (const auto& [key, value] : choice.options.values()) options.push_back(quoted(key) + ":" + json_value(value));
+  return fmt::format("{{\"name\":{},\"options\":{{{}}}}}", quoted(choice.name), fmt::join(options, ","));
+}
+
+}  // namespace
+
+std::string cell_key(const CellSpec& cell, const std::string& context) {
+  if (!cell.quantize) return fmt::format("{{\"context\":{},\"quantize\":false}}", context);
+  return fmt::format("{{\"a_bits\":{},\"cell\":{},\"context\":{},\"fold_batch_norm\":{},\"w_bits\":{}}}",
+                     cell.activation_bits, cell_options_json(cell), context, cell.fold_batch_norm ? "true" : "false",
+                     cell.weight_bits);
+}
+
+std::string cell_options_json(const CellSpec& cell) {
+  if (!cell.quantize) return "{}";
+  std::vector<std::string> overrides;
+  for (const auto& [layer, bits] : cell.overrides) {
+    overrides.push_back(fmt::format("{}:{{\"a_bits\":{},\"w_bits\":{}}}", quoted(layer), bits.activation_bits,
+                                    bits.weight_bits));
+  }
+  return fmt::format("{{\"observer\":{},\"overrides\":{{{}}},\"quantizer\":{},\"weight_observer\":{}}}",
+                     json_plugin(cell.observer), fmt::join(overrides, ","), json_plugin(cell.quantizer),
+                     json_plugin(cell.weight_observer));
+}
+
+std::string describe(const CellSpec& cell) {
+  if (!cell.quantize) return cell.label.empty() ? "fp32" : cell.label;
+  std::string text = fmt::format("{}/{} W{}A{}", cell.observer.name, cell.quantizer.name, cell.weight_bits,
+                                 cell.activation_bits);
+  if (cell.weight_observer.name != "minmax") text += fmt::format(" (weights: {})", cell.weight_observer.name);
+  if (!cell.fold_batch_norm) text += " unfolded";
+  if (!cell.overrides.empty()) text += fmt::format(" +{} overrides", cell.overrides.size());
+  if (!cell.label.empty()) text = cell.label + ": " + text;
+  return text;
+}
+
+}  // namespace qx::sim

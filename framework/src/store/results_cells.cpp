@@ -1,0 +1,116 @@
+// The PTQ half of the results database: experiments, cells and per-tensor parameters.
+#include <cmath>
+
+#include <torch/version.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "qx/store/results_db.h"
+
+namespace qx::store {
+
+namespace {
+
+std::string json_numbers(const torch::Tensor& values) {
+  if (!values.defined()) return "[]";
+  const auto flat = values.detach().to(torch::kFloat64).reshape({-1}).contiguous();
+  const auto* data = flat.data_ptr<double>();
+  std::vector<std::string> items;
+  for (std::int64_t i = 0; i < flat.numel(); ++i) items.push_back(fmt::format("{:.9g}", data[i]));
+  return fmt::format("[{}]", fmt::join(items, ","));
+}
+
+void bind_text_or_null(Statement& statement, int index, const std::string& text) {
+  if (text.empty()) statement.bind_null(index);
+  else statement.bind(index, text);
+}
+
+void insert_tensors(Database& db, std::int64_t cell_id, const std::vector<sim::TensorRecord>& tensors) {
+  Statement insert(db,
+                   "INSERT INTO cell_tensors (cell_id, position, name, role, bits, axis, qmin, qmax, scale, "
+                   "zero_point, range_min, range_max, sqnr_db) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  std::int64_t position = 0;
+  for (const auto& t : tensors) {
+    auto& each = insert.reset();
+    each.bind(1, cell_id).bind(2, position++).bind(3, t.name).bind(4, std::string(quant::role_name(t.role)));
+    each.bind(5, static_cast<std::int64_t>(t.bits)).bind(6, t.qparams.axis).bind(7, t.qparams.qmin);
+    each.bind(8, t.qparams.qmax).bind(9, json_numbers(t.qparams.scale)).bind(10, json_numbers(t.qparams.zero_point));
+    each.bind(11, json_numbers(t.range.min)).bind(12, json_numbers(t.range.max));
+    if (std::isfinite(t.sqnr_db)) each.bind(13, t.sqnr_db);
+    else each.bind_null(13);
+    each.run();
+  }
+}
+
+}  // namespace
+
+std::int64_t ResultsDb::open_experiment(const ExperimentRecord& e) {
+  Statement insert(db_,
+                   "INSERT INTO experiments (name, status, config_path, config_text, git_revision, checkpoint, "
+                   "model, device, threads, torch_version) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.bind(1, e.name).bind(2, e.config_path).bind(3, e.config_text);
+  bind_text_or_null(insert, 4, e.git_revision);
+  insert.bind(5, e.checkpoint).bind(6, e.model).bind(7, e.device).bind(8, e.threads);
+  insert.bind(9, std::string(TORCH_VERSION)).run();
+  return db_.last_insert_id();
+}
+
+void ResultsDb::finish_experiment(std::int64_t experiment_id, const std::string& status, const std::string& error) {
+  Statement update(db_,
+                   "UPDATE experiments SET status = ?, error = ?, "
+                   "finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?");
+  update.bind(1, status);
+  bind_text_or_null(update, 2, error);
+  update.bind(3, experiment_id).run();
+}
+
+bool ResultsDb::has_finished_cell(const std::string& key) {
+  Statement query(db_, "SELECT 1 FROM cells WHERE key = ? AND status = 'finished'");
+  query.bind(1, key);
+  return query.step();
+}
+
+bool ResultsDb::record_cell(std::int64_t experiment_id, const CellResult& r) {
+  Transaction transaction(db_);
+  {
+    Statement existing(db_, "SELECT status FROM cells WHERE key = ?");
+    existing.bind(1, r.key);
+    if (existing.step()) {
+      if (existing.column_text(0) == "finished") return false;
+      Statement(db_, "DELETE FROM cells WHERE key = ?").bind(1, r.key).run();
+    }
+  }
+  const auto& c = r.cell;
+  Statement insert(db_,
+                   "INSERT INTO cells (experiment_id, key, label, quantize, observer, weight_observer, quantizer, "
+                   "w_bits, a_bits, fold_batch_norm, options, status, error, top1, top5, loss, images, "
+                   "calib_seconds, quantize_seconds, eval_seconds) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.bind(1, experiment_id).bind(2, r.key);
+  bind_text_or_null(insert, 3, c.label);
+  insert.bind(4, std::int64_t{c.quantize});
+  if (c.quantize) {
+    insert.bind(5, c.observer.name).bind(6, c.weight_observer.name).bind(7, c.quantizer.name);
+    insert.bind(8, std::int64_t{c.weight_bits}).bind(9, std::int64_t{c.activation_bits});
+    insert.bind(10, std::int64_t{c.fold_batch_norm});
+  } else {
+    for (int i = 5; i <= 10; ++i) insert.bind_null(i);
+  }
+  insert.bind(11, sim::cell_options_json(c));
+  const bool failed = !r.error.empty();
+  insert.bind(12, std::string(failed ? "failed" : "finished"));
+  bind_text_or_null(insert, 13, r.error);
+  if (failed) {
+    for (int i = 14; i <= 17; ++i) insert.bind_null(i);
+  } else {
+    insert.bind(14, r.top1).bind(15, r.top5).bind(16, r.loss).bind(17, r.images);
+  }
+  insert.bind(18, r.calib_seconds).bind(19, r.quantize_seconds).bind(20, r.eval_seconds);
+  insert.run();
+  if (!failed) insert_tensors(db_, db_.last_insert_id(), r.tensors);
+  transaction.commit();
+  return true;
+}
+
+}  // namespace qx::store

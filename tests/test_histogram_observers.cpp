@@ -1,0 +1,175 @@
+// The histogram-based observers (percentile, mse, kl, histogram) and the histogram behind them,
+// against values worked out by hand and, for `histogram`, against torch.ao itself.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "qx/core/error.h"
+#include "qx/plugin/host.h"
+#include "qx/quant/histogram.h"
+#include "support.h"
+
+namespace qx::test {
+namespace {
+
+using ::testing::HasSubstr;
+using quant::ObserverContext;
+using quant::QuantSpec;
+
+class HistogramObserverTest : public SeededTest {
+ protected:
+  std::shared_ptr<quant::Observer> make(const std::string& name, std::int64_t axis = -1, Options options = {}) {
+    return host_.create_observer(name, options, ObserverContext{axis, "layer2.0.mid_q"});
+  }
+  quant::Range observe(const std::string& name, const torch::Tensor& x, const QuantSpec& spec, Options options = {}) {
+    auto observer = make(name, spec.axis, options);
+    observer->observe(x);
+    return observer->range(spec);
+  }
+  PluginHost host_{QX_PLUGIN_DIR};
+};
+
+const std::vector<std::string> kHistogramObservers = {"percentile", "mse", "kl"};
+
+TEST(StreamHistogram, GrowingMergesBinsExactly) {
+  quant::StreamHistogram histogram(8, -1);
+  histogram.add(torch::tensor({-0.5f, 0.1f, 0.5f}));
+  EXPECT_DOUBLE_EQ(histogram.radius().item<double>(), 0.5);
+  histogram.add(torch::tensor({1.9f}));  // needs R >= 1.9: doubles twice, to 2
+  EXPECT_DOUBLE_EQ(histogram.radius().item<double>(), 2.0);
+  // Bins of width 0.5 over [-2, 2]: -0.5 -> bin 3, 0.1 and 0.5 -> bin 4 (0.5 sat on the old top
+  // edge, clamped into the last old bin, which merges into bin 4), 1.9 -> bin 7.
+  EXPECT_TRUE(tensors_equal(histogram.counts()[0], torch::tensor({0., 0., 0., 1., 2., 0., 0., 1.}, torch::kFloat64)));
+  EXPECT_EQ(histogram.extremes().min.item<float>(), -0.5f);
+  EXPECT_EQ(histogram.extremes().max.item<float>(), 1.9f);
+}
+
+TEST(StreamHistogram, RejectsBinCountsThatCannotMergeExactly) {
+  EXPECT_THROW(quant::StreamHistogram(30, -1), Error);
+}
+
+TEST_F(HistogramObserverTest, AllZerosGiveAZeroRange) {
+  for (const auto& name : kHistogramObservers) {
+    const auto range = observe(name, torch::zeros({64}), QuantSpec{8, false});
+    EXPECT_EQ(range.min.item<float>(), 0.0f) << name;
+    EXPECT_EQ(range.max.item<float>(), 0.0f) << name;
+  }
+}
+
+// mse may stop one candidate short (1.98): its error model charges every unclipped value the
+// average rounding error, which a constant sitting exactly on the grid does not pay.
+TEST_F(HistogramObserverTest, AConstantKeepsItsValue) {
+  for (const auto& name : kHistogramObservers) {
+    const auto range = observe(name, torch::full({100}, 2.0f), QuantSpec{4, false});
+    EXPECT_NEAR(range.max.item<float>(), 2.0f, 0.021) << name;
+  }
+}
+
+TEST_F(HistogramObserverTest, OneNegativeElement) {
+  for (const auto& name : kHistogramObservers) {
+    const auto range = observe(name, torch::tensor({-3.0f}), QuantSpec{8, false});
+    EXPECT_FLOAT_EQ(range.min.item<float>(), -3.0f) << name;
+    EXPECT_LE(range.max.item<float>(), 0.0f) << name;
+  }
+}
+
+TEST_F(HistogramObserverTest, PercentileCutsEachTail) {
+  const auto x = torch::arange(1, 10001, torch::kFloat32) / 10000.0;  // 0.0001 ... 1
+  Options options("observer 'percentile'");
+  options.set("percentile", 99.0);
+  const auto range = observe("percentile", x, QuantSpec{8, false}, options);
+  EXPECT_NEAR(range.min.item<float>(), 0.01, 1e-3);
+  EXPECT_NEAR(range.max.item<float>(), 0.99, 1e-3);
+}
+
+TEST_F(HistogramObserverTest, PercentileOfMagnitudeForSymmetricGrids) {
+  const auto x = torch::cat({-torch::arange(1, 10001, torch::kFloat32), torch::arange(1, 10001, torch::kFloat32)}) / 1e4;
+  Options options("observer 'percentile'");
+  options.set("percentile", 90.0);
+  const auto range = observe("percentile", x, QuantSpec{8, true}, options);
+  EXPECT_NEAR(range.max.item<float>(), 0.9, 1e-3);
+  EXPECT_FLOAT_EQ(range.min.item<float>(), -range.max.item<float>());
+}
+
+// Uniform data on [0, 1], 2 bits, affine: clipping at a costs (1 - a)^3 / 3, rounding costs
+// a * (a / 3)^2 / 12; the sum is smallest at a = 6/7.
+TEST_F(HistogramObserverTest, MseFindsTheAnalyticOptimumForUniformData) {
+  const auto x = (torch::arange(0, 100000, torch::kFloat64) + 0.5) / 100000.0;
+  const auto range = observe("mse", x.to(torch::kFloat32), QuantSpec{2, false});
+  EXPECT_NEAR(range.max.item<float>(), 6.0 / 7.0, 0.011);
+  EXPECT_EQ(range.min.item<float>(), 0.0f);
+}
+
+// An outlier 1000 sigma out: the histogram still resolves the bulk (2048 bins of |x|, 0.5 wide).
+TEST_F(HistogramObserverTest, HugeOutlierIsClippedAtLowBitWidths) {
+  auto x = torch::randn({20000});
+  x[0] = 1000.0;
+  for (const auto& name : kHistogramObservers) {
+    const auto range = observe(name, x, QuantSpec{4, true});
+    // mse keeps more than the others (30): the one outlier's clipping error, (1000 - a)^2, still
+    // weighs as much as the rounding error of all 20,000 other values.
+    EXPECT_LT(range.max.item<float>(), 100.0f) << name;
+  }
+}
+
+TEST_F(HistogramObserverTest, HugeRangeStaysFinite) {
+  const auto x = torch::tensor({-1e30f, 0.0f, 1.0f, 1e30f});
+  for (const auto& name : kHistogramObservers) {
+    const auto range = observe(name, x, QuantSpec{8, false});
+    EXPECT_TRUE(std::isfinite(range.min.item<float>()) && std::isfinite(range.max.item<float>())) << name;
+    EXPECT_LE(range.min.item<float>(), 0.0f) << name;
+  }
+}
+
+TEST_F(HistogramObserverTest, KlClipsAGaussianAt8BitsButNotAt16) {
+  const auto x = torch::randn({200000});
+  const auto eight = observe("kl", x, QuantSpec{8, true});
+  const auto sixteen = observe("kl", x, QuantSpec{16, true});
+  EXPECT_LT(eight.max.item<float>(), 0.95f * x.abs().max().item<float>());
+  EXPECT_GT(eight.max.item<float>(), 2.0f);  // a sane threshold keeps +-2 sigma
+  EXPECT_FLOAT_EQ(sixteen.max.item<float>(), x.max().item<float>());
+}
+
+TEST_F(HistogramObserverTest, PerChannelRangesFollowEachChannel) {
+  const auto weight = torch::randn({4, 8, 3, 3}) * torch::tensor({1.0f, 2.0f, 4.0f, 8.0f}).view({4, 1, 1, 1});
+  for (const auto& name : kHistogramObservers) {
+    const auto range = observe(name, weight, QuantSpec{4, true, 0});
+    ASSERT_EQ(range.max.sizes(), (std::vector<int64_t>{4})) << name;
+    for (int c = 1; c < 4; ++c) EXPECT_GT(range.max[c].item<float>(), range.max[c - 1].item<float>()) << name;
+  }
+}
+
+TEST_F(HistogramObserverTest, OptionsAreValidated) {
+  Options percentile("observer 'percentile'");
+  percentile.set("percentile", 40.0);
+  EXPECT_THAT([&] { make("percentile", -1, percentile); }, ::testing::ThrowsMessage<Error>(HasSubstr("(50, 100]")));
+  Options bins("observer 'mse'");
+  bins.set("bins", std::int64_t{30});
+  EXPECT_THAT([&] { make("mse", -1, bins)->observe(torch::ones({3})); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("multiple of 4")));
+  EXPECT_THAT([&] { make("histogram", 0); }, ::testing::ThrowsMessage<Error>(HasSubstr("per tensor only")));
+}
+
+// The port of torch.ao's HistogramObserver chooses the same range, batch after batch.
+TEST_F(HistogramObserverTest, HistogramMatchesTorchAo) {
+  if (!python_torch_available()) GTEST_SKIP() << "Python PyTorch (python3-torch) is not installed";
+  ScratchDir dir;
+  const std::vector<torch::Tensor> data = {torch::relu(torch::randn({8, 16, 8, 8})) * 3.0,
+                                           torch::relu(torch::randn({8, 16, 8, 8})) * 5.0 + 0.2,
+                                           torch::randn({8, 16, 8, 8}) * 0.5};
+  auto observer = make("histogram");
+  for (const auto& batch : data) observer->observe(batch);
+  const auto range = observer->range(QuantSpec{8, false});
+  save_for_python(dir / "io.pt", {{"x0", data[0]}, {"x1", data[1]}, {"x2", data[2]}, {"min", range.min},
+                                   {"max", range.max}});
+  EXPECT_EQ(run_python(fmt::format(
+                "import sys, torch; from torch.ao.quantization.observer import HistogramObserver; "
+                "io = torch.load('{}'); o = HistogramObserver(); [o(io['x%d' % i]) for i in range(3)]; "
+                "lo, hi = o._non_linear_param_search(); "
+                "ok = torch.equal(lo, io['min']) and torch.equal(hi, io['max']); "
+                "print(lo.item(), hi.item(), io['min'].item(), io['max'].item()); sys.exit(0 if ok else 1)",
+                (dir / "io.pt").string())),
+            0);
+}
+
+}  // namespace
+}  // namespace qx::test
