@@ -21,7 +21,8 @@ struct QuantSim::ActivationSite {
   std::shared_ptr<quant::Observer> observer;
   quant::Range range;
   quant::QParams qparams;
-  torch::Tensor signal, noise;  // float64 sums over the evaluation pass
+  torch::Tensor signal, noise;  // float64 sums over the first batch after quantize_activations()
+  std::int64_t measured_batches = 0;
 };
 
 namespace {
@@ -54,9 +55,12 @@ class FakeQuantHook : public nn::ActivationHook {
   FakeQuantHook(Site& site, const quant::Quantizer& quantizer) : site_(site), quantizer_(quantizer) {}
   torch::Tensor operator()(const torch::Tensor& x) override {
     auto quantized = quantizer_.apply(x, site_.qparams);
-    torch::NoGradGuard no_grad;
-    site_.signal += x.square().sum(torch::kFloat64);
-    site_.noise += (x - quantized).square().sum(torch::kFloat64);
+    // SQNR from the first batch only: measuring every batch would cost more than quantizing.
+    if (site_.measured_batches++ == 0) {
+      torch::NoGradGuard no_grad;
+      site_.signal += x.square().sum(torch::kFloat64);
+      site_.noise += (x - quantized).square().sum(torch::kFloat64);
+    }
     return quantized;
   }
 
@@ -160,6 +164,7 @@ void QuantSim::quantize_activations() {
     const auto zero = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64));
     site->signal = zero.clone();
     site->noise = zero.clone();
+    site->measured_batches = 0;
     site->point->set_hook(std::make_shared<FakeQuantHook<ActivationSite>>(*site, *quantizer_));
   }
 }

@@ -119,8 +119,8 @@ static Checkpoint checkpoint_from_ivalue(const c10::IValue& root, const std::str
 
 std::map<std::string, torch::Tensor> model_state(const torch::nn::Module& model) {
   std::map<std::string, torch::Tensor> state;
-  for (const auto& item : model.named_parameters()) state.emplace(item.key(), item.value().detach().cpu());
-  for (const auto& item : model.named_buffers()) state.emplace(item.key(), item.value().detach().cpu());
+  for (const auto& item : model.named_parameters()) state.emplace(item.key(), item.value().detach().to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true));
+  for (const auto& item : model.named_buffers()) state.emplace(item.key(), item.value().detach().to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true));
   return state;
 }
 

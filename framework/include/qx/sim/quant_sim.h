@@ -34,8 +34,8 @@ struct TensorRecord {
   int bits = 0;
   quant::Range range;      // the observer's choice
   quant::QParams qparams;  // the quantizer's answer
-  // 10 log10(|x|^2 / |x - q(x)|^2): over the weight, or summed over every batch that passed the
-  // point since quantize_activations() (the evaluation pass).
+  // 10 log10(|x|^2 / |x - q(x)|^2): over the weight, or over the first batch that passed the
+  // point after quantize_activations() (the first evaluation batch).
   double sqnr_db = 0.0;
 };
 

@@ -35,7 +35,7 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::filesystem::path& 
 // Fails with a one-line qx::Error when the file is missing, unreadable or not a qx checkpoint.
 Checkpoint load_checkpoint(const std::filesystem::path& path);
 
-// Parameters and buffers by name, on the CPU.
+// A copy of the parameters and buffers by name, on the CPU (never aliasing the model's tensors).
 std::map<std::string, torch::Tensor> model_state(const torch::nn::Module& model);
 // Strict: every name must exist on both sides with the same shape.
 void load_model_state(torch::nn::Module& model, const std::map<std::string, torch::Tensor>& state,

@@ -1,0 +1,134 @@
+// QuantSim: where quantization happens in a model, and what stays exactly as it was.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "qx/core/error.h"
+#include "qx/plugin/host.h"
+#include "qx/sim/quant_sim.h"
+#include "qx/train/checkpoint.h"
+#include "support.h"
+
+namespace qx::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+sim::CellSpec cell(const std::string& observer, const std::string& quantizer, int weight_bits, int activation_bits) {
+  sim::CellSpec c;
+  c.observer = {observer, Options("observer '" + observer + "'")};
+  c.weight_observer = {"minmax", Options("observer 'minmax'")};
+  c.quantizer = {quantizer, Options("quantizer '" + quantizer + "'")};
+  c.weight_bits = weight_bits;
+  c.activation_bits = activation_bits;
+  return c;
+}
+
+class SimTest : public SeededTest {
+ protected:
+  void SetUp() override {
+    SeededTest::SetUp();
+    model_ = host_.create_model("resnet20", Options("model 'resnet20'"));
+    // BatchNorm statistics that are not the identity, so that folding does something.
+    for (auto& buffer : model_->named_buffers()) {
+      if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.5, 2.0);
+      if (buffer.key().find("running_mean") != std::string::npos) buffer.value().normal_(0.0, 0.2);
+    }
+    model_->eval();
+    images_ = torch::randn({16, 3, 32, 32});
+  }
+  torch::Tensor run() {
+    torch::NoGradGuard no_grad;
+    return model_->forward(images_);
+  }
+  PluginHost host_{QX_PLUGIN_DIR};
+  std::shared_ptr<QuantizableModel> model_;
+  torch::Tensor images_;
+};
+
+TEST_F(SimTest, DisabledQuantizationIsPlainEvaluation) {
+  const auto plain = run();
+  sim::CellSpec fp32;
+  fp32.quantize = false;
+  sim::QuantSim sim(*model_, host_, fp32);
+  sim.calibrate({images_});
+  sim.quantize_weights();
+  sim.quantize_activations();
+  EXPECT_TRUE(tensors_equal(run(), plain));
+  EXPECT_TRUE(sim.records().empty());
+}
+
+TEST_F(SimTest, CalibrationObservesWithoutChangingOutputs) {
+  auto unfolded = cell("minmax", "per_channel", 8, 8);
+  unfolded.fold_batch_norm = false;
+  const auto plain = run();
+  sim::QuantSim sim(*model_, host_, unfolded);
+  sim.calibrate({images_});
+  EXPECT_TRUE(tensors_equal(run(), plain));
+}
+
+TEST_F(SimTest, SixteenBitsIsCloseToFloat) {
+  const auto plain = run();
+  sim::QuantSim sim(*model_, host_, cell("minmax", "per_channel", 16, 16));
+  sim.calibrate({images_});
+  sim.quantize_weights();
+  sim.quantize_activations();
+  EXPECT_TRUE(tensors_equal(run(), plain, 2e-3, 2e-3));
+}
+
+TEST_F(SimTest, WeightsAreQuantizedOnceOntoTheirGrid) {
+  sim::QuantSim sim(*model_, host_, cell("minmax", "per_channel", 4, 8));
+  sim.calibrate({images_});
+  sim.quantize_weights();
+  const auto records = sim.records();
+  const auto layers = weight_layers(*model_);
+  ASSERT_EQ(records.size(), layers.size() + quant_points(*model_).size());
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const auto& q = records[i].qparams;
+    ASSERT_EQ(records[i].name, layers[i].name);
+    // Every weight value is an integer multiple of its channel's scale, within [-8, 7].
+    std::vector<int64_t> shape(layers[i].weight.dim(), 1);
+    shape[0] = -1;
+    const auto steps = layers[i].weight / q.scale.view(shape);
+    EXPECT_TRUE(tensors_equal(steps, steps.round(), 1e-3)) << layers[i].name;
+    EXPECT_LE(steps.max().item<float>(), 7.001f);
+    EXPECT_GE(steps.min().item<float>(), -8.001f);
+  }
+}
+
+TEST_F(SimTest, OverridesReachWeightsAndTheActivationsFeedingThem) {
+  auto c = cell("minmax", "per_channel", 4, 4);
+  c.overrides["conv1"] = sim::LayerBits{8, 8};
+  c.overrides["fc"] = sim::LayerBits{8, 6};
+  sim::QuantSim sim(*model_, host_, c);
+  sim.calibrate({images_});
+  sim.quantize_weights();
+  sim.quantize_activations();
+  std::map<std::string, int> bits;
+  for (const auto& record : sim.records()) bits[record.name] = record.bits;
+  EXPECT_EQ(bits.at("conv1"), 8);
+  EXPECT_EQ(bits.at("input_q"), 8);  // feeds conv1
+  EXPECT_EQ(bits.at("fc"), 8);
+  EXPECT_EQ(bits.at("pool_q"), 6);  // feeds fc
+  EXPECT_EQ(bits.at("layer1.0.conv1"), 4);
+  EXPECT_EQ(bits.at("layer1.0.mid_q"), 4);
+}
+
+TEST_F(SimTest, NonFiniteCalibrationDataNamesThePoint) {
+  auto bad = images_.clone();
+  bad[0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
+  sim::QuantSim sim(*model_, host_, cell("minmax", "asymmetric", 8, 8));
+  EXPECT_THAT([&] { sim.calibrate({bad}); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("NaN or Inf values at activation point 'input_q'")));
+}
+
+TEST_F(SimTest, ValidationNamesUnknownLayersAndBadWidths) {
+  auto c = cell("minmax", "asymmetric", 8, 8);
+  c.overrides["conv9"] = sim::LayerBits{8, 8};
+  EXPECT_THAT([&] { sim::validate_cell(c, *model_, "grid.toml"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("override for unknown layer 'conv9'")));
+  EXPECT_THAT([&] { sim::validate_cell(cell("minmax", "asymmetric", 1, 8), *model_, "grid.toml"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("bit width 1 is out of range [2, 16]")));
+}
+
+}  // namespace
+}  // namespace qx::test
