@@ -63,6 +63,14 @@ const toml::node* TableReader::lookup(const std::string& key, bool required) {
   read_.insert(key);
   const toml::node* node = table_->get(key);
   if (!node && required) {
+    // A near miss is more likely a typo than an omission: point at it.
+    for (const auto& [present, value] : *table_) {
+      const std::string name(present.str());
+      if (!read_.count(name) && edit_distance(name, key) < 3) {
+        fail("{}: unknown key '{}' in {}; did you mean '{}'?", where(value), name,
+             section_.empty() ? std::string("the top level") : "[" + section_ + "]", key);
+      }
+    }
     fail("{}: missing required key '{}'", file_, qualified(key));
   }
   return node;

@@ -8,9 +8,13 @@
 
 namespace qx {
 
+// The destructor is defined out of line, in the engine: that makes the engine the one home of the
+// class's vtable and type info. An Error thrown inside a plugin then needs no code of the plugin,
+// and may outlive it (an error raised while validating a grid unwinds past the plugin host).
 class Error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit Error(const std::string& message);
+  ~Error() override;
 };
 
 template <typename... Args>

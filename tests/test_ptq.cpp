@@ -1,0 +1,171 @@
+// PTQ experiments end to end: experiment files, grid expansion, `qx run` and its database.
+// The data is synthetic but full size (the loader accepts nothing else); evaluation is cut to a
+// few hundred images so that each cell takes well under a second.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "cli_support.h"
+#include "qx/config/ptq_config.h"
+#include "qx/core/error.h"
+#include "qx/plugin/host.h"
+#include "qx/store/sqlite.h"
+#include "qx/train/checkpoint.h"
+#include "support.h"
+
+namespace qx::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+class PtqTest : public SeededTest {
+ protected:
+  static void SetUpTestSuite() {
+    shared_ = new ScratchDir();
+    write_cifar_dir(*shared_ / "data", data::kCifarRecordsPerFile);
+    PluginHost host(QX_PLUGIN_DIR);
+    torch::manual_seed(0);
+    auto model = host.create_model("resnet20", Options("model 'resnet20'"));
+    train::Checkpoint checkpoint;
+    checkpoint.model = "resnet20";
+    checkpoint.state_dict = train::model_state(*model);
+    checkpoint.run_uid = "test";
+    checkpoint.history = torch::zeros({0, 10}, torch::kFloat64);
+    train::save_checkpoint(checkpoint, *shared_ / "model.pt");
+  }
+  static void TearDownTestSuite() {
+    delete shared_;
+    shared_ = nullptr;
+  }
+
+  // An experiment in the scratch dir with `body` appended to the common settings.
+  void write(const std::string& body, const std::string& name = "e.toml") {
+    std::ofstream(scratch_ / name) << "name = \"test\"\n"
+                                   << "[model]\ncheckpoint = \"" << (*shared_ / "model.pt").string() << "\"\n"
+                                   << "[data]\ndir = \"" << (*shared_ / "data").string() << "\"\n"
+                                   << "[calibration]\nbatches = 2\nbatch_size = 8\n"
+                                   << "[evaluation]\nimages = 200\nbatch_size = 100\nthreads = 1\n"
+                                   << "[output]\ndatabase = \"results.sqlite\"\n"
+                                   << body;
+  }
+  std::int64_t count(const std::string& sql) {
+    store::Database db((scratch_ / "results.sqlite").string());
+    store::Statement query(db, sql);
+    query.step();
+    return query.column_int(0);
+  }
+
+  static ScratchDir* shared_;
+  ScratchDir scratch_;
+};
+ScratchDir* PtqTest::shared_ = nullptr;
+
+const char* kSmallGrid =
+    "[grid]\nobservers = [\"minmax\", \"percentile\"]\nquantizers = [\"asymmetric\", \"per_channel\"]\n"
+    "bits = [8, 4]\n[observers.percentile]\npercentile = 99.9\n[[cells]]\nname = \"fp32\"\nquantize = false\n";
+
+TEST_F(PtqTest, GridExpandsFixedCellsFirstThenTheProduct) {
+  write(std::string(kSmallGrid) +
+        "[overrides.first_last]\nconv1 = { weight_bits = 8, activation_bits = 8 }\n"
+        "[grid.more]\n");  // an unknown table inside [grid] must be rejected
+  EXPECT_THAT([&] { config::load_ptq_experiment((scratch_ / "e.toml").string()); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("unknown key 'more' in [grid]")));
+  write(std::string(kSmallGrid));
+  const auto experiment = config::load_ptq_experiment((scratch_ / "e.toml").string());
+  ASSERT_EQ(experiment.cells.size(), 1u + 2 * 2 * 2);
+  EXPECT_FALSE(experiment.cells[0].quantize);
+  EXPECT_EQ(sim::describe(experiment.cells[1]), "minmax/asymmetric W8A8");
+  EXPECT_EQ(sim::describe(experiment.cells[8]), "percentile/per_channel W4A4");
+  EXPECT_EQ(experiment.cells[8].observer.options.get_double("percentile", 0), 99.9);
+}
+
+TEST_F(PtqTest, WeightAndActivationWidthsAreIndependent) {
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nweight_bits = [4, 2]\n"
+        "activation_bits = [8, 4]\n");
+  const auto experiment = config::load_ptq_experiment((scratch_ / "e.toml").string());
+  std::vector<std::string> names;
+  for (const auto& cell : experiment.cells) names.push_back(sim::describe(cell));
+  EXPECT_THAT(names, ::testing::ElementsAre("minmax/per_channel W4A8", "minmax/per_channel W4A4",
+                                            "minmax/per_channel W2A8", "minmax/per_channel W2A4"));
+}
+
+TEST_F(PtqTest, BadExperimentFilesNameTheirPlace) {
+  write("[grid]\nobsevers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [8]\n");
+  expect_clean_failure(run_qx("run e.toml", scratch_), "unknown key 'obsevers' in [grid]; did you mean 'observers'?");
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [8, 1]\n");
+  expect_clean_failure(run_qx("run e.toml", scratch_), "e.toml:18:12: 'grid.bits' = 1 is out of range [2, 16]");
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [8, 17]\n");
+  expect_clean_failure(run_qx("run e.toml", scratch_), "'grid.bits' = 17 is out of range [2, 16]");
+  write("[grid]\nobservers = [\"minmx\"]\nquantizers = [\"per_channel\"]\nbits = [8]\n");
+  expect_clean_failure(run_qx("run e.toml", scratch_), "unknown observer plugin 'minmx'");
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"pytorch\"]\nbits = [2]\n"
+        "[quantizers.pytorch]\nbackend = \"x86\"\n");
+  expect_clean_failure(run_qx("run e.toml", scratch_), "reduce_range needs at least 3 bits");
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [8]\noverrides = [\"x\"]\n");
+  expect_clean_failure(run_qx("run e.toml", scratch_), "unknown override set 'x'");
+  write("[[cells]]\nname = \"a\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nbits = 8\n"
+        "overrides = \"last\"\n[overrides.last]\nfc9 = { weight_bits = 8 }\n");
+  expect_clean_failure(run_qx("run e.toml", scratch_), "override for unknown layer 'fc9'");
+  std::ofstream(scratch_ / "broken.toml") << "name = \"x\"\n[grid\n";
+  expect_clean_failure(run_qx("run broken.toml", scratch_), "broken.toml:2:");
+  EXPECT_FALSE(std::filesystem::exists(scratch_ / "results.sqlite"));  // nothing ran, nothing written
+}
+
+TEST_F(PtqTest, RerunSkipsFinishedCellsAndWritesEachOnce) {
+  write(kSmallGrid);
+  const auto first = run_qx("run e.toml", scratch_);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(count("SELECT count(*) FROM results"), 9);
+  EXPECT_EQ(count("SELECT count(*) FROM cell_tensors"), 8 * (20 + 21));  // weights + activation points
+  const auto second = run_qx("run e.toml", scratch_);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_THAT(second.out, HasSubstr("0 run, 9 skipped"));
+  EXPECT_EQ(count("SELECT count(*) FROM cells"), 9);
+  EXPECT_EQ(count("SELECT count(*) FROM experiments"), 2);
+  EXPECT_EQ(count("SELECT count(DISTINCT key) FROM cells"), 9);
+}
+
+// Whenever the kill lands, the database holds whole cells only, and a rerun completes the grid.
+TEST_F(PtqTest, KilledRunResumesWithExactlyOneRowPerCell) {
+  write(kSmallGrid);
+  run_qx("run e.toml & pid=$!; sleep 6; kill -9 $pid; wait $pid", scratch_);
+  if (std::filesystem::exists(scratch_ / "results.sqlite")) {
+    EXPECT_EQ(count("SELECT count(*) FROM cells c WHERE c.quantize = 1 AND "
+                    "(SELECT count(*) FROM cell_tensors t WHERE t.cell_id = c.id) != 41"),
+              0);
+  }
+  const auto rerun = run_qx("run e.toml", scratch_);
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  EXPECT_EQ(count("SELECT count(*) FROM results"), 9);
+  EXPECT_EQ(count("SELECT count(DISTINCT key) FROM cells"), 9);
+}
+
+TEST_F(PtqTest, DatabaseOverrideAndCorruptedDatabase) {
+  write("[[cells]]\nname = \"fp32\"\nquantize = false\n");
+  ASSERT_EQ(run_qx("run e.toml --db other.sqlite", scratch_).exit_code, 0);
+  EXPECT_TRUE(std::filesystem::exists(scratch_ / "other.sqlite"));
+  EXPECT_FALSE(std::filesystem::exists(scratch_ / "results.sqlite"));
+  std::ofstream(scratch_ / "broken.sqlite") << std::string(4096, 'x');
+  expect_clean_failure(run_qx("run e.toml --db broken.sqlite", scratch_), "broken.sqlite");
+}
+
+// The README's walk-through: a new observer is one folder, one .cpp and one CMake line, and runs
+// in a grid beside the built-in ones.
+TEST_F(PtqTest, AnObserverFromOutsideRunsInAGrid) {
+  const auto plugins = scratch_ / "plugins";
+  std::filesystem::create_directories(plugins);
+  for (const auto& dir : {std::filesystem::path(QX_PLUGIN_DIR), std::filesystem::path(QX_EXAMPLE_PLUGIN_DIR)}) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      if (entry.path().extension() == ".so") std::filesystem::copy(entry.path(), plugins / entry.path().filename());
+    }
+  }
+  write("[grid]\nobservers = [\"shrunk_max\"]\nquantizers = [\"symmetric\"]\nbits = [8]\n"
+        "[observers.shrunk_max]\nfraction = 0.8\n");
+  const auto outcome = run_qx("--plugins plugins run e.toml", scratch_);
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_EQ(count("SELECT count(*) FROM results WHERE observer = 'shrunk_max' AND "
+                  "options LIKE '%\"fraction\":0.8%'"),
+            1);
+}
+
+}  // namespace
+}  // namespace qx::test
