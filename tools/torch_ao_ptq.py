@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""PyTorch's own post-training quantization of a qx checkpoint, the reference for qx's `pytorch`
+quantizer: torch.ao eager-mode static PTQ (fuse, prepare, calibrate, convert) with the backend's
+default qconfig, executed by PyTorch's real int8 kernels, on each quantized engine this PyTorch
+has. The calibration images are qx's: the same seeded draw from the training set, unaugmented.
+Results go into the qx results database as cells of an experiment named `torch.ao-ptq`.
+
+    /usr/bin/python3 tools/torch_ao_ptq.py --checkpoint checkpoints/resnet20.pt \\
+        --data ../shared/data/cifar-10-jpeg-batches-bin --db results/results.sqlite
+
+Debian's python3-torch (1.13) has the onednn and qnnpack engines (no fbgemm/x86)."""
+import argparse, json, os, sqlite3, subprocess, sys, time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.ao.quantization import DeQuantStub, QuantStub, convert, fuse_modules, get_default_qconfig, prepare
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from resnet20 import load_qx_checkpoint  # noqa: E402
+
+MEAN = (0.4914, 0.4822, 0.4465)  # qx's data::Normalization
+STD = (0.2470, 0.2435, 0.2616)
+
+
+class QuantBlock(nn.Module):
+    """A BasicBlock in torch.ao's eager form: fusable ReLU modules and a FloatFunctional add."""
+
+    def __init__(self, block):
+        super().__init__()
+        self.conv1, self.bn1, self.relu1 = block.conv1, block.bn1, nn.ReLU()
+        self.conv2, self.bn2 = block.conv2, block.bn2
+        self.stride, self.extra = block.stride, block.extra
+        self.add_relu = nn.quantized.FloatFunctional()
+
+    def shortcut(self, x):
+        if self.stride == 1 and self.extra == 0:
+            return x
+        x = x[:, :, ::self.stride, ::self.stride]
+        return F.pad(x, (0, 0, 0, 0, self.extra // 2, self.extra - self.extra // 2))
+
+    def forward(self, x):
+        out = self.relu1(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.add_relu.add_relu(out, self.shortcut(x))
+
+
+class QuantResNet(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.quant, self.dequant = QuantStub(), DeQuantStub()
+        self.conv1, self.bn1, self.relu = model.conv1, model.bn1, nn.ReLU()
+        self.layers = nn.Sequential(*[QuantBlock(b) for stage in (model.layer1, model.layer2, model.layer3) for b in stage])
+        self.fc = model.fc
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(self.quant(x))))
+        x = F.adaptive_avg_pool2d(self.layers(x), 1).flatten(1)
+        return self.dequant(self.fc(x))
+
+    def fuse(self):
+        fuse_modules(self, [["conv1", "bn1", "relu"]], inplace=True)
+        for block in self.layers:
+            fuse_modules(block, [["conv1", "bn1", "relu1"], ["conv2", "bn2"]], inplace=True)
+        return self
+
+
+def load_split(folder, names):
+    records = [np.fromfile(os.path.join(folder, n), dtype=np.uint8).reshape(-1, 3073) for n in names]
+    data = np.concatenate(records)
+    images = torch.from_numpy(data[:, 1:].reshape(-1, 3, 32, 32).copy())
+    return images, torch.from_numpy(data[:, 0].astype(np.int64))
+
+
+def normalize(images):
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1) * 255.0
+    std = torch.tensor(STD).view(1, 3, 1, 1) * 255.0
+    return (images.float() - mean) / std
+
+
+def evaluate(model, images, labels, batch_size=1000):
+    correct, loss, start = 0, 0.0, time.time()
+    with torch.no_grad():
+        for i in range(0, len(labels), batch_size):
+            logits = model(normalize(images[i:i + batch_size]))
+            loss += F.cross_entropy(logits, labels[i:i + batch_size], reduction="sum").item()
+            correct += (logits.argmax(1) == labels[i:i + batch_size]).sum().item()
+    return 100.0 * correct / len(labels), loss / len(labels), time.time() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--engines", default="onednn,qnnpack")
+    parser.add_argument("--calibration-batches", type=int, default=8)
+    parser.add_argument("--calibration-batch-size", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--images", type=int, default=0, help="the first N test images (0: all)")
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    train_images, _ = load_split(args.data, [f"data_batch_{i}.bin" for i in range(1, 6)])
+    test_images, test_labels = load_split(args.data, ["test_batch.bin"])
+    if args.images:
+        test_images, test_labels = test_images[:args.images], test_labels[:args.images]
+    # qx draws calibration images with randperm on a CPU generator seeded with the seed.
+    order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(args.seed))
+    n = args.calibration_batches * args.calibration_batch_size
+    calibration = train_images[order[:n]]
+
+    db = sqlite3.connect(args.db)
+    version = db.execute("SELECT version FROM schema_version").fetchone()[0]
+    if version != 2:
+        sys.exit(f"{args.db}: schema version {version}, this script writes version 2")
+    _, checkpoint = load_qx_checkpoint(args.checkpoint)
+    context = {"calibration": {"batch_size": args.calibration_batch_size, "batches": args.calibration_batches,
+                               "seed": args.seed},
+               "checkpoint": {"epoch": checkpoint["epoch"], "run": checkpoint["run_uid"]},
+               "test_images": len(test_labels)}
+    revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    with db:
+        cursor = db.execute(
+            "INSERT INTO experiments (name, status, config_path, config_text, git_revision, checkpoint, model, "
+            "device, threads, torch_version) VALUES ('torch.ao-ptq', 'running', ?, ?, ?, ?, ?, 'cpu', ?, ?)",
+            ("tools/torch_ao_ptq.py", " ".join(sys.argv), revision or None, args.checkpoint, checkpoint["model"],
+             torch.get_num_threads(), torch.__version__))
+        experiment_id = cursor.lastrowid
+
+    for engine in args.engines.split(","):
+        torch.backends.quantized.engine = engine
+        model, _ = load_qx_checkpoint(args.checkpoint)
+        model = QuantResNet(model).eval().fuse()
+        model.qconfig = get_default_qconfig(engine)
+        prepared = prepare(model)
+        start = time.time()
+        with torch.no_grad():
+            for i in range(0, n, args.calibration_batch_size):
+                prepared(normalize(calibration[i:i + args.calibration_batch_size]))
+        calib_seconds = time.time() - start
+        quantized = convert(prepared)
+        top1, loss, eval_seconds = evaluate(quantized, test_images, test_labels)
+        options = {"engine": engine, "qconfig": str(model.qconfig)}
+        key = json.dumps({"context": context, "tool": "torch_ao_ptq", "engine": engine}, sort_keys=True,
+                         separators=(",", ":"))
+        with db:
+            db.execute("DELETE FROM cells WHERE key = ?", (key,))
+            db.execute(
+                "INSERT INTO cells (experiment_id, key, label, quantize, observer, weight_observer, quantizer, w_bits, "
+                "a_bits, fold_batch_norm, options, status, top1, loss, images, calib_seconds, eval_seconds) "
+                "VALUES (?, ?, ?, 1, 'torch.ao HistogramObserver', ?, ?, 8, 8, 1, ?, 'finished', ?, ?, ?, ?, ?)",
+                (experiment_id, key, f"torch.ao int8 ({engine})", type(model.qconfig.weight()).__name__,
+                 f"torch.ao/{engine}", json.dumps(options), top1, loss, len(test_labels), calib_seconds,
+                 eval_seconds))
+        print(f"{engine}: top-1 {top1:.2f}%  loss {loss:.4f}  (calibration {calib_seconds:.1f} s, "
+              f"int8 evaluation {eval_seconds:.1f} s)", flush=True)
+    with db:
+        db.execute("UPDATE experiments SET status = 'finished', finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+                   "WHERE id = ?", (experiment_id,))
+
+
+if __name__ == "__main__":
+    main()
