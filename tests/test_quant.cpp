@@ -68,6 +68,27 @@ TEST(FakeQuantize, LandsOnTheGridAndClamps) {
   EXPECT_TRUE(tensors_equal(out, torch::tensor({-2 * step, -step, 0.0f, 0.0f, step}), 1e-6));
 }
 
+// qx's AVX2 per-tensor kernel must be ATen's fake quantization, bit for bit, in every layout and
+// on every kind of value (ties, out of range, NaN, infinities).
+TEST(FakeQuantize, FastKernelEqualsAten) {
+  torch::manual_seed(0);
+  auto x = torch::randn({7, 16, 9, 11}) * 4.0;
+  x.view(-1).slice(0, 0, 64).copy_(torch::arange(-32, 32, torch::kFloat32) * 0.25);  // exact ties at 8 bits
+  x.view(-1)[100] = std::numeric_limits<float>::quiet_NaN();
+  x.view(-1)[101] = std::numeric_limits<float>::infinity();
+  x.view(-1)[102] = -std::numeric_limits<float>::infinity();
+  x.view(-1)[103] = 1e30f;
+  for (const auto& layout : {x, x.contiguous(torch::MemoryFormat::ChannelsLast)}) {
+    for (int bits : {2, 4, 8, 16}) {
+      for (bool symmetric : {false, true}) {
+        const auto q = quant::compute_qparams(torch::tensor(-3.0), torch::tensor(5.0), QuantSpec{bits, symmetric});
+        const auto aten = torch::fake_quantize_per_tensor_affine(layout, q.scale, q.zero_point, q.qmin, q.qmax);
+        EXPECT_TRUE(tensors_equal(quant::fake_quantize(layout, q), aten)) << bits << " bits, symmetric " << symmetric;
+      }
+    }
+  }
+}
+
 TEST(FakeQuantize, PerChannelUsesEachChannelsScale) {
   QuantSpec spec{8, true, 0};
   auto weight = torch::stack({torch::full({4}, 1.0f), torch::full({4}, 100.0f)});

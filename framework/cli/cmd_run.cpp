@@ -33,6 +33,8 @@ void add_run_command(CLI::App& app, const GlobalOptions& global) {
   command->add_option("experiment", args->experiment, "experiment file, e.g. experiments/ptq_grid.toml")->required();
   command->add_option("--db", args->overrides.database, "results database instead of [output] database");
   command->add_option("--data", args->overrides.data_dir, "CIFAR-10 folder (overrides $QX_DATA_DIR and [data] dir)");
+  command->add_option("--checkpoint", args->overrides.checkpoint,
+                      "quantize this checkpoint instead of [model] checkpoint (cells are keyed by its run and epoch)");
   command->callback([args, &global] { run_experiment(*args, global); });
 }
 

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "qx/core/error.h"
+#include "fake_quant_avx2.h"
 
 namespace qx::quant {
 
@@ -42,6 +43,15 @@ QParams compute_qparams(const torch::Tensor& min, const torch::Tensor& max, cons
 }
 
 torch::Tensor fake_quantize(const torch::Tensor& x, const QParams& q) {
+  // Inference on the CPU: the AVX2 kernel, bit-identical to ATen's (see fake_quant_avx2.cpp).
+  static const bool has_avx2 = detail::cpu_has_avx2();
+  if (q.axis < 0 && has_avx2 && x.device().is_cpu() && x.scalar_type() == torch::kFloat32 &&
+      x.is_non_overlapping_and_dense() && !(x.requires_grad() && torch::GradMode::is_enabled())) {
+    auto out = torch::empty_like(x);
+    detail::fake_quantize_avx2(x.data_ptr<float>(), out.data_ptr<float>(), x.numel(), q.scale.item<float>(),
+                               q.zero_point.item<std::int64_t>(), q.qmin, q.qmax);
+    return out;
+  }
   if (q.axis >= 0) {
     return torch::fake_quantize_per_channel_affine(x, q.scale.to(x.device()), q.zero_point.to(x.device()), q.axis,
                                                    q.qmin, q.qmax);

@@ -140,9 +140,10 @@ RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const Plu
   const int threads = configure_threads(experiment.evaluation.threads);
   const auto device = parse_device(experiment.evaluation.device);
 
-  const auto checkpoint = train::load_checkpoint(experiment.checkpoint);
+  const auto checkpoint_path = overrides.checkpoint.empty() ? experiment.checkpoint : overrides.checkpoint;
+  const auto checkpoint = train::load_checkpoint(checkpoint_path);
   auto model = host.create_model(checkpoint.model, train::options_from_checkpoint(checkpoint));
-  train::load_model_state(*model, checkpoint.state_dict, "checkpoint " + experiment.checkpoint);
+  train::load_model_state(*model, checkpoint.state_dict, "checkpoint " + checkpoint_path);
   model->to(device);
   const auto float_state = train::model_state(*model);
   validate(experiment, host, *model);
@@ -162,7 +163,7 @@ RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const Plu
 
   store::ResultsDb results(overrides.database.empty() ? experiment.database : overrides.database);
   store::ExperimentRecord record{experiment.name,    experiment.source_path, experiment.source_text,
-                                 git_revision(experiment.source_path), experiment.checkpoint, checkpoint.model,
+                                 git_revision(experiment.source_path), checkpoint_path, checkpoint.model,
                                  device.str(),       threads};
   const auto experiment_id = results.open_experiment(record);
 

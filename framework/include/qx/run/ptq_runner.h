@@ -12,8 +12,9 @@
 namespace qx::run {
 
 struct RunOverrides {
-  std::string database;  // --db
-  std::string data_dir;  // --data
+  std::string database;    // --db
+  std::string data_dir;    // --data
+  std::string checkpoint;  // --checkpoint
 };
 
 struct RunSummary {
