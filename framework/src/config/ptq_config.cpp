@@ -97,6 +97,7 @@ PtqExperiment load_ptq_experiment(const std::string& path) {
   experiment.evaluation.images = evaluation.get_int("images", 0, 0);
   experiment.evaluation.threads = evaluation.get_int("threads", 0, 0, 1024);
   experiment.evaluation.device = evaluation.get_string("device", "cpu");
+  experiment.evaluation.channels_last = evaluation.get_bool("channels_last", true);
   evaluation.finish();
 
   auto output = root.section("output");

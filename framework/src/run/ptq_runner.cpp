@@ -16,6 +16,7 @@
 #include "qx/sim/quant_sim.h"
 #include "qx/store/results_db.h"
 #include "qx/train/checkpoint.h"
+#include "qx/train/trainer.h"
 
 namespace qx::run {
 
@@ -145,6 +146,7 @@ RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const Plu
   auto model = host.create_model(checkpoint.model, train::options_from_checkpoint(checkpoint));
   train::load_model_state(*model, checkpoint.state_dict, "checkpoint " + checkpoint_path);
   model->to(device);
+  if (experiment.evaluation.channels_last) train::to_channels_last(*model);
   const auto float_state = train::model_state(*model);
   validate(experiment, host, *model);
 

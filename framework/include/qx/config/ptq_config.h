@@ -24,6 +24,7 @@ struct EvaluationConfig {
   std::int64_t images = 0;   // the first N test images; 0 = all (smoke runs and tests use fewer)
   std::int64_t threads = 0;  // 0 = all cores
   std::string device = "cpu";
+  bool channels_last = true;  // the faster layout for oneDNN's convolutions; the numbers do not depend on it
 };
 
 struct PtqExperiment {
