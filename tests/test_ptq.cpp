@@ -148,6 +148,19 @@ TEST_F(PtqTest, DatabaseOverrideAndCorruptedDatabase) {
   expect_clean_failure(run_qx("run e.toml --db broken.sqlite", scratch_), "broken.sqlite");
 }
 
+TEST_F(PtqTest, ExportDropsOptimizerStateOnly) {
+  auto checkpoint = train::load_checkpoint(*shared_ / "model.pt");
+  checkpoint.optimizer["conv1.weight"] = torch::ones({16, 3, 3, 3});
+  train::save_checkpoint(checkpoint, scratch_ / "full.pt");
+  ASSERT_EQ(run_qx("export full.pt shipped.pt", scratch_).exit_code, 0);
+  const auto shipped = train::load_checkpoint(scratch_ / "shipped.pt");
+  EXPECT_TRUE(shipped.optimizer.empty());
+  EXPECT_EQ(shipped.run_uid, checkpoint.run_uid);
+  for (const auto& [name, tensor] : checkpoint.state_dict) EXPECT_TRUE(tensors_equal(shipped.state_dict.at(name), tensor));
+  EXPECT_LT(std::filesystem::file_size(scratch_ / "shipped.pt"), std::filesystem::file_size(scratch_ / "full.pt"));
+  expect_clean_failure(run_qx("export nope.pt x.pt", scratch_), "checkpoint nope.pt: no such file");
+}
+
 // The README's walk-through: a new observer is one folder, one .cpp and one CMake line, and runs
 // in a grid beside the built-in ones.
 TEST_F(PtqTest, AnObserverFromOutsideRunsInAGrid) {

@@ -107,6 +107,9 @@ void Trainer::resume(const Checkpoint& checkpoint) {
   if (checkpoint.model != config_.model.plugin) {
     fail("cannot resume: checkpoint holds model '{}', the recipe asks for '{}'", checkpoint.model, config_.model.plugin);
   }
+  if (checkpoint.optimizer.empty() && config_.optimizer.momentum != 0.0 && checkpoint.epoch > 0) {
+    fail("cannot resume: the checkpoint has no optimizer state (an exported checkpoint); resume from the run's own");
+  }
   load_model_state(*model_, checkpoint.state_dict, "checkpoint");
   optimizer_.load_state(checkpoint.optimizer);
   epoch_ = checkpoint.epoch;
