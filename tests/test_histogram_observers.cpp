@@ -129,6 +129,16 @@ TEST_F(HistogramObserverTest, KlClipsAGaussianAt8BitsButNotAt16) {
   EXPECT_FLOAT_EQ(sixteen.max.item<float>(), x.max().item<float>());
 }
 
+// Most values of a deep ReLU output are exactly 0; they must not drag the threshold down. Here 80%
+// zeros and an exponential tail (mean 1): at 4 bits (16 levels) a sane threshold keeps most of
+// the tail (mse keeps 4.7 here; with the zeros left in, kl kept 0.14).
+TEST_F(HistogramObserverTest, KlIgnoresTheReluSpikeAtZero) {
+  auto x = torch::empty({200000}).exponential_(1.0);
+  x.slice(0, 0, 160000).zero_();
+  const auto range = observe("kl", x, QuantSpec{4, false});
+  EXPECT_GT(range.max.item<float>(), 2.0f);
+}
+
 TEST_F(HistogramObserverTest, PerChannelRangesFollowEachChannel) {
   const auto weight = torch::randn({4, 8, 3, 3}) * torch::tensor({1.0f, 2.0f, 4.0f, 8.0f}).view({4, 1, 1, 1});
   for (const auto& name : kHistogramObservers) {

@@ -200,6 +200,16 @@ std::shared_ptr<quant::Quantizer> PluginHost::create_quantizer(const std::string
   return tie_to_library(std::move(quantizer), entry.library);
 }
 
+std::string PluginHost::plugin_version(const std::string& kind, const std::string& name) const {
+  for (const auto& record : records_) {
+    if (record.accepted() && record.kind == kind &&
+        std::find(record.provides.begin(), record.provides.end(), name) != record.provides.end()) {
+      return record.version;
+    }
+  }
+  return {};
+}
+
 fs::path resolve_plugin_dir(const std::string& from_cli, const std::string& from_experiment) {
   if (!from_cli.empty()) return from_cli;
   if (const char* env = std::getenv("QX_PLUGIN_DIR"); env && *env) return env;

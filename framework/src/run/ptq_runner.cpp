@@ -176,7 +176,14 @@ RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const Plu
   CalibrationCache cache;
   for (std::size_t i = 0; i < experiment.cells.size(); ++i) {
     const auto& cell = experiment.cells[i];
-    const auto key = sim::cell_key(cell, context);
+    // A new plugin version may compute differently, so it makes a new cell.
+    const auto key = sim::cell_key(
+        cell, cell.quantize ? fmt::format("{{\"plugins\":\"{}@{} {}@{} {}@{}\",\"run\":{}}}", cell.observer.name,
+                                          host.plugin_version("observer", cell.observer.name), cell.weight_observer.name,
+                                          host.plugin_version("observer", cell.weight_observer.name),
+                                          cell.quantizer.name, host.plugin_version("quantizer", cell.quantizer.name),
+                                          context)
+                            : context);
     const auto progress = fmt::format("[{}/{}] {}", i + 1, experiment.cells.size(), sim::describe(cell));
     if (results.has_finished_cell(key)) {
       ++summary.skipped;

@@ -9,6 +9,11 @@
 // 2^(b-1) levels, an approximation that keeps the search one-dimensional. When the grid has at
 // least as many levels as the histogram has bins (16 bits), nothing is clipped.
 //
+// Exact zeros are left out of P and Q. Every qx grid holds 0 exactly, so they carry no error;
+// left in, the ReLU spike at 0 (often half the values) dominates the divergence, and the search
+// favours thresholds where each level is a single bin, i.e. the smallest: measured on ResNet20,
+// stem_q was clipped at 4.0 instead of 7.6 at 8 bits and layer2.1.mid_q at 0.24 at 4 bits.
+//
 // Options: bins (default 4096, so |x| gets 2048 bins as in TensorRT), max_candidates (default 512).
 #include <cmath>
 #include <limits>
@@ -87,9 +92,16 @@ std::int64_t best_cut(const std::vector<double>& histogram, std::int64_t levels,
 class KlObserver : public Observer {
  public:
   KlObserver(std::int64_t bins, std::int64_t max_candidates, ObserverContext context)
-      : max_candidates_(max_candidates), histogram_(bins, context.axis), context_(std::move(context)) {}
+      : max_candidates_(max_candidates),
+        histogram_(bins, context.axis),
+        histogram_axis_(context.axis),
+        context_(std::move(context)) {}
 
-  void observe(const torch::Tensor& x) override { histogram_.add(x); }
+  void observe(const torch::Tensor& x) override {
+    histogram_.add(x);
+    const auto zeros = rows_of(x, histogram_axis_).eq(0).sum(1).to(torch::kFloat64);
+    zeros_ = zeros_.defined() ? zeros_ + zeros : zeros;
+  }
 
   Range range(const QuantSpec& spec) const override {
     check_target(context_, spec, "kl");
@@ -97,7 +109,8 @@ class KlObserver : public Observer {
     const auto& seen = histogram_.extremes();
     auto low = seen.min.to(torch::kFloat64).reshape({-1}).clone();
     auto high = seen.max.to(torch::kFloat64).reshape({-1}).clone();
-    const auto abs_counts = histogram_.abs_counts().contiguous();
+    auto abs_counts = histogram_.abs_counts().contiguous();
+    abs_counts.select(1, 0).sub_(zeros_);  // exact zeros sit in the first |x| bin
     const auto abs_bins = abs_counts.size(1);
     const auto width = histogram_.bin_width();
     for (std::int64_t row = 0; row < histogram_.rows(); ++row) {
@@ -114,17 +127,22 @@ class KlObserver : public Observer {
     return {low.to(torch::kFloat32).view(seen.min.sizes()), high.to(torch::kFloat32).view(seen.max.sizes())};
   }
 
-  void reset() override { histogram_.reset(); }
+  void reset() override {
+    histogram_.reset();
+    zeros_ = torch::Tensor();
+  }
 
  private:
   std::int64_t max_candidates_;
   StreamHistogram histogram_;
+  std::int64_t histogram_axis_;
   ObserverContext context_;
+  torch::Tensor zeros_;  // float64 [rows]: exact zeros seen per row
 };
 
 }  // namespace
 
-QX_PLUGIN(observer, kl, "1.0.0", registrar) {
+QX_PLUGIN(observer, kl, "1.1.0", registrar) {
   registrar.add_observer("kl", [](const qx::Options& options, const ObserverContext& context) {
     const auto bins = options.get_int("bins", 4096);
     const auto candidates = options.get_int("max_candidates", 512);

@@ -45,6 +45,8 @@ class PluginHost {
   std::shared_ptr<quant::Observer> create_observer(const std::string& name, const Options& options,
                                                    const quant::ObserverContext& context) const;
   std::shared_ptr<quant::Quantizer> create_quantizer(const std::string& name, const Options& options) const;
+  // The version of the plugin that provides `name` of `kind` ("" if none does).
+  std::string plugin_version(const std::string& kind, const std::string& name) const;
   std::vector<std::string> model_names() const { return models_.names(); }
   std::vector<std::string> observer_names() const { return observers_.names(); }
   std::vector<std::string> quantizer_names() const { return quantizers_.names(); }
