@@ -8,14 +8,16 @@ Results go into the qx results database as cells of an experiment named `torch.a
     /usr/bin/python3 tools/torch_ao_ptq.py --checkpoint checkpoints/resnet20.pt \\
         --data ../shared/data/cifar-10-jpeg-batches-bin --db results/results.sqlite
 
-Debian's python3-torch (1.13) has the onednn and qnnpack engines (no fbgemm/x86)."""
+Debian's python3-torch (1.13) has the onednn and qnnpack engines (no fbgemm/x86). The variant
+onednn+reduce_range runs onednn with x86's 7-bit activation grid, to measure int16 saturation."""
 import argparse, json, os, sqlite3, subprocess, sys, time
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.ao.quantization import DeQuantStub, QuantStub, convert, fuse_modules, get_default_qconfig, prepare
+from torch.ao.quantization import (DeQuantStub, HistogramObserver, QConfig, QuantStub, convert, fuse_modules,
+                                   get_default_qconfig, prepare)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from resnet20 import load_qx_checkpoint  # noqa: E402
@@ -94,7 +96,8 @@ def main():
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--db", required=True)
-    parser.add_argument("--engines", default="onednn,qnnpack")
+    parser.add_argument("--engines", default="onednn,onednn+reduce_range,qnnpack",
+                        help="quantized engines, each optionally +reduce_range")
     parser.add_argument("--calibration-batches", type=int, default=8)
     parser.add_argument("--calibration-batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
@@ -131,11 +134,19 @@ def main():
              torch.get_num_threads(), torch.__version__))
         experiment_id = cursor.lastrowid
 
-    for engine in args.engines.split(","):
+    for variant in args.engines.split(","):
+        engine, _, modifier = variant.partition("+")
         torch.backends.quantized.engine = engine
         model, _ = load_qx_checkpoint(args.checkpoint)
         model = QuantResNet(model).eval().fuse()
         model.qconfig = get_default_qconfig(engine)
+        if modifier == "reduce_range":
+            # x86's activation grid (7 bits) on another engine: without VNNI, u8 x s8 products are
+            # summed pairwise in int16 (VPMADDUBSW) and saturate unless activations leave headroom.
+            model.qconfig = QConfig(activation=HistogramObserver.with_args(reduce_range=True),
+                                    weight=model.qconfig.weight)
+        elif modifier:
+            sys.exit(f"unknown engine variant '{variant}' (use ENGINE or ENGINE+reduce_range)")
         prepared = prepare(model)
         start = time.time()
         with torch.no_grad():
@@ -144,8 +155,8 @@ def main():
         calib_seconds = time.time() - start
         quantized = convert(prepared)
         top1, loss, eval_seconds = evaluate(quantized, test_images, test_labels)
-        options = {"engine": engine, "qconfig": str(model.qconfig)}
-        key = json.dumps({"context": context, "tool": "torch_ao_ptq", "engine": engine}, sort_keys=True,
+        options = {"engine": engine, "variant": variant, "qconfig": str(model.qconfig)}
+        key = json.dumps({"context": context, "tool": "torch_ao_ptq", "engine": variant}, sort_keys=True,
                          separators=(",", ":"))
         with db:
             db.execute("DELETE FROM cells WHERE key = ?", (key,))
@@ -153,10 +164,10 @@ def main():
                 "INSERT INTO cells (experiment_id, key, label, quantize, observer, weight_observer, quantizer, w_bits, "
                 "a_bits, fold_batch_norm, options, status, top1, loss, images, calib_seconds, eval_seconds) "
                 "VALUES (?, ?, ?, 1, 'torch.ao HistogramObserver', ?, ?, 8, 8, 1, ?, 'finished', ?, ?, ?, ?, ?)",
-                (experiment_id, key, f"torch.ao int8 ({engine})", type(model.qconfig.weight()).__name__,
-                 f"torch.ao/{engine}", json.dumps(options), top1, loss, len(test_labels), calib_seconds,
+                (experiment_id, key, f"torch.ao int8 ({variant})", type(model.qconfig.weight()).__name__,
+                 f"torch.ao/{variant}", json.dumps(options), top1, loss, len(test_labels), calib_seconds,
                  eval_seconds))
-        print(f"{engine}: top-1 {top1:.2f}%  loss {loss:.4f}  (calibration {calib_seconds:.1f} s, "
+        print(f"{variant}: top-1 {top1:.2f}%  loss {loss:.4f}  (calibration {calib_seconds:.1f} s, "
               f"int8 evaluation {eval_seconds:.1f} s)", flush=True)
     with db:
         db.execute("UPDATE experiments SET status = 'finished', finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
