@@ -130,52 +130,42 @@ std::string TableReader::get_choice(const std::string& key, std::optional<std::s
        fmt::format("{}", fmt::join(allowed, ", ")));
 }
 
-std::vector<std::int64_t> TableReader::get_int_array(const std::string& key,
-                                                     std::optional<std::vector<std::int64_t>> fallback,
-                                                     std::int64_t min, std::int64_t max) {
+template <typename T>
+std::vector<T> TableReader::get_array(const std::string& key, std::optional<std::vector<T>> fallback,
+                                      const char* expected, const std::function<void(const toml::node&, T)>& check) {
   const toml::node* node = lookup(key, !fallback);
   if (!node) return *fallback;
   const toml::array* array = node->as_array();
-  if (!array) type_error(key, *node, "an array of integers");
-  std::vector<std::int64_t> values;
+  if (!array) type_error(key, *node, expected);
+  std::vector<T> values;
   for (const auto& element : *array) {
-    const auto value = element.value_exact<std::int64_t>();
-    if (!value) type_error(key, element, "an array of integers");
-    if (*value < min || *value > max) {
-      fail("{}: '{}' = {} is out of range [{}, {}]", where(element), qualified(key), *value, min, max);
-    }
+    const auto value = element.value_exact<T>();
+    if (!value) type_error(key, element, expected);
+    if (check) check(element, *value);
     values.push_back(*value);
   }
   return values;
+}
+
+std::vector<std::int64_t> TableReader::get_int_array(const std::string& key,
+                                                     std::optional<std::vector<std::int64_t>> fallback,
+                                                     std::int64_t min, std::int64_t max) {
+  return get_array<std::int64_t>(key, std::move(fallback), "an array of integers",
+                                 [&](const toml::node& element, std::int64_t value) {
+                                   if (value < min || value > max) {
+                                     fail("{}: '{}' = {} is out of range [{}, {}]", where(element), qualified(key),
+                                          value, min, max);
+                                   }
+                                 });
 }
 
 std::vector<std::string> TableReader::get_string_array(const std::string& key,
                                                        std::optional<std::vector<std::string>> fallback) {
-  const toml::node* node = lookup(key, !fallback);
-  if (!node) return *fallback;
-  const toml::array* array = node->as_array();
-  if (!array) type_error(key, *node, "an array of strings");
-  std::vector<std::string> values;
-  for (const auto& element : *array) {
-    const auto value = element.value_exact<std::string>();
-    if (!value) type_error(key, element, "an array of strings");
-    values.push_back(*value);
-  }
-  return values;
+  return get_array<std::string>(key, std::move(fallback), "an array of strings", {});
 }
 
 std::vector<bool> TableReader::get_bool_array(const std::string& key, std::optional<std::vector<bool>> fallback) {
-  const toml::node* node = lookup(key, !fallback);
-  if (!node) return *fallback;
-  const toml::array* array = node->as_array();
-  if (!array) type_error(key, *node, "an array of booleans");
-  std::vector<bool> values;
-  for (const auto& element : *array) {
-    const auto value = element.value_exact<bool>();
-    if (!value) type_error(key, element, "an array of booleans");
-    values.push_back(*value);
-  }
-  return values;
+  return get_array<bool>(key, std::move(fallback), "an array of booleans", {});
 }
 
 std::vector<std::string> TableReader::keys() const {

@@ -6,6 +6,7 @@
 //   experiments/train.toml:7:1: unknown key 'epohcs' in [train]; did you mean 'epochs'?
 // Type and range errors carry the value's position too.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -66,6 +67,9 @@ class TableReader {
 
  private:
   const toml::node* lookup(const std::string& key, bool required);
+  template <typename T>
+  std::vector<T> get_array(const std::string& key, std::optional<std::vector<T>> fallback, const char* expected,
+                           const std::function<void(const toml::node&, T)>& check);
   [[noreturn]] void type_error(const std::string& key, const toml::node& node, const char* expected) const;
   std::string qualified(const std::string& key) const;
 
