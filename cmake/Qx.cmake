@@ -1,12 +1,16 @@
-# qx_add_plugin(<kind> <name>) builds plugins/<kind>s/<name>/<name>.cpp into
-# ${QX_PLUGIN_OUTPUT_DIR}/libqx_<kind>_<name>.so, which `qx` discovers at run time.
+# qx_add_plugin(<kind> <name>) builds plugins/<kind>s/<name>/<name>.cpp (plugins/passes/ for the
+# pass kind) into ${QX_PLUGIN_OUTPUT_DIR}/libqx_<kind>_<name>.so, which `qx` discovers at run time.
 # Adding a plugin is one folder, one .cpp file and one line in plugins/CMakeLists.txt.
 set(QX_PLUGIN_EXPORTS_MAP "${CMAKE_CURRENT_LIST_DIR}/plugin_exports.map")
 
 function(qx_add_plugin kind name)
   cmake_parse_arguments(ARG "" "SOURCE;OUTPUT_DIR" "" ${ARGN})
   if(NOT ARG_SOURCE)
-    set(ARG_SOURCE "${CMAKE_CURRENT_SOURCE_DIR}/${kind}s/${name}/${name}.cpp")
+    set(folder "${kind}s")
+    if(kind STREQUAL "pass")
+      set(folder "passes")
+    endif()
+    set(ARG_SOURCE "${CMAKE_CURRENT_SOURCE_DIR}/${folder}/${name}/${name}.cpp")
   endif()
   if(NOT ARG_OUTPUT_DIR)
     set(ARG_OUTPUT_DIR "${QX_PLUGIN_OUTPUT_DIR}")

@@ -88,6 +88,42 @@ TEST_F(PtqTest, WeightAndActivationWidthsAreIndependent) {
                                             "minmax/per_channel W2A8", "minmax/per_channel W2A4"));
 }
 
+TEST_F(PtqTest, PassListsAndSeedsAreGridAxes) {
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [4]\n"
+        "passes = [[], [\"cle\"], [\"cle\", \"adaround\"]]\nseeds = [0, 1]\n[passes.adaround]\niterations = 5\n");
+  const auto experiment = config::load_ptq_experiment((scratch_ / "e.toml").string());
+  std::vector<std::string> names;
+  for (const auto& cell : experiment.cells) names.push_back(sim::describe(cell));
+  // A cell without passes does not depend on the seed, so it runs once.
+  EXPECT_THAT(names, ::testing::ElementsAre("minmax/per_channel W4A4", "minmax/per_channel W4A4 +cle seed 0",
+                                            "minmax/per_channel W4A4 +cle seed 1",
+                                            "minmax/per_channel W4A4 +cle+adaround seed 0",
+                                            "minmax/per_channel W4A4 +cle+adaround seed 1"));
+  EXPECT_EQ(experiment.cells[3].passes[1].options.get_int("iterations", 0), 5);
+  // Cells without passes keep the key they had before passes existed.
+  EXPECT_THAT(sim::cell_options_json(experiment.cells[0]), ::testing::Not(HasSubstr("passes")));
+  EXPECT_THAT(sim::cell_options_json(experiment.cells[2]), HasSubstr("\"passes\":[{\"name\":\"cle\""));
+}
+
+TEST_F(PtqTest, PassesFailAtValidationOrRecordAFailedCell) {
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [4]\n"
+        "passes = [[\"adaroud\"]]\n");
+  expect_clean_failure(run_qx("run e.toml", scratch_), "unknown pass plugin 'adaroud'");
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [4]\n"
+        "passes = [[\"adaround\"]]\n[passes.adaround]\niterations = 0\n");
+  expect_clean_failure(run_qx("run e.toml", scratch_), "e.toml:21:14: option 'iterations' of pass 'adaround'");
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [4]\nfold_batch_norm = [false]\n"
+        "passes = [[\"cle\"]]\n");
+  expect_clean_failure(run_qx("run e.toml", scratch_), "pass 'cle' needs fold_batch_norm = true");
+  EXPECT_FALSE(std::filesystem::exists(scratch_ / "results.sqlite"));
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [4]\n"
+        "passes = [[\"cle\", \"bias_correction\"]]\n");
+  const auto result = run_qx("run e.toml", scratch_);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(count("SELECT COUNT(*) FROM results WHERE passes = 'cle+bias_correction' AND pass_seconds > 0"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM cell_passes"), 2);
+}
+
 TEST_F(PtqTest, BadExperimentFilesNameTheirPlace) {
   write("[grid]\nobsevers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [8]\n");
   expect_clean_failure(run_qx("run e.toml", scratch_), "unknown key 'obsevers' in [grid]; did you mean 'observers'?");

@@ -22,6 +22,7 @@ struct TrainArgs {
   std::int64_t stop_after = 0;
   std::string out_dir;
   std::string device;
+  std::int64_t threads = -1;  // -1: the recipe's
 };
 
 void train(const TrainArgs& args, const GlobalOptions& global) {
@@ -30,7 +31,7 @@ void train(const TrainArgs& args, const GlobalOptions& global) {
     config.output_dir = args.out_dir;
     config.database = (std::filesystem::path(args.out_dir) / "results.sqlite").string();
   }
-  const int threads = configure_threads(config.threads);
+  const int threads = configure_threads(args.threads >= 0 ? args.threads : config.threads);
   const auto device = parse_device(args.device.empty() ? config.device : args.device);
   PluginHost host(resolve_plugin_dir(global.plugin_dir, config.plugin_dir));
 
@@ -92,6 +93,9 @@ void add_train_command(CLI::App& app, const GlobalOptions& global) {
   command->add_option("--device", args->device,
                       "cpu, cuda or cuda:N instead of [train] device; where a run executes is not part of its recipe, "
                       "so --resume accepts it");
+  command->add_option("--threads", args->threads,
+                      "CPU threads instead of [train] threads (0 = all cores); like --device, not part of the recipe")
+      ->check(CLI::NonNegativeNumber);
   command->callback([args, &global] { train(*args, global); });
 }
 

@@ -68,6 +68,13 @@ const std::map<std::string, sim::LayerBits>& find_set(
 
 int bits_value(std::int64_t bits) { return static_cast<int>(bits); }
 
+std::vector<sim::PluginChoice> choose_passes(const std::vector<std::string>& names,
+                                             const std::map<std::string, Options>& options) {
+  std::vector<sim::PluginChoice> out;
+  for (const auto& name : names) out.push_back(choose(name, options, "pass"));
+  return out;
+}
+
 }  // namespace
 
 PtqExperiment load_ptq_experiment(const std::string& path) {
@@ -109,6 +116,7 @@ PtqExperiment load_ptq_experiment(const std::string& path) {
 
   const auto observer_options = plugin_options(root, "observers", "observer");
   const auto quantizer_options = plugin_options(root, "quantizers", "quantizer");
+  const auto pass_options = plugin_options(root, "passes", "pass");
   const auto overrides = override_sets(root);
 
   for (auto& entry : root.table_array("cells")) {
@@ -128,6 +136,8 @@ PtqExperiment load_ptq_experiment(const std::string& path) {
       cell.activation_bits = bits_value(bits ? bits : entry.get_int("activation_bits", std::nullopt, kMinBits, kMaxBits));
       cell.fold_batch_norm = entry.get_bool("fold_batch_norm", true);
       cell.overrides = find_set(overrides, entry.get_string("overrides", kNoOverrides), entry.where());
+      cell.passes = choose_passes(entry.get_string_array("passes", std::vector<std::string>{}), pass_options);
+      cell.seed = entry.get_int("seed", 0, 0);
     }
     entry.finish();
     experiment.cells.push_back(std::move(cell));
@@ -140,6 +150,8 @@ PtqExperiment load_ptq_experiment(const std::string& path) {
     const auto weight_observers = grid.get_string_array("weight_observers", std::vector<std::string>{"minmax"});
     const auto folds = grid.get_bool_array("fold_batch_norm", std::vector<bool>{true});
     const auto override_names = grid.get_string_array("overrides", std::vector<std::string>{kNoOverrides});
+    const auto pass_lists = grid.get_string_lists("passes", std::vector<std::vector<std::string>>{{}});
+    const auto seeds = grid.get_int_array("seeds", std::vector<std::int64_t>{0}, 0);
     std::vector<std::pair<std::int64_t, std::int64_t>> widths;  // (weight, activation)
     if (grid.has("bits")) {
       if (grid.has("weight_bits") || grid.has("activation_bits")) {
@@ -157,25 +169,32 @@ PtqExperiment load_ptq_experiment(const std::string& path) {
     }
     grid.finish();
     for (const auto& name : override_names) find_set(overrides, name, grid.where());
-    for (const auto& observer : observers) {
-      for (const auto& quantizer : quantizers) {
-        for (const auto& [w, a] : widths) {
-          for (const auto& weight_observer : weight_observers) {
-            for (bool fold : folds) {
-              for (const auto& set : override_names) {
-                sim::CellSpec cell;
-                cell.observer = choose(observer, observer_options, "observer");
-                cell.weight_observer = choose(weight_observer, observer_options, "observer");
-                cell.quantizer = choose(quantizer, quantizer_options, "quantizer");
-                cell.weight_bits = bits_value(w);
-                cell.activation_bits = bits_value(a);
-                cell.fold_batch_norm = fold;
-                cell.overrides = find_set(overrides, set, grid.where());
-                experiment.cells.push_back(std::move(cell));
-              }
-            }
-          }
-        }
+
+    // The cartesian product, one axis at a time, the first axis outermost.
+    std::vector<sim::CellSpec> cells(1);
+    auto expand = [&cells](const auto& values, const auto& apply) {
+      std::vector<sim::CellSpec> next;
+      for (const auto& cell : cells) {
+        for (const auto& value : values) apply(next.emplace_back(cell), value);
+      }
+      cells = std::move(next);
+    };
+    expand(observers, [&](sim::CellSpec& c, const std::string& v) { c.observer = choose(v, observer_options, "observer"); });
+    expand(quantizers, [&](sim::CellSpec& c, const std::string& v) { c.quantizer = choose(v, quantizer_options, "quantizer"); });
+    expand(widths, [](sim::CellSpec& c, const std::pair<std::int64_t, std::int64_t>& v) {
+      c.weight_bits = bits_value(v.first);
+      c.activation_bits = bits_value(v.second);
+    });
+    expand(weight_observers,
+           [&](sim::CellSpec& c, const std::string& v) { c.weight_observer = choose(v, observer_options, "observer"); });
+    expand(folds, [](sim::CellSpec& c, bool v) { c.fold_batch_norm = v; });
+    expand(override_names, [&](sim::CellSpec& c, const std::string& v) { c.overrides = find_set(overrides, v, grid.where()); });
+    expand(pass_lists, [&](sim::CellSpec& c, const std::vector<std::string>& v) { c.passes = choose_passes(v, pass_options); });
+    // A seed only matters to passes: a cell without any runs once, with seed 0.
+    for (auto& cell : cells) {
+      for (std::size_t i = 0; i < (cell.passes.empty() ? 1 : seeds.size()); ++i) {
+        experiment.cells.push_back(cell);
+        experiment.cells.back().seed = cell.passes.empty() ? 0 : seeds[i];
       }
     }
   }

@@ -168,6 +168,26 @@ std::vector<bool> TableReader::get_bool_array(const std::string& key, std::optio
   return get_array<bool>(key, std::move(fallback), "an array of booleans", {});
 }
 
+std::vector<std::vector<std::string>> TableReader::get_string_lists(
+    const std::string& key, std::optional<std::vector<std::vector<std::string>>> fallback) {
+  const toml::node* node = lookup(key, !fallback);
+  if (!node) return *fallback;
+  const toml::array* lists = node->as_array();
+  if (!lists) type_error(key, *node, "an array of arrays of strings");
+  std::vector<std::vector<std::string>> out;
+  for (const auto& list : *lists) {
+    const toml::array* items = list.as_array();
+    if (!items) type_error(key, list, "an array of arrays of strings");
+    auto& strings = out.emplace_back();
+    for (const auto& item : *items) {
+      const auto value = item.value_exact<std::string>();
+      if (!value) type_error(key, item, "an array of arrays of strings");
+      strings.push_back(*value);
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> TableReader::keys() const {
   std::vector<std::pair<toml::source_position, std::string>> found;
   for (const auto& [key, node] : *table_) found.emplace_back(node.source().begin, std::string(key.str()));

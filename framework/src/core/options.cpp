@@ -49,6 +49,27 @@ std::string Options::get_string(const std::string& key, const std::string& fallb
   type_error(key, *entry, "a string");
 }
 
+std::int64_t Options::get_int(const std::string& key, std::int64_t fallback, std::int64_t min,
+                               std::int64_t max) const {
+  const auto value = get_int(key, fallback);
+  if (value < min || value > max) {
+    const Entry* entry = find(key);
+    fail("{}option '{}' of {} must be in [{}, {}], got {}", entry && !entry->where.empty() ? entry->where + ": " : std::string(), key, owner_,
+         min, max, value);
+  }
+  return value;
+}
+
+double Options::get_double(const std::string& key, double fallback, double min, double max) const {
+  const auto value = get_double(key, fallback);
+  if (!(value >= min && value <= max)) {
+    const Entry* entry = find(key);
+    fail("{}option '{}' of {} must be in [{}, {}], got {}", entry && !entry->where.empty() ? entry->where + ": " : std::string(), key, owner_,
+         min, max, value);
+  }
+  return value;
+}
+
 std::map<std::string, Options::Value> Options::values() const {
   std::map<std::string, Value> values;
   for (const auto& [key, entry] : entries_) values.emplace(key, entry.value);

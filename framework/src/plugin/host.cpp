@@ -48,10 +48,14 @@ class HostRegistrar : public Registrar {
   void add_quantizer(const std::string& name, quant::QuantizerFactory factory) override {
     add("quantizer", name, std::move(factory), quantizers);
   }
+  void add_pass(const std::string& name, passes::PassFactory factory) override {
+    add("pass", name, std::move(factory), passes);
+  }
 
   std::vector<std::pair<std::string, ModelFactory>> models;
   std::vector<std::pair<std::string, quant::ObserverFactory>> observers;
   std::vector<std::pair<std::string, quant::QuantizerFactory>> quantizers;
+  std::vector<std::pair<std::string, passes::PassFactory>> passes;
 
  private:
   template <typename Factory>
@@ -157,6 +161,7 @@ void PluginHost::load(const fs::path& file) {
   merge(registrar.models, models_, library, file, "model");
   merge(registrar.observers, observers_, library, file, "observer");
   merge(registrar.quantizers, quantizers_, library, file, "quantizer");
+  merge(registrar.passes, passes_, library, file, "pass");
   libraries_.push_back(library);
   records_.push_back(std::move(record));
 }
@@ -198,6 +203,14 @@ std::shared_ptr<quant::Quantizer> PluginHost::create_quantizer(const std::string
   options.check_all_used();
   if (!quantizer) fail("quantizer plugin '{}' returned no quantizer", name);
   return tie_to_library(std::move(quantizer), entry.library);
+}
+
+std::shared_ptr<passes::Pass> PluginHost::create_pass(const std::string& name, const Options& options) const {
+  const auto& entry = find(passes_, "pass", name);
+  std::shared_ptr<passes::Pass> pass = entry.factory(options);
+  options.check_all_used();
+  if (!pass) fail("pass plugin '{}' returned no pass", name);
+  return tie_to_library(std::move(pass), entry.library);
 }
 
 std::string PluginHost::plugin_version(const std::string& kind, const std::string& name) const {

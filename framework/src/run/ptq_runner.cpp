@@ -86,7 +86,23 @@ void validate(const config::PtqExperiment& experiment, const PluginHost& host, Q
         if (checked.insert(key).second) host.create_observer(observer.name, observer.options, {spec.axis, where});
       }
     }
+    for (const auto& pass : cell.passes) {
+      try {
+        host.create_pass(pass.name, pass.options)->check(cell, *quantizer, model);
+      } catch (const Error& e) {
+        fail("{}: {}", where, e.what());
+      }
+    }
   }
+}
+
+// "minmax@1.0.0 minmax@1.0.0 per_channel@1.0.0 cle@1.0.0": what computed the cell.
+std::string plugin_versions(const sim::CellSpec& cell, const PluginHost& host) {
+  auto text = fmt::format("{}@{} {}@{} {}@{}", cell.observer.name, host.plugin_version("observer", cell.observer.name),
+                          cell.weight_observer.name, host.plugin_version("observer", cell.weight_observer.name),
+                          cell.quantizer.name, host.plugin_version("quantizer", cell.quantizer.name));
+  for (const auto& pass : cell.passes) text += fmt::format(" {}@{}", pass.name, host.plugin_version("pass", pass.name));
+  return text;
 }
 
 // The last calibration, reusable by the next cell when observer and BatchNorm folding match.
@@ -97,7 +113,8 @@ struct CalibrationCache {
 
 store::CellResult run_cell(const sim::CellSpec& cell, QuantizableModel& model,
                            const std::map<std::string, torch::Tensor>& float_state, const PluginHost& host,
-                           const std::vector<torch::Tensor>& calibration, const data::Dataset& test_set,
+                           const std::vector<torch::Tensor>& calibration, const data::Dataset& train_set,
+                           const data::Dataset& test_set,
                            const config::EvaluationConfig& evaluation, const torch::Device& device,
                            CalibrationCache& cache) {
   store::CellResult result;
@@ -105,11 +122,13 @@ store::CellResult run_cell(const sim::CellSpec& cell, QuantizableModel& model,
   train::load_model_state(model, float_state, "checkpoint");
   model.eval();
   sim::QuantSim sim(model, host, cell);
-  auto start = Clock::now();
+  auto passes_run = sim.run_passes(passes::PassStage::kFloatModel, calibration, &train_set);
   sim::CellSpec statistics;  // what the activation statistics depend on
   statistics.observer = cell.observer;
   statistics.fold_batch_norm = cell.fold_batch_norm;
+  for (const auto& run : passes_run) statistics.passes.push_back(run.pass);
   const auto key = sim::cell_key(statistics, "{}");
+  auto start = Clock::now();
   if (cell.quantize && key == cache.key) {
     sim.adopt_calibration(cache.observers);
   } else {
@@ -122,6 +141,13 @@ store::CellResult run_cell(const sim::CellSpec& cell, QuantizableModel& model,
   sim.quantize_weights();
   sim.quantize_activations();
   result.quantize_seconds = seconds_since(start);
+  for (auto& run : sim.run_passes(passes::PassStage::kQuantizedModel, calibration, &train_set)) {
+    passes_run.push_back(run);
+  }
+  for (const auto& run : passes_run) {
+    result.passes.push_back(
+        {run.pass.name, host.plugin_version("pass", run.pass.name), sim::plugin_json(run.pass), run.seconds, run.report});
+  }
   const auto eval = eval::evaluate(model, test_set, evaluation.batch_size, device);
   result.top1 = eval.top1;
   result.top5 = eval.top5;
@@ -177,13 +203,9 @@ RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const Plu
   for (std::size_t i = 0; i < experiment.cells.size(); ++i) {
     const auto& cell = experiment.cells[i];
     // A new plugin version may compute differently, so it makes a new cell.
-    const auto key = sim::cell_key(
-        cell, cell.quantize ? fmt::format("{{\"plugins\":\"{}@{} {}@{} {}@{}\",\"run\":{}}}", cell.observer.name,
-                                          host.plugin_version("observer", cell.observer.name), cell.weight_observer.name,
-                                          host.plugin_version("observer", cell.weight_observer.name),
-                                          cell.quantizer.name, host.plugin_version("quantizer", cell.quantizer.name),
-                                          context)
-                            : context);
+    const auto key = sim::cell_key(cell, cell.quantize ? fmt::format("{{\"plugins\":\"{}\",\"run\":{}}}",
+                                                                     plugin_versions(cell, host), context)
+                                                       : context);
     const auto progress = fmt::format("[{}/{}] {}", i + 1, experiment.cells.size(), sim::describe(cell));
     if (results.has_finished_cell(key)) {
       ++summary.skipped;
@@ -193,7 +215,7 @@ RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const Plu
     const auto cell_start = Clock::now();
     store::CellResult result;
     try {
-      result = run_cell(cell, *model, float_state, host, calibration, test_set, experiment.evaluation, device, cache);
+      result = run_cell(cell, *model, float_state, host, calibration, train_set, test_set, experiment.evaluation, device, cache);
     } catch (const std::exception& e) {
       cache = {};
       result = store::CellResult{};

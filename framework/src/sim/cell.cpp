@@ -29,13 +29,13 @@ std::string json_value(const Options::Value& value) {
       value);
 }
 
-std::string json_plugin(const PluginChoice& choice) {
+}  // namespace
+
+std::string plugin_json(const PluginChoice& choice) {
   std::vector<std::string> options;
   for (const auto& [key, value] : choice.options.values()) options.push_back(quoted(key) + ":" + json_value(value));
   return fmt::format("{{\"name\":{},\"options\":{{{}}}}}", quoted(choice.name), fmt::join(options, ","));
 }
-
-}  // namespace
 
 std::string cell_key(const CellSpec& cell, const std::string& context) {
   if (!cell.quantize) return fmt::format("{{\"context\":{},\"quantize\":false}}", context);
@@ -51,9 +51,17 @@ std::string cell_options_json(const CellSpec& cell) {
     overrides.push_back(fmt::format("{}:{{\"a_bits\":{},\"w_bits\":{}}}", quoted(layer), bits.activation_bits,
                                     bits.weight_bits));
   }
-  return fmt::format("{{\"observer\":{},\"overrides\":{{{}}},\"quantizer\":{},\"weight_observer\":{}}}",
-                     json_plugin(cell.observer), fmt::join(overrides, ","), json_plugin(cell.quantizer),
-                     json_plugin(cell.weight_observer));
+  // Keys stay in sorted order: "passes" after "overrides", "seed" after "quantizer".
+  std::string passes, seed;
+  if (!cell.passes.empty()) {
+    std::vector<std::string> items;
+    for (const auto& pass : cell.passes) items.push_back(plugin_json(pass));
+    passes = fmt::format(",\"passes\":[{}]", fmt::join(items, ","));
+    seed = fmt::format(",\"seed\":{}", cell.seed);
+  }
+  return fmt::format("{{\"observer\":{},\"overrides\":{{{}}}{},\"quantizer\":{}{},\"weight_observer\":{}}}",
+                     plugin_json(cell.observer), fmt::join(overrides, ","), passes, plugin_json(cell.quantizer), seed,
+                     plugin_json(cell.weight_observer));
 }
 
 std::string describe(const CellSpec& cell) {
@@ -63,8 +71,15 @@ std::string describe(const CellSpec& cell) {
   if (cell.weight_observer.name != "minmax") text += fmt::format(" (weights: {})", cell.weight_observer.name);
   if (!cell.fold_batch_norm) text += " unfolded";
   if (!cell.overrides.empty()) text += fmt::format(" +{} overrides", cell.overrides.size());
+  if (!cell.passes.empty()) text += fmt::format(" +{} seed {}", pass_list(cell), cell.seed);
   if (!cell.label.empty()) text = cell.label + ": " + text;
   return text;
+}
+
+std::string pass_list(const CellSpec& cell) {
+  std::vector<std::string> names;
+  for (const auto& pass : cell.passes) names.push_back(pass.name);
+  return fmt::format("{}", fmt::join(names, "+"));
 }
 
 }  // namespace qx::sim

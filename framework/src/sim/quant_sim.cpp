@@ -1,6 +1,7 @@
 #include "qx/sim/quant_sim.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -13,18 +14,6 @@ namespace qx::sim {
 
 using quant::TensorRole;
 
-struct QuantSim::ActivationSite {
-  std::string name;
-  std::shared_ptr<nn::QuantPointImpl> point;
-  int bits = 0;
-  quant::QuantSpec spec;
-  std::shared_ptr<quant::Observer> observer;
-  quant::Range range;
-  quant::QParams qparams;
-  torch::Tensor signal, noise;  // float64 sums over the first batch after quantize_activations()
-  std::int64_t measured_batches = 0;
-};
-
 namespace {
 
 double sqnr_db(double signal, double noise) {
@@ -32,13 +21,12 @@ double sqnr_db(double signal, double noise) {
   return 10.0 * std::log10(signal / noise);
 }
 
-template <typename Site>
 class ObserveHook : public nn::ActivationHook {
  public:
-  explicit ObserveHook(Site& site) : site_(site) {}
+  explicit ObserveHook(ActivationSite& site) : site_(site) {}
   torch::Tensor operator()(const torch::Tensor& x) override {
-    if (!torch::isfinite(x).all().template item<bool>()) {
-      const auto bad = x.numel() - torch::isfinite(x).sum().template item<std::int64_t>();
+    if (!torch::isfinite(x).all().item<bool>()) {
+      const auto bad = x.numel() - torch::isfinite(x).sum().item<std::int64_t>();
       fail("calibration: {} NaN or Inf values at activation point '{}'", bad, site_.name);
     }
     site_.observer->observe(x);
@@ -46,14 +34,14 @@ class ObserveHook : public nn::ActivationHook {
   }
 
  private:
-  Site& site_;
+  ActivationSite& site_;
 };
 
-template <typename Site>
 class FakeQuantHook : public nn::ActivationHook {
  public:
-  FakeQuantHook(Site& site, const quant::Quantizer& quantizer) : site_(site), quantizer_(quantizer) {}
+  FakeQuantHook(ActivationSite& site, const quant::Quantizer& quantizer) : site_(site), quantizer_(quantizer) {}
   torch::Tensor operator()(const torch::Tensor& x) override {
+    if (site_.learn_scale || site_.drop_probability > 0) return optimised(x);
     auto quantized = quantizer_.apply(x, site_.qparams);
     // SQNR from the first batch only: measuring every batch would cost more than quantizing.
     if (site_.measured_batches++ == 0) {
@@ -65,9 +53,37 @@ class FakeQuantHook : public nn::ActivationHook {
   }
 
  private:
-  Site& site_;
+  // While a pass optimises: the same fake-quant, but with a learnable scale and QDrop.
+  torch::Tensor optimised(const torch::Tensor& x) const {
+    const auto& q = site_.qparams;
+    if (site_.learn_scale && site_.grad_factor <= 0) {
+      site_.grad_factor = 1.0 / std::sqrt(static_cast<double>(x.numel() / x.size(0) * q.qmax));
+    }
+    auto quantized = site_.learn_scale
+                         ? torch::_fake_quantize_learnable_per_tensor_affine(
+                               x, q.scale, q.zero_point.to(torch::kFloat).reshape({1}), q.qmin, q.qmax, site_.grad_factor)
+                         : quantizer_.apply(x, q);
+    if (site_.drop_probability <= 0) return quantized;
+    return torch::where(torch::rand_like(x) < site_.drop_probability, x, quantized);
+  }
+
+  ActivationSite& site_;
   const quant::Quantizer& quantizer_;
 };
+
+// Parameters and buffers by name, copied.
+std::map<std::string, torch::Tensor> snapshot(torch::nn::Module& model) {
+  std::map<std::string, torch::Tensor> state;
+  for (const auto& item : model.named_parameters()) state[item.key()] = item.value().detach().clone();
+  for (const auto& item : model.named_buffers()) state[item.key()] = item.value().detach().clone();
+  return state;
+}
+
+void restore(torch::nn::Module& model, const std::map<std::string, torch::Tensor>& state) {
+  torch::NoGradGuard no_grad;
+  for (auto& item : model.named_parameters()) item.value().copy_(state.at(item.key()));
+  for (auto& item : model.named_buffers()) item.value().copy_(state.at(item.key()));
+}
 
 }  // namespace
 
@@ -88,6 +104,82 @@ QuantSim::QuantSim(QuantizableModel& model, const PluginHost& host, CellSpec cel
                                            quant::ObserverContext{site->spec.axis, name});
     sites_.push_back(std::move(site));
   }
+  for (const auto& layer : weight_layers(model_)) {
+    WeightSite site;
+    site.name = layer.name;
+    site.module = layer.module;
+    site.is_conv = layer.is_conv;
+    site.weight = layer.weight;
+    site.bits = weight_bits(layer.name);
+    site.spec = quantizer_->spec(TensorRole::kWeight, site.bits);
+    site.spec.validate(fmt::format("weight of '{}'", layer.name));
+    weights_.push_back(std::move(site));
+  }
+}
+
+std::vector<PassRun> QuantSim::run_passes(passes::PassStage stage, const std::vector<torch::Tensor>& calibration,
+                                          const data::Dataset* train_set) {
+  std::vector<PassRun> seconds;
+  if (!cell_.quantize) return seconds;
+  for (const auto& choice : cell_.passes) {
+    auto pass = host_.create_pass(choice.name, choice.options);
+    if (pass->stage() != stage) continue;
+    const auto start = std::chrono::steady_clock::now();
+    passes::PassContext context{model_,     *this, calibration, train_set,
+                                cell_.seed, fmt::format("pass '{}'", choice.name)};
+    pass->run(context);
+    seconds.push_back(
+        {choice, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), context.report});
+  }
+  // Passes may have run the quantized model; the recorded SQNR is the first evaluation batch's.
+  for (auto& site : sites_) {
+    if (!site->signal.defined()) continue;
+    site->signal.zero_();
+    site->noise.zero_();
+    site->measured_batches = 0;
+  }
+  return seconds;
+}
+
+QuantSim::FloatScope::FloatScope(QuantSim& sim) : sim_(sim), simulated_(snapshot(sim.model_)) {
+  if (sim_.float_state_.empty()) fail("the float model is known only after calibration");
+  restore(sim_.model_, sim_.float_state_);
+  for (auto& site : sim_.sites_) site->point->clear_hook();
+}
+
+QuantSim::FloatScope::~FloatScope() {
+  restore(sim_.model_, simulated_);
+  for (auto& site : sim_.sites_) {
+    if (site->qparams.scale.defined()) site->point->set_hook(std::make_shared<FakeQuantHook>(*site, *sim_.quantizer_));
+  }
+}
+
+WeightSite& QuantSim::weight_site(const std::string& layer) {
+  for (auto& site : weights_) {
+    if (site.name == layer) return site;
+  }
+  fail("no weight layer '{}'", layer);
+}
+
+ActivationSite& QuantSim::activation_site(const std::string& point) {
+  for (auto& site : sites_) {
+    if (site->name == point) return *site;
+  }
+  fail("no activation point '{}'", point);
+}
+
+ActivationSite& QuantSim::input_site(const std::string& layer) {
+  for (auto& site : sites_) {
+    const auto& feeds = site->point->options.feeds();
+    if (std::find(feeds.begin(), feeds.end(), layer) != feeds.end()) return *site;
+  }
+  fail("no activation point feeds weight layer '{}'", layer);
+}
+
+const torch::Tensor& QuantSim::float_weight(const std::string& layer) const {
+  auto it = float_state_.find(layer + ".weight");
+  if (it == float_state_.end()) fail("no float weight for '{}' (calibrate first)", layer);
+  return it->second;
 }
 
 QuantSim::~QuantSim() {
@@ -113,7 +205,8 @@ void QuantSim::calibrate(const std::vector<torch::Tensor>& batches) {
   if (!cell_.quantize) return;
   torch::NoGradGuard no_grad;
   model_.eval();
-  for (auto& site : sites_) site->point->set_hook(std::make_shared<ObserveHook<ActivationSite>>(*site));
+  float_state_ = snapshot(model_);
+  for (auto& site : sites_) site->point->set_hook(std::make_shared<ObserveHook>(*site));
   for (const auto& batch : batches) model_.forward(batch);
   for (auto& site : sites_) site->point->clear_hook();
 }
@@ -129,30 +222,19 @@ void QuantSim::adopt_calibration(const std::vector<std::shared_ptr<quant::Observ
     fail("calibration of {} activation points given to a model with {}", observers.size(), sites_.size());
   }
   for (std::size_t i = 0; i < sites_.size(); ++i) sites_[i]->observer = observers[i];
+  float_state_ = snapshot(model_);
 }
 
 void QuantSim::quantize_weights() {
   if (!cell_.quantize) return;
   torch::NoGradGuard no_grad;
-  weights_.clear();
-  for (const auto& layer : weight_layers(model_)) {
-    TensorRecord record;
-    record.name = layer.name;
-    record.role = TensorRole::kWeight;
-    record.bits = weight_bits(layer.name);
-    const auto spec = quantizer_->spec(TensorRole::kWeight, record.bits);
-    spec.validate(fmt::format("weight of '{}'", layer.name));
+  for (auto& site : weights_) {
     auto observer = host_.create_observer(cell_.weight_observer.name, cell_.weight_observer.options,
-                                          quant::ObserverContext{spec.axis, layer.name});
-    observer->observe(layer.weight);
-    record.range = observer->range(spec);
-    record.qparams = quantizer_->qparams(record.range, spec);
-    const auto quantized = quantizer_->apply(layer.weight, record.qparams);
-    const auto original = layer.weight.to(torch::kFloat64);
-    record.sqnr_db = sqnr_db(original.square().sum().item<double>(),
-                             (original - quantized.to(torch::kFloat64)).square().sum().item<double>());
-    layer.weight.copy_(quantized);
-    weights_.push_back(std::move(record));
+                                          quant::ObserverContext{site.spec.axis, site.name});
+    observer->observe(site.weight);
+    site.range = observer->range(site.spec);
+    site.qparams = quantizer_->qparams(site.range, site.spec);
+    site.weight.copy_(quantizer_->apply(site.weight, site.qparams));
   }
 }
 
@@ -165,12 +247,19 @@ void QuantSim::quantize_activations() {
     site->signal = zero.clone();
     site->noise = zero.clone();
     site->measured_batches = 0;
-    site->point->set_hook(std::make_shared<FakeQuantHook<ActivationSite>>(*site, *quantizer_));
+    site->point->set_hook(std::make_shared<FakeQuantHook>(*site, *quantizer_));
   }
 }
 
 std::vector<TensorRecord> QuantSim::records() const {
-  auto out = weights_;
+  std::vector<TensorRecord> out;
+  for (const auto& site : weights_) {
+    if (!site.qparams.scale.defined()) continue;
+    const auto original = float_weight(site.name).to(torch::kFloat64);
+    const auto error = original - site.weight.detach().to(torch::kFloat64);
+    out.push_back({site.name, TensorRole::kWeight, site.bits, site.range, site.qparams,
+                   sqnr_db(original.square().sum().item<double>(), error.square().sum().item<double>())});
+  }
   for (const auto& site : sites_) {
     TensorRecord record;
     record.name = site->name;
@@ -178,6 +267,7 @@ std::vector<TensorRecord> QuantSim::records() const {
     record.bits = site->bits;
     record.range = site->range;
     record.qparams = site->qparams;
+    record.qparams.scale = site->qparams.scale.defined() ? site->qparams.scale.detach().reshape({}) : torch::Tensor();
     record.sqnr_db = site->signal.defined() ? sqnr_db(site->signal.item<double>(), site->noise.item<double>()) : 0.0;
     out.push_back(std::move(record));
   }

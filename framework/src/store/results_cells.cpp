@@ -43,6 +43,18 @@ void insert_tensors(Database& db, std::int64_t cell_id, const std::vector<sim::T
   }
 }
 
+void insert_passes(Database& db, std::int64_t cell_id, const std::vector<PassRecord>& passes) {
+  Statement insert(db, "INSERT INTO cell_passes (cell_id, position, name, version, options, seconds, report) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  std::int64_t position = 0;
+  for (const auto& pass : passes) {
+    insert.reset().bind(1, cell_id).bind(2, position++).bind(3, pass.name).bind(4, pass.version);
+    insert.bind(5, pass.options_json).bind(6, pass.seconds);
+    bind_text_or_null(insert, 7, pass.report);
+    insert.run();
+  }
+}
+
 }  // namespace
 
 std::int64_t ResultsDb::open_experiment(const ExperimentRecord& e) {
@@ -85,8 +97,8 @@ bool ResultsDb::record_cell(std::int64_t experiment_id, const CellResult& r) {
   Statement insert(db_,
                    "INSERT INTO cells (experiment_id, key, label, quantize, observer, weight_observer, quantizer, "
                    "w_bits, a_bits, fold_batch_norm, options, status, error, top1, top5, loss, images, "
-                   "calib_seconds, quantize_seconds, eval_seconds) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                   "calib_seconds, quantize_seconds, eval_seconds, passes, seed, pass_seconds) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert.bind(1, experiment_id).bind(2, r.key);
   bind_text_or_null(insert, 3, c.label);
   insert.bind(4, std::int64_t{c.quantize});
@@ -107,8 +119,13 @@ bool ResultsDb::record_cell(std::int64_t experiment_id, const CellResult& r) {
     insert.bind(14, r.top1).bind(15, r.top5).bind(16, r.loss).bind(17, r.images);
   }
   insert.bind(18, r.calib_seconds).bind(19, r.quantize_seconds).bind(20, r.eval_seconds);
+  double pass_seconds = 0;
+  for (const auto& pass : r.passes) pass_seconds += pass.seconds;
+  insert.bind(21, sim::pass_list(c)).bind(22, c.seed).bind(23, pass_seconds);
   insert.run();
-  if (!failed) insert_tensors(db_, db_.last_insert_id(), r.tensors);
+  const auto cell_id = db_.last_insert_id();
+  insert_passes(db_, cell_id, r.passes);
+  if (!failed) insert_tensors(db_, cell_id, r.tensors);
   transaction.commit();
   return true;
 }

@@ -108,6 +108,28 @@ SELECT e.name AS experiment, c.label, c.observer, c.weight_observer, c.quantizer
 FROM cells c JOIN experiments e ON e.id = c.experiment_id
 WHERE c.status = 'finished';
 )sql",
+    R"sql(
+ALTER TABLE cells ADD COLUMN passes TEXT NOT NULL DEFAULT '';
+ALTER TABLE cells ADD COLUMN seed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cells ADD COLUMN pass_seconds REAL NOT NULL DEFAULT 0;
+CREATE TABLE cell_passes (
+  cell_id  INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  name     TEXT    NOT NULL,
+  version  TEXT    NOT NULL,
+  options  TEXT    NOT NULL,
+  seconds  REAL    NOT NULL,
+  report   TEXT,
+  PRIMARY KEY (cell_id, position)
+);
+DROP VIEW results;
+CREATE VIEW results AS
+SELECT e.name AS experiment, c.label, c.observer, c.weight_observer, c.quantizer, c.w_bits, c.a_bits,
+       c.fold_batch_norm, c.passes, c.seed, c.options, c.top1, c.top5, c.loss, c.calib_seconds,
+       c.pass_seconds, c.eval_seconds, c.key
+FROM cells c JOIN experiments e ON e.id = c.experiment_id
+WHERE c.status = 'finished';
+)sql",
 };
 
 std::string with_parent_created(const std::string& path) {

@@ -104,6 +104,7 @@ class ResNetCifarImpl : public qx::QuantizableModel {
         blocks->push_back(BasicBlock(BasicBlockOptions(in_channels, widths[stage], stride)
                                          .prefix(prefix)
                                          .next_layer(next_layer)));
+        block_names_.push_back(prefix);
         pairs_.push_back({prefix + ".conv1", prefix + ".bn1"});
         pairs_.push_back({prefix + ".conv2", prefix + ".bn2"});
         in_channels = widths[stage];
@@ -124,6 +125,28 @@ class ResNetCifarImpl : public qx::QuantizableModel {
 
   std::vector<qx::ConvBnPair> conv_bn_pairs() const override { return pairs_; }
 
+  // Only inside a block: conv2's output meets the shortcut in the residual sum, so rescaling its
+  // channels (or those of anything feeding a shortcut) would change the function.
+  std::vector<qx::EqualizationPair> equalization_pairs() const override {
+    std::vector<qx::EqualizationPair> pairs;
+    for (const auto& name : block_names_) pairs.push_back({name + ".conv1", name + ".conv2"});
+    return pairs;
+  }
+
+  std::vector<qx::ModelBlock> blocks() override {
+    std::vector<qx::ModelBlock> out;
+    out.push_back({"stem", "input_q", {"conv1"}, {"stem_q"},
+                   [this](const torch::Tensor& x) { return stem_q(torch::relu(bn1(conv1(x)))); }});
+    std::string input = "stem_q";
+    for (const auto& [name, block] : named_blocks()) {
+      out.push_back({name, input, {name + ".conv1", name + ".conv2"}, {name + ".mid_q", name + ".out_q"},
+                     [impl = block.ptr()](const torch::Tensor& x) { return impl->forward(x); }});
+      input = name + ".out_q";
+    }
+    out.push_back({"head", "pool_q", {"fc"}, {}, [this](const torch::Tensor& x) { return fc(x); }});
+    return out;
+  }
+
  private:
   // Kaiming-normal (fan_out, as torchvision) for convolutions; PyTorch defaults elsewhere.
   void initialize() {
@@ -135,7 +158,19 @@ class ResNetCifarImpl : public qx::QuantizableModel {
     }
   }
 
+  std::vector<std::pair<std::string, BasicBlock>> named_blocks() {
+    std::vector<std::pair<std::string, BasicBlock>> out;
+    std::size_t next = 0;
+    for (auto& stage : stages_) {
+      for (std::size_t i = 0; i < stage->size(); ++i) {
+        out.emplace_back(block_names_.at(next++), BasicBlock(stage->ptr<BasicBlockImpl>(i)));
+      }
+    }
+    return out;
+  }
+
   std::vector<torch::nn::Sequential> stages_;
+  std::vector<std::string> block_names_;  // "layer1.0", ... in execution order
   std::vector<qx::ConvBnPair> pairs_;
 
  public:
@@ -154,7 +189,7 @@ std::shared_ptr<qx::QuantizableModel> make_resnet(int64_t blocks_per_stage, cons
 
 }  // namespace
 
-QX_PLUGIN(model, resnet20, "1.0.0", registrar) {
+QX_PLUGIN(model, resnet20, "1.1.0", registrar) {
   registrar.add_model("resnet20", [](const qx::Options& options) { return make_resnet(3, options); });
   registrar.add_model("resnet56", [](const qx::Options& options) { return make_resnet(9, options); });
 }

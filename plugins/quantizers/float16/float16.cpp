@@ -17,6 +17,7 @@ class Float16Quantizer : public Quantizer {
     if (bits != 16) qx::fail("quantizer 'float16' stores {}s in 16 bits, not {}", role_name(role), bits);
     return QuantSpec{bits, /*symmetric=*/true, /*axis=*/-1};
   }
+  bool integer_grid() const override { return false; }
   QParams qparams(const Range&, const QuantSpec& spec) const override {
     return QParams{torch::ones({}), torch::zeros({}, torch::kInt32), spec.qmin(), spec.qmax(), -1};
   }

@@ -25,6 +25,9 @@ class Options {
   double get_double(const std::string& key, double fallback) const;
   bool get_bool(const std::string& key, bool fallback) const;
   std::string get_string(const std::string& key, const std::string& fallback) const;
+  // The same, failing with the value's position unless min <= value <= max.
+  std::int64_t get_int(const std::string& key, std::int64_t fallback, std::int64_t min, std::int64_t max) const;
+  double get_double(const std::string& key, double fallback, double min, double max) const;
 
   // Throws qx::Error naming the first option that no getter asked for.
   void check_all_used() const;

@@ -37,6 +37,7 @@ class QuantPointImpl : public torch::nn::Cloneable<QuantPointImpl> {
   void set_hook(std::shared_ptr<ActivationHook> hook) { hook_ = std::move(hook); }
   void clear_hook() { hook_.reset(); }
   bool has_hook() const { return hook_ != nullptr; }
+  const std::shared_ptr<ActivationHook>& hook() const { return hook_; }
 
   QuantPointOptions options;
 

@@ -16,7 +16,7 @@
 #include <torch/version.h>
 
 // Bump whenever PluginInfo, Registrar or anything a plugin links against changes incompatibly.
-#define QX_PLUGIN_ABI_VERSION 3u
+#define QX_PLUGIN_ABI_VERSION 4u
 #define QX_PLUGIN_MAGIC 0x4C505851u  // "QXPL", little-endian
 
 #define QX_STRINGIFY_IMPL(x) #x
@@ -39,7 +39,7 @@ struct PluginInfo {
   std::uint32_t abi_version;  // QX_PLUGIN_ABI_VERSION the plugin was compiled with
   const char* torch_version;  // TORCH_VERSION the plugin was compiled with
   const char* compiler;       // QX_COMPILER_TAG the plugin was compiled with
-  const char* kind;           // "model", "observer", "quantizer", ...
+  const char* kind;           // "model", "observer", "quantizer", "pass"
   const char* name;           // unique within its kind
   const char* version;        // the plugin's own version
 };

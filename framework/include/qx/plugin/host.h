@@ -45,11 +45,13 @@ class PluginHost {
   std::shared_ptr<quant::Observer> create_observer(const std::string& name, const Options& options,
                                                    const quant::ObserverContext& context) const;
   std::shared_ptr<quant::Quantizer> create_quantizer(const std::string& name, const Options& options) const;
+  std::shared_ptr<passes::Pass> create_pass(const std::string& name, const Options& options) const;
   // The version of the plugin that provides `name` of `kind` ("" if none does).
   std::string plugin_version(const std::string& kind, const std::string& name) const;
   std::vector<std::string> model_names() const { return models_.names(); }
   std::vector<std::string> observer_names() const { return observers_.names(); }
   std::vector<std::string> quantizer_names() const { return quantizers_.names(); }
+  std::vector<std::string> pass_names() const { return passes_.names(); }
 
   // What one kind of plugin registered, by name, with the library that holds its code.
   template <typename Factory>
@@ -79,6 +81,7 @@ class PluginHost {
   Catalog<ModelFactory> models_;
   Catalog<quant::ObserverFactory> observers_;
   Catalog<quant::QuantizerFactory> quantizers_;
+  Catalog<passes::PassFactory> passes_;
 };
 
 // Where plugins are looked for: --plugins, else $QX_PLUGIN_DIR, else the experiment file's

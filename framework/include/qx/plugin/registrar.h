@@ -8,6 +8,7 @@
 
 #include "qx/core/options.h"
 #include "qx/nn/model.h"
+#include "qx/passes/pass.h"
 #include "qx/quant/observer.h"
 #include "qx/quant/quantizer.h"
 
@@ -21,6 +22,7 @@ class Registrar {
   virtual void add_model(const std::string& name, ModelFactory factory) = 0;
   virtual void add_observer(const std::string& name, quant::ObserverFactory factory) = 0;
   virtual void add_quantizer(const std::string& name, quant::QuantizerFactory factory) = 0;
+  virtual void add_pass(const std::string& name, passes::PassFactory factory) = 0;
 };
 
 }  // namespace qx

@@ -29,6 +29,9 @@ class Quantizer {
   virtual QParams qparams(const Range& range, const QuantSpec& spec) const {
     return compute_qparams(range.min, range.max, spec);
   }
+  // False for quantizers that do not map to scale, zero point and an integer grid (float16):
+  // passes that learn rounding or step sizes refuse them.
+  virtual bool integer_grid() const { return true; }
   // Quantize-dequantize through ATen's fake-quant kernels.
   virtual torch::Tensor apply(const torch::Tensor& x, const QParams& qparams) const {
     return fake_quantize(x, qparams);

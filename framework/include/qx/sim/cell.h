@@ -2,8 +2,10 @@
 // One cell of an experiment: everything that decides how a model is quantized and evaluated.
 // The experiment file expands into cells (config/ptq_config.h); the engine runs each one on a
 // freshly loaded model (sim/quant_sim.h); the results database keys it by cell_key().
+#include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "qx/core/options.h"
 
@@ -30,6 +32,8 @@ struct CellSpec {
   int activation_bits = 8;
   bool fold_batch_norm = true;
   std::map<std::string, LayerBits> overrides;  // by weight-layer name
+  std::vector<PluginChoice> passes;            // in the order they run (passes/pass.h)
+  std::int64_t seed = 0;                       // for passes that draw random numbers
 };
 
 // A canonical JSON text of the cell (keys sorted, plugin options included) plus `context`, the
@@ -37,10 +41,17 @@ struct CellSpec {
 // equal results, so `qx run` skips a cell whose key is already in the database.
 std::string cell_key(const CellSpec& cell, const std::string& context);
 
-// The cell's plugin options and overrides as JSON, for the database's `options` column.
+// The cell's plugin options and overrides as JSON, for the database's `options` column. Passes
+// and the seed appear only in cells that have passes, so cells without keep their keys.
 std::string cell_options_json(const CellSpec& cell);
 
-// "minmax/per_channel W4A4", "fp32", ... for logs and progress lines.
+// "minmax/per_channel W4A4", "fp32", "mse/per_channel W4A4 +cle+adaround seed 1", ...
 std::string describe(const CellSpec& cell);
+
+// {"name":...,"options":{...}}, keys sorted.
+std::string plugin_json(const PluginChoice& choice);
+
+// "cle+bias_correction", or "" for a cell without passes.
+std::string pass_list(const CellSpec& cell);
 
 }  // namespace qx::sim

@@ -8,19 +8,24 @@
 //
 // Order of work for a cell, on a freshly loaded float model in eval mode:
 //   1. fold BatchNorm into the preceding convolutions (unless the cell switches it off);
-//   2. calibrate(): float forward passes over the calibration batches with an observer on every
+//   2. run_passes(kFloatModel): passes that change the float model (equalization);
+//   3. calibrate(): float forward passes over the calibration batches with an observer on every
 //      activation point; a NaN or Inf there stops the cell with the point's name;
-//   3. quantize_weights(): one observer pass per weight, then the weight is replaced by its
+//   4. quantize_weights(): one observer pass per weight, then the weight is replaced by its
 //      quantize-dequantized copy, once for the whole cell;
-//   4. quantize_activations(): fake-quant hooks at every activation point for evaluation.
+//   5. quantize_activations(): fake-quant hooks at every activation point for evaluation;
+//   6. run_passes(kQuantizedModel): passes that refine the simulation (rounding, biases, steps).
 // A cell with quantize = false does none of this: the float model is evaluated as it is.
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
 
 #include "qx/nn/model.h"
+#include "qx/passes/pass.h"
 #include "qx/plugin/host.h"
 #include "qx/quant/quantizer.h"
 #include "qx/sim/cell.h"
@@ -33,10 +38,49 @@ struct TensorRecord {
   quant::TensorRole role = quant::TensorRole::kWeight;
   int bits = 0;
   quant::Range range;      // the observer's choice
-  quant::QParams qparams;  // the quantizer's answer
+  quant::QParams qparams;  // the quantizer's answer (or a pass's refinement of it)
   // 10 log10(|x|^2 / |x - q(x)|^2): over the weight, or over the first batch that passed the
   // point after quantize_activations() (the first evaluation batch).
   double sqnr_db = 0.0;
+};
+
+// A weight layer as the simulation sees it. Passes read and refine these.
+struct WeightSite {
+  std::string name;
+  std::shared_ptr<torch::nn::Module> module;
+  bool is_conv = true;
+  torch::Tensor weight;  // the module's parameter: quantize-dequantized values once quantized
+  int bits = 0;
+  quant::QuantSpec spec;
+  quant::Range range;
+  quant::QParams qparams;
+};
+
+// An activation point as the simulation sees it.
+struct ActivationSite {
+  std::string name;
+  std::shared_ptr<nn::QuantPointImpl> point;
+  int bits = 0;
+  quant::QuantSpec spec;
+  std::shared_ptr<quant::Observer> observer;
+  quant::Range range;
+  quant::QParams qparams;
+  // Set by passes that learn step sizes (LSQ): qparams.scale is then a [1] tensor that requires
+  // grad, applied through ATen's learnable fake-quant with this gradient scale; 0 means LSQ's
+  // 1 / sqrt(features x qmax), taken from the first tensor that passes.
+  bool learn_scale = false;
+  double grad_factor = 1.0;
+  // QDrop, while a pass optimises: each element keeps its float value with this probability.
+  double drop_probability = 0.0;
+  torch::Tensor signal, noise;  // float64 sums over the first batch after quantize_activations()
+  std::int64_t measured_batches = 0;
+};
+
+// A pass that ran, and how long it took.
+struct PassRun {
+  PluginChoice pass;
+  double seconds = 0;
+  std::string report;  // the pass's PassContext::report
 };
 
 class QuantSim {
@@ -46,21 +90,51 @@ class QuantSim {
   QuantSim(const QuantSim&) = delete;
   QuantSim& operator=(const QuantSim&) = delete;
 
-  // Images must already be normalised and on the model's device.
+  // Runs the cell's passes of one stage, in the cell's order.
+  // `train_set` may be null where no pass trains.
+  std::vector<PassRun> run_passes(passes::PassStage stage, const std::vector<torch::Tensor>& calibration,
+                                  const data::Dataset* train_set = nullptr);
+
+  // Images must already be normalised and on the model's device. Also snapshots the float model
+  // (after folding and float-model passes), which FloatScope brings back.
   void calibrate(const std::vector<torch::Tensor>& batches);
-  // Activation statistics depend only on the observer, BatchNorm folding and the float weights,
-  // not on the quantizer or the bit widths; cells that share those reuse one calibration.
+  // Activation statistics depend only on the observer, BatchNorm folding, the float-model passes
+  // and the float weights, not on the quantizer or the bit widths; cells that share those reuse
+  // one calibration.
   std::vector<std::shared_ptr<quant::Observer>> activation_observers() const;
   void adopt_calibration(const std::vector<std::shared_ptr<quant::Observer>>& observers);
   void quantize_weights();
   void quantize_activations();
 
+  // While alive, the model is the float model (float weights and biases, no activation hooks);
+  // the simulated state comes back when it ends.
+  class FloatScope {
+   public:
+    explicit FloatScope(QuantSim& sim);
+    ~FloatScope();
+    FloatScope(const FloatScope&) = delete;
+    FloatScope& operator=(const FloatScope&) = delete;
+
+   private:
+    QuantSim& sim_;
+    std::map<std::string, torch::Tensor> simulated_;
+  };
+
+  const CellSpec& cell() const { return cell_; }
+  const quant::Quantizer& quantizer() const { return *quantizer_; }
+  std::vector<WeightSite>& weight_sites() { return weights_; }
+  std::vector<std::shared_ptr<ActivationSite>>& activation_sites() { return sites_; }
+  WeightSite& weight_site(const std::string& layer);
+  ActivationSite& activation_site(const std::string& point);
+  // The activation point whose output a weight layer reads.
+  ActivationSite& input_site(const std::string& layer);
+  // The float value of a weight, as it was before quantize_weights().
+  const torch::Tensor& float_weight(const std::string& layer) const;
+
   // Weights first, then activation points in execution order.
   std::vector<TensorRecord> records() const;
 
  private:
-  struct ActivationSite;
-
   int weight_bits(const std::string& layer) const;
   int activation_bits(const std::vector<std::string>& feeds) const;
 
@@ -69,7 +143,8 @@ class QuantSim {
   CellSpec cell_;
   std::shared_ptr<quant::Quantizer> quantizer_;
   std::vector<std::shared_ptr<ActivationSite>> sites_;
-  std::vector<TensorRecord> weights_;
+  std::vector<WeightSite> weights_;
+  std::map<std::string, torch::Tensor> float_state_;  // parameters and buffers, by name
 };
 
 // Fails on settings that no model could run: bit widths, overrides of layers the model lacks.

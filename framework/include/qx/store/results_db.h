@@ -12,7 +12,7 @@
 
 namespace qx::store {
 
-inline constexpr std::int64_t kSchemaVersion = 2;
+inline constexpr std::int64_t kSchemaVersion = 3;
 
 struct RunRecord {
   std::string uid;  // stable across --resume
@@ -44,6 +44,15 @@ struct ExperimentRecord {
   std::int64_t threads = 0;
 };
 
+// One pass that ran in a cell.
+struct PassRecord {
+  std::string name;
+  std::string version;
+  std::string options_json;
+  double seconds = 0;
+  std::string report;  // JSON from the pass, or empty
+};
+
 // One cell's outcome. A failed cell carries its error and no accuracy.
 struct CellResult {
   sim::CellSpec cell;
@@ -52,6 +61,7 @@ struct CellResult {
   double top1 = 0, top5 = 0, loss = 0;
   std::int64_t images = 0;
   double calib_seconds = 0, quantize_seconds = 0, eval_seconds = 0;
+  std::vector<PassRecord> passes;  // those that ran, in order
   std::vector<sim::TensorRecord> tensors;
 };
 

@@ -1,0 +1,195 @@
+// Quantization-aware training with learned step sizes (LSQ, Esser et al. 2020), started from the
+// PTQ result: the cell's observers and quantizer (and any pass before this one) give the initial
+// step sizes, and the float weights are the initial latent weights. For a few epochs on the
+// training set (random crop and flip), every weight is fake-quantized from its latent copy and
+// every activation point fake-quantizes with its own step, all through ATen's learnable
+// fake-quant ops, whose forward is exactly the fake-quant the evaluation then runs; the gradient
+// of each step size is scaled by 1 / sqrt(elements x qmax), as LSQ prescribes. BatchNorm stays
+// frozen (folded, or in eval mode); biases train. Zero points stay the quantizer's.
+#include <cmath>
+#include <memory>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "qx/core/error.h"
+#include "qx/data/batches.h"
+#include "qx/passes/reconstruction.h"
+#include "qx/passes/weight_substitution.h"
+#include "qx/plugin/abi.h"
+#include "qx/plugin/registrar.h"
+#include "qx/sim/quant_sim.h"
+#include "qx/train/sgd.h"
+
+namespace {
+
+using namespace qx::passes;
+
+struct LsqSettings {
+  std::int64_t epochs = 2;
+  std::int64_t batch_size = 128;
+  // Cosine-annealed to 0 over all steps. Ten times below LSQ's 0.01: the latent weights are the
+  // BatchNorm-folded ones, and a channel with a small gamma / sigma has weights (and a grid step)
+  // a hundred times smaller than its neighbours, which one SGD step at 0.01 moves by several
+  // grid steps (measured: the loss went from 0.42 to 8 in two steps).
+  double lr = 0.001;
+  double weight_decay = 5e-5;
+  std::int64_t curve_every = 50;  // steps per point of the training curve in the report
+  std::int64_t images_per_epoch = 0;  // 0 = the whole training set (smaller for tests and smoke runs)
+  bool learn_steps = true;            // false: plain straight-through QAT with the PTQ steps fixed
+};
+
+// One weight layer during training: its latent float weight and learnable step.
+struct TrainedWeight {
+  qx::sim::WeightSite* site;
+  torch::Tensor latent, scale, zero_point;
+  double grad_factor;
+  std::unique_ptr<WeightSubstitution> substitution;
+
+  torch::Tensor quantized() const {
+    const auto& q = site->qparams;
+    if (q.axis >= 0) {
+      return torch::_fake_quantize_learnable_per_channel_affine(latent, scale, zero_point, q.axis, q.qmin, q.qmax,
+                                                                grad_factor);
+    }
+    return torch::_fake_quantize_learnable_per_tensor_affine(latent, scale, zero_point, q.qmin, q.qmax, grad_factor);
+  }
+};
+
+class LsqPass : public Pass {
+ public:
+  explicit LsqPass(LsqSettings settings) : settings_(settings) {}
+  PassStage stage() const override { return PassStage::kQuantizedModel; }
+  void check(const qx::sim::CellSpec&, const qx::quant::Quantizer& quantizer, qx::QuantizableModel&) const override {
+    check_integer_grid(quantizer, "pass 'lsq'");
+  }
+
+  void run(PassContext& context) override {
+    if (!context.train_set) qx::fail("{}: needs the training set", context.name);
+    auto& sim = context.sim;
+    std::vector<std::pair<std::string, torch::Tensor>> parameters;
+    std::vector<TrainedWeight> weights;
+    for (auto& site : sim.weight_sites()) {
+      const auto& q = site.qparams;
+      TrainedWeight w{&site, sim.float_weight(site.name).clone().requires_grad_(true),
+                      (q.axis >= 0 ? q.scale : q.scale.reshape({1})).detach().clone().requires_grad_(settings_.learn_steps),
+                      q.zero_point.to(torch::kFloat).reshape(q.axis >= 0 ? q.zero_point.sizes() : c10::IntArrayRef{1}),
+                      0.0, std::make_unique<WeightSubstitution>(site)};
+      const auto per_step = site.weight.numel() / (q.axis >= 0 ? q.scale.numel() : 1);
+      w.grad_factor = 1.0 / std::sqrt(static_cast<double>(per_step * q.qmax));
+      parameters.emplace_back(site.name + ".latent", w.latent);
+      if (settings_.learn_steps) parameters.emplace_back(site.name + ".step", w.scale);
+      weights.push_back(std::move(w));
+    }
+    for (auto& site : sim.activation_sites()) {
+      if (!settings_.learn_steps) break;
+      site->qparams.scale = site->qparams.scale.detach().reshape({1}).clone().requires_grad_(true);
+      site->learn_scale = true;
+      site->grad_factor = 0.0;  // LSQ's, from the first batch
+      parameters.emplace_back(site->name + ".step", site->qparams.scale);
+    }
+    for (auto& item : context.model.named_parameters()) {
+      const auto& key = item.key();
+      if (item.value().dim() == 1 && key.size() > 5 && key.compare(key.size() - 5, 5, ".bias") == 0) {
+        parameters.emplace_back(item.key(), item.value());
+      }
+    }
+    qx::train::Sgd optimizer(parameters,
+                             qx::train::SgdOptions().lr(settings_.lr).weight_decay(settings_.weight_decay));
+    context.report = train(context, weights, optimizer);
+
+    torch::NoGradGuard no_grad;
+    for (auto& w : weights) {
+      w.substitution.reset();
+      w.site->qparams.scale = w.scale.detach().clamp_min(1e-8).reshape(w.site->qparams.scale.sizes()).clone();
+      w.site->weight.copy_(sim.quantizer().apply(w.latent.detach(), w.site->qparams));
+    }
+    for (auto& site : sim.activation_sites()) {
+      if (!site->learn_scale) continue;
+      site->qparams.scale = site->qparams.scale.detach().clamp_min(1e-8).reshape({}).clone();
+      site->learn_scale = false;
+    }
+  }
+
+ private:
+  std::string train(PassContext& context, std::vector<TrainedWeight>& weights, qx::train::Sgd& optimizer) const {
+    const auto& data = *context.train_set;
+    const auto size = settings_.images_per_epoch > 0 ? std::min(settings_.images_per_epoch, data.size()) : data.size();
+    const auto steps_per_epoch = std::max<std::int64_t>(1, size / settings_.batch_size);
+    const auto total = steps_per_epoch * settings_.epochs;
+    const bool channels_last = weights.front().site->weight.is_contiguous(torch::MemoryFormat::ChannelsLast);
+    const auto device = weights.front().site->weight.device();
+    std::vector<std::string> curve;
+    double loss_sum = 0, correct = 0, seen = 0;
+    for (std::int64_t epoch = 0; epoch < settings_.epochs; ++epoch) {
+      auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(context.seed) * 1000003u +
+                                                                static_cast<std::uint64_t>(epoch));
+      const auto order = torch::randperm(data.size(), generator, torch::kInt64);
+      for (std::int64_t i = 0; i < steps_per_epoch; ++i) {
+        const auto step = epoch * steps_per_epoch + i;
+        const auto indices = order.slice(0, i * settings_.batch_size, (i + 1) * settings_.batch_size);
+        auto images = qx::data::normalize(qx::data::random_crop_flip(data.images.index_select(0, indices), 4, generator));
+        if (channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
+        images = images.to(device);
+        const auto labels = data.labels.index_select(0, indices).to(device);
+        const double lr = 0.5 * settings_.lr * (1.0 + std::cos(M_PI * static_cast<double>(step) / total));
+        optimizer.options().lr(lr);
+        optimizer.zero_grad();
+        for (auto& w : weights) w.substitution->set(w.quantized());
+        const auto logits = context.model.forward(images);
+        const auto loss = torch::nn::functional::cross_entropy(logits, labels);
+        const double value = loss.item<double>();
+        if (!std::isfinite(value)) qx::fail("{}: loss is {} at step {}{}", context.name, value, step, first_bad(weights));
+        loss.backward();
+        optimizer.step();
+        {
+          torch::NoGradGuard no_grad;
+          for (auto& w : weights) w.scale.clamp_min_(1e-8);
+          for (auto& site : context.sim.activation_sites()) {
+            if (site->learn_scale) site->qparams.scale.clamp_min_(1e-8);
+          }
+          loss_sum += value * static_cast<double>(labels.size(0));
+          correct += logits.argmax(1).eq(labels).sum().item<double>();
+          seen += static_cast<double>(labels.size(0));
+        }
+        if ((step + 1) % settings_.curve_every == 0 || step + 1 == total) {
+          curve.push_back(fmt::format("{{\"step\":{},\"epoch\":{:.4f},\"loss\":{:.5f},\"top1\":{:.3f},\"lr\":{:.6g}}}",
+                                      step + 1, static_cast<double>(step + 1) / steps_per_epoch, loss_sum / seen,
+                                      100.0 * correct / seen, lr));
+          loss_sum = correct = seen = 0;
+        }
+      }
+      spdlog::info("{}: epoch {}/{} done", context.name, epoch + 1, settings_.epochs);
+    }
+    return fmt::format("{{\"steps_per_epoch\":{},\"curve\":[{}]}}", steps_per_epoch, fmt::join(curve, ","));
+  }
+
+  // Which layer went bad first, for the error message.
+  static std::string first_bad(const std::vector<TrainedWeight>& weights) {
+    for (const auto& w : weights) {
+      if (!torch::isfinite(w.latent).all().item<bool>() || !torch::isfinite(w.scale).all().item<bool>()) {
+        return fmt::format(" (layer '{}' has non-finite weights or steps)", w.site->name);
+      }
+    }
+    return "";
+  }
+
+  LsqSettings settings_;
+};
+
+}  // namespace
+
+QX_PLUGIN(pass, lsq, "1.0.0", registrar) {
+  registrar.add_pass("lsq", [](const qx::Options& options) {
+    LsqSettings s;
+    s.epochs = options.get_int("epochs", s.epochs, 1, 1000);
+    s.batch_size = options.get_int("batch_size", s.batch_size, 1, 4096);
+    s.lr = options.get_double("lr", s.lr, 0.0, 10.0);
+    s.weight_decay = options.get_double("weight_decay", s.weight_decay, 0.0, 1.0);
+    s.curve_every = options.get_int("curve_every", s.curve_every, 1, 1000000);
+    s.learn_steps = options.get_bool("learn_steps", s.learn_steps);
+    s.images_per_epoch = options.get_int("images_per_epoch", s.images_per_epoch, 0, 100000000);
+    return std::make_unique<LsqPass>(s);
+  });
+}

@@ -1,0 +1,255 @@
+// Passes: what each one guarantees, on a randomly initialised ResNet20 and random images.
+#include <regex>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "qx/core/error.h"
+#include "qx/plugin/host.h"
+#include "qx/sim/capture.h"
+#include "qx/sim/quant_sim.h"
+#include "support.h"
+
+namespace qx::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+Options options_of(const std::string& owner, std::map<std::string, Options::Value> values = {}) {
+  Options options(owner);
+  for (auto& [key, value] : values) options.set(key, value);
+  return options;
+}
+
+class PassTest : public SeededTest {
+ protected:
+  void SetUp() override {
+    SeededTest::SetUp();
+    model_ = host_.create_model("resnet20", Options("model 'resnet20'"));
+    for (auto& buffer : model_->named_buffers()) {
+      if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.5, 2.0);
+      if (buffer.key().find("running_mean") != std::string::npos) buffer.value().normal_(0.0, 0.2);
+    }
+    // Channels of very different scale, the situation equalization is for.
+    for (auto& parameter : model_->named_parameters()) {
+      if (parameter.key().find("bn") != std::string::npos && parameter.key().find("weight") != std::string::npos) {
+        torch::NoGradGuard no_grad;
+        parameter.value().copy_(torch::exp(torch::randn_like(parameter.value())));
+      }
+    }
+    model_->eval();
+    calibration_ = {torch::randn({16, 3, 32, 32}), torch::randn({16, 3, 32, 32})};
+  }
+
+  sim::CellSpec cell(int weight_bits, int activation_bits, std::vector<std::string> passes,
+                     std::map<std::string, Options::Value> pass_options = {}) const {
+    sim::CellSpec c;
+    c.observer = {"minmax", Options("observer 'minmax'")};
+    c.weight_observer = {"minmax", Options("observer 'minmax'")};
+    c.quantizer = {"per_channel", Options("quantizer 'per_channel'")};
+    c.weight_bits = weight_bits;
+    c.activation_bits = activation_bits;
+    for (const auto& name : passes) c.passes.push_back({name, options_of("pass '" + name + "'", pass_options)});
+    return c;
+  }
+
+  torch::Tensor run() {
+    torch::NoGradGuard no_grad;
+    return model_->forward(calibration_[0]);
+  }
+
+  // Calibrates, quantizes and runs the quantized-model passes.
+  void simulate(sim::QuantSim& sim) {
+    sim.run_passes(passes::PassStage::kFloatModel, calibration_);
+    sim.calibrate(calibration_);
+    sim.quantize_weights();
+    sim.quantize_activations();
+    sim.run_passes(passes::PassStage::kQuantizedModel, calibration_);
+  }
+
+  static void expect_on_grid(const sim::WeightSite& site) {
+    EXPECT_TRUE(tensors_equal(quant::fake_quantize(site.weight.detach(), site.qparams), site.weight.detach()))
+        << site.name;
+  }
+
+  PluginHost host_{QX_PLUGIN_DIR};
+  std::shared_ptr<QuantizableModel> model_;
+  std::vector<torch::Tensor> calibration_;
+};
+
+// Sums error_nearest and error_learned over the units of a reconstruction report.
+std::pair<double, double> summed_errors(const std::string& report) {
+  const std::regex unit(R"("error_nearest":([-0-9.e+]+),"error_learned":([-0-9.e+]+))");
+  double nearest = 0, learned = 0;
+  for (std::sregex_iterator it(report.begin(), report.end(), unit), end; it != end; ++it) {
+    nearest += std::stod((*it)[1]);
+    learned += std::stod((*it)[2]);
+  }
+  return {nearest, learned};
+}
+
+TEST_F(PassTest, CrossLayerEqualizationKeepsTheFunctionAndEqualizesRanges) {
+  sim::QuantSim sim(*model_, host_, cell(8, 8, {"cle"}));  // folds BatchNorm
+  const auto folded = run();
+  sim.run_passes(passes::PassStage::kFloatModel, calibration_);
+  EXPECT_TRUE(tensors_equal(run(), folded, 1e-4, 1e-4));
+  auto modules = model_->named_modules("", false);
+  for (const auto& pair : model_->equalization_pairs()) {
+    const auto first = modules[pair.first]->as<torch::nn::Conv2d>()->weight.abs().amax({1, 2, 3});
+    const auto second = modules[pair.second]->as<torch::nn::Conv2d>()->weight.abs().amax({0, 2, 3});
+    EXPECT_TRUE(tensors_equal(first, second, 1e-6, 1e-4)) << pair.first;
+  }
+}
+
+TEST_F(PassTest, BiasCorrectionRestoresTheFloatChannelMeans) {
+  sim::QuantSim sim(*model_, host_, cell(3, 8, {"bias_correction"}));
+  simulate(sim);
+  // After the first layer and its (folded) BatchNorm, per channel, over the calibration images.
+  auto first_layer_means = [&] {
+    auto& input = sim.input_site("conv1");
+    const auto x = sim::capture_point(*model_, *input.point, calibration_);
+    auto modules = model_->named_modules("", false);
+    torch::NoGradGuard no_grad;
+    return modules["bn1"]->as<torch::nn::BatchNorm2d>()->forward(
+        modules["conv1"]->as<torch::nn::Conv2d>()->forward(x)).mean({0, 2, 3});
+  };
+  const auto simulated = first_layer_means();
+  torch::Tensor reference;
+  {
+    sim::QuantSim::FloatScope float_model(sim);
+    reference = first_layer_means();
+  }
+  EXPECT_TRUE(tensors_equal(simulated, reference, 1e-4, 1e-4));
+}
+
+TEST_F(PassTest, AdaRoundRoundsEachWeightDownOrUpOnTheQuantizerGrid) {
+  sim::QuantSim sim(*model_, host_, cell(3, 8, {"adaround"}, {{"iterations", std::int64_t{60}}, {"batch_size", std::int64_t{8}}}));
+  sim.calibrate(calibration_);
+  sim.quantize_weights();
+  sim.quantize_activations();
+  const auto runs = sim.run_passes(passes::PassStage::kQuantizedModel, calibration_);
+  ASSERT_EQ(runs.size(), 1u);
+  const auto [nearest, learned] = summed_errors(runs[0].report);
+  EXPECT_LT(learned, nearest);
+  for (auto& site : sim.weight_sites()) {
+    expect_on_grid(site);
+    std::vector<std::int64_t> shape(static_cast<std::size_t>(site.weight.dim()), 1);
+    shape[0] = -1;
+    const auto scale = site.qparams.scale.reshape(shape);
+    const auto distance = (site.weight.detach() / scale - sim.float_weight(site.name) / scale).abs();
+    EXPECT_LE(distance.max().item<double>(), 1.0 + 1e-3) << site.name << ": moved more than one grid step";
+  }
+}
+
+TEST_F(PassTest, BlockReconstructionLearnsActivationStepsAndLowersTheBlockError) {
+  auto spec = cell(3, 4, {"brecq"}, {{"iterations", std::int64_t{60}}, {"batch_size", std::int64_t{8}}});
+  sim::QuantSim sim(*model_, host_, spec);
+  sim.run_passes(passes::PassStage::kFloatModel, calibration_);
+  sim.calibrate(calibration_);
+  sim.quantize_weights();
+  sim.quantize_activations();
+  std::map<std::string, float> before;
+  for (auto& site : sim.activation_sites()) before[site->name] = site->qparams.scale.item<float>();
+  const auto runs = sim.run_passes(passes::PassStage::kQuantizedModel, calibration_);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_THAT(runs[0].report, HasSubstr("\"unit\":\"layer1.0\""));
+  int moved = 0;
+  for (auto& site : sim.activation_sites()) {
+    EXPECT_FALSE(site->learn_scale);
+    EXPECT_EQ(site->qparams.scale.dim(), 0) << site->name;
+    EXPECT_GT(site->qparams.scale.item<float>(), 0.0f);
+    moved += site->qparams.scale.item<float>() != before[site->name];
+  }
+  EXPECT_GT(moved, 0);
+  for (auto& site : sim.weight_sites()) expect_on_grid(site);
+  const auto [nearest, learned] = summed_errors(runs[0].report);
+  EXPECT_GT(nearest, 0.0);
+  EXPECT_LT(learned, nearest);
+}
+
+TEST_F(PassTest, ADivergingReconstructionNamesThePassAndTheUnit) {
+  sim::QuantSim sim(*model_, host_, cell(4, 8, {"adaround"}, {{"iterations", std::int64_t{5}}}));
+  sim.calibrate(calibration_);
+  sim.quantize_weights();
+  sim.quantize_activations();
+  {
+    // Behind the last activation point, where no fake-quant turns it into a number again.
+    torch::NoGradGuard no_grad;
+    model_->named_parameters()["fc.bias"].fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  try {
+    sim.run_passes(passes::PassStage::kQuantizedModel, calibration_);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("pass 'adaround'"));
+    EXPECT_THAT(e.what(), HasSubstr("unit 'fc'"));
+    EXPECT_THAT(e.what(), HasSubstr("nan"));
+  }
+}
+
+TEST_F(PassTest, LsqTrainsStepsAndLeavesTheEvaluationArithmetic) {
+  data::Dataset train{torch::randint(0, 256, {64, 3, 32, 32}, torch::kUInt8), torch::randint(0, 10, {64}, torch::kInt64)};
+  auto spec = cell(4, 4, {"lsq"}, {{"epochs", std::int64_t{1}}, {"batch_size", std::int64_t{16}}, {"curve_every", std::int64_t{2}}});
+  sim::QuantSim sim(*model_, host_, spec);
+  sim.calibrate(calibration_);
+  sim.quantize_weights();
+  sim.quantize_activations();
+  const auto step_before = sim.weight_site("conv1").qparams.scale.clone();
+  const auto runs = sim.run_passes(passes::PassStage::kQuantizedModel, calibration_, &train);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_THAT(runs[0].report, HasSubstr("\"curve\":[{\"step\":2"));
+  EXPECT_FALSE(torch::equal(sim.weight_site("conv1").qparams.scale, step_before));
+  for (auto& site : sim.weight_sites()) expect_on_grid(site);
+  for (auto& site : sim.activation_sites()) EXPECT_FALSE(site->learn_scale);
+}
+
+TEST_F(PassTest, PassesRefuseCellsTheyCannotServe) {
+  auto float16 = host_.create_quantizer("float16", Options("quantizer 'float16'"));
+  for (const std::string name : {"adaround", "brecq", "qdrop", "lsq"}) {
+    auto pass = host_.create_pass(name, Options("pass '" + name + "'"));
+    try {
+      pass->check(cell(16, 16, {}), *float16, *model_);
+      FAIL() << name << " accepted float16";
+    } catch (const Error& e) {
+      EXPECT_THAT(e.what(), HasSubstr("integer grid"));
+    }
+  }
+  auto unfolded = cell(8, 8, {});
+  unfolded.fold_batch_norm = false;
+  auto per_channel = host_.create_quantizer("per_channel", Options("quantizer 'per_channel'"));
+  try {
+    host_.create_pass("cle", Options("pass 'cle'"))->check(unfolded, *per_channel, *model_);
+    FAIL() << "cle accepted an unfolded model";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("fold_batch_norm = true"));
+  }
+}
+
+TEST_F(PassTest, PassOptionsAreCheckedWhenThePassIsCreated) {
+  Options misspelled("pass 'adaround'");
+  misspelled.set("iteratons", std::int64_t{10}, "grid.toml:12:1");
+  try {
+    host_.create_pass("adaround", misspelled);
+    FAIL() << "accepted a misspelled option";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("grid.toml:12:1: unknown option 'iteratons'"));
+  }
+  Options out_of_range("pass 'qdrop'");
+  out_of_range.set("drop_probability", 1.5, "grid.toml:14:1");
+  try {
+    host_.create_pass("qdrop", out_of_range);
+    FAIL() << "accepted drop_probability 1.5";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("grid.toml:14:1: option 'drop_probability'"));
+  }
+  try {
+    host_.create_pass("adaroun", Options("pass"));
+    FAIL() << "accepted an unknown pass";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("unknown pass plugin 'adaroun'"));
+    EXPECT_THAT(e.what(), HasSubstr("adaround, bias_correction, brecq, cle, lsq, qdrop"));
+  }
+}
+
+}  // namespace
+}  // namespace qx::test
