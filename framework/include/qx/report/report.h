@@ -1,0 +1,26 @@
+#pragma once
+// `qx report`: the results database rendered as Markdown tables and gnuplot figures, so that no
+// number in the README or docs/ is typed by hand. The output depends only on the database: the
+// same file gives the same bytes (rows are ordered explicitly, numbers formatted explicitly, and
+// gnuplot's SVG carries no timestamp). docs/results.md describes what each file shows.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace qx::report {
+
+struct ReportOptions {
+  std::string database;
+  std::filesystem::path out_dir;
+  // When set, the README's text between "<!-- qx-report:begin -->" and "<!-- qx-report:end -->"
+  // is replaced by the generated summary.
+  std::filesystem::path readme;
+  // The checkpoint whose cells are reported (run uid and epoch); empty / -1 = the newest cell's.
+  std::string run_uid;
+  std::int64_t epoch = -1;
+  std::string gnuplot = "gnuplot";
+};
+
+void write_report(const ReportOptions& options);
+
+}  // namespace qx::report

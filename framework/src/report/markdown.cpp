@@ -1,0 +1,45 @@
+#include "markdown.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace qx::report {
+
+std::string MarkdownTable::render() const {
+  auto line = [](const std::vector<std::string>& cells) {
+    std::string out = "|";
+    for (const auto& cell : cells) out += " " + cell + " |";
+    return out + "\n";
+  };
+  std::string out = line(header);
+  std::vector<std::string> rule;
+  for (std::size_t i = 0; i < header.size(); ++i) rule.push_back(i < numeric.size() && numeric[i] ? "---:" : "---");
+  out += line(rule);
+  for (const auto& row : rows) out += line(row);
+  return out;
+}
+
+std::string percent(double value) { return fmt::format("{:.2f}", value); }
+
+std::string signed_delta(double value) {
+  // -0.00 would read as a loss; a difference that rounds to zero is shown as 0.00.
+  if (std::fabs(value) < 0.005) return "0.00";
+  return fmt::format("{:+.2f}", value);
+}
+
+std::string seconds(double value) { return fmt::format("{:.1f}", value); }
+
+std::string mean_std(const std::vector<double>& values) {
+  if (values.empty()) return "";
+  double mean = 0;
+  for (double v : values) mean += v;
+  mean /= static_cast<double>(values.size());
+  if (values.size() == 1) return percent(mean);
+  double squares = 0;
+  for (double v : values) squares += (v - mean) * (v - mean);
+  const double std = std::sqrt(squares / static_cast<double>(values.size() - 1));
+  return fmt::format("{:.2f} ± {:.2f} ({})", mean, std, values.size());
+}
+
+}  // namespace qx::report

@@ -1,0 +1,22 @@
+#pragma once
+// Markdown tables and the number formats every report file shares.
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qx::report {
+
+struct MarkdownTable {
+  std::vector<std::string> header;
+  std::vector<bool> numeric;  // right-aligned columns; missing entries mean text
+  std::vector<std::vector<std::string>> rows;
+  std::string render() const;
+};
+
+std::string percent(double value);        // "91.23"
+std::string signed_delta(double value);   // "+0.05", "-1.20"
+std::string seconds(double value);        // "12.3"
+// "84.21 ± 0.12 (3)" over seeds; the plain mean for one value.
+std::string mean_std(const std::vector<double>& values);
+
+}  // namespace qx::report

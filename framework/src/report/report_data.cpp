@@ -1,0 +1,116 @@
+#include "report_data.h"
+
+#include "qx/core/error.h"
+
+namespace qx::report {
+
+namespace {
+
+// A cell's checkpoint and test-set size live in its key: under "context" for the float cell and
+// torch.ao's rows, under "context.run" for quantized cells.
+constexpr const char* kCellsView = R"sql(
+CREATE TEMP VIEW IF NOT EXISTS report_cells AS
+SELECT c.*, e.name AS experiment,
+       COALESCE(json_extract(c.key, '$.context.run.checkpoint.run'),
+                json_extract(c.key, '$.context.checkpoint.run')) AS checkpoint_run,
+       COALESCE(json_extract(c.key, '$.context.run.checkpoint.epoch'),
+                json_extract(c.key, '$.context.checkpoint.epoch')) AS checkpoint_epoch,
+       COALESCE(json_extract(c.key, '$.context.run.test_images'),
+                json_extract(c.key, '$.context.test_images')) AS test_images
+FROM cells c JOIN experiments e ON e.id = c.experiment_id
+WHERE c.status = 'finished';
+)sql";
+
+std::string text_or_empty(const store::Statement& row, int column) {
+  return row.column_is_null(column) ? std::string() : row.column_text(column);
+}
+
+CheckpointRef newest_checkpoint(store::Database& db) {
+  store::Statement query(db, "SELECT checkpoint_run, checkpoint_epoch FROM report_cells "
+                             "WHERE checkpoint_run IS NOT NULL ORDER BY id DESC LIMIT 1");
+  if (!query.step()) fail("results database {}: no finished cells to report", db.path());
+  return {query.column_text(0), query.column_int(1)};
+}
+
+std::optional<TrainingRun> load_training(store::Database& db, const std::string& uid) {
+  store::Statement run(db, "SELECT id, uid, name, device, threads, config_path FROM runs WHERE uid = ?");
+  run.bind(1, uid);
+  if (!run.step()) return std::nullopt;
+  TrainingRun training{run.column_text(1), run.column_text(2), text_or_empty(run, 3), text_or_empty(run, 5),
+                       run.column_int(4), {}};
+  store::Statement epochs(db, "SELECT epoch, train_loss, train_top1, test_loss, test_top1, lr, seconds "
+                              "FROM train_epochs WHERE run_id = ? ORDER BY epoch");
+  epochs.bind(1, run.column_int(0));
+  while (epochs.step()) {
+    training.epochs.push_back({epochs.column_int(0), epochs.column_double(1), epochs.column_double(2),
+                               epochs.column_double(3), epochs.column_double(4), epochs.column_double(5),
+                               epochs.column_double(6)});
+  }
+  return training;
+}
+
+}  // namespace
+
+ReportData load_report_data(store::Database& db, const CheckpointRef& wanted) {
+  db.execute(kCellsView);
+  ReportData data;
+  data.checkpoint = wanted.run_uid.empty() ? newest_checkpoint(db) : wanted;
+  store::Statement cells(db, R"sql(
+SELECT id, experiment, label, observer, weight_observer, quantizer, passes, options, quantize, fold_batch_norm,
+       w_bits, a_bits, seed, top1, top5, loss, calib_seconds, pass_seconds, eval_seconds, test_images
+FROM report_cells
+WHERE checkpoint_run = ?1 AND checkpoint_epoch = ?2
+  AND test_images = (SELECT MAX(test_images) FROM report_cells WHERE checkpoint_run = ?1 AND checkpoint_epoch = ?2)
+ORDER BY id)sql");
+  cells.bind(1, data.checkpoint.run_uid).bind(2, data.checkpoint.epoch);
+  while (cells.step()) {
+    CellRow row;
+    row.id = cells.column_int(0);
+    row.experiment = cells.column_text(1);
+    row.label = text_or_empty(cells, 2);
+    row.observer = text_or_empty(cells, 3);
+    row.weight_observer = text_or_empty(cells, 4);
+    row.quantizer = text_or_empty(cells, 5);
+    row.passes = text_or_empty(cells, 6);
+    row.options = text_or_empty(cells, 7);
+    row.quantize = cells.column_int(8) != 0;
+    row.fold_batch_norm = cells.column_is_null(9) || cells.column_int(9) != 0;
+    row.w_bits = static_cast<int>(cells.column_is_null(10) ? 0 : cells.column_int(10));
+    row.a_bits = static_cast<int>(cells.column_is_null(11) ? 0 : cells.column_int(11));
+    row.seed = cells.column_int(12);
+    row.top1 = cells.column_double(13);
+    row.top5 = cells.column_is_null(14) ? 0.0 : cells.column_double(14);
+    row.loss = cells.column_double(15);
+    row.calib_seconds = cells.column_is_null(16) ? 0.0 : cells.column_double(16);
+    row.pass_seconds = cells.column_double(17);
+    row.eval_seconds = cells.column_is_null(18) ? 0.0 : cells.column_double(18);
+    data.test_images = cells.column_int(19);
+    data.cells.push_back(std::move(row));
+  }
+  if (data.cells.empty()) {
+    fail("results database {}: no finished cells for checkpoint {} epoch {}", db.path(), data.checkpoint.run_uid,
+         data.checkpoint.epoch);
+  }
+  data.training = load_training(db, data.checkpoint.run_uid);
+  store::Statement passes(db, "SELECT p.cell_id, p.name, p.report, p.seconds FROM cell_passes p "
+                              "JOIN report_cells c ON c.id = p.cell_id ORDER BY p.cell_id, p.position");
+  while (passes.step()) {
+    data.passes.push_back({passes.column_int(0), passes.column_text(1), text_or_empty(passes, 2),
+                           passes.column_double(3)});
+  }
+  return data;
+}
+
+std::vector<TensorRow> load_tensors(store::Database& db, std::int64_t cell_id) {
+  store::Statement query(db, "SELECT name, role, bits, sqnr_db FROM cell_tensors WHERE cell_id = ? ORDER BY position");
+  query.bind(1, cell_id);
+  std::vector<TensorRow> rows;
+  while (query.step()) {
+    TensorRow row{cell_id, query.column_text(0), query.column_text(1), static_cast<int>(query.column_int(2)), {}};
+    if (!query.column_is_null(3)) row.sqnr_db = query.column_double(3);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace qx::report

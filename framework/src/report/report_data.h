@@ -1,0 +1,65 @@
+#pragma once
+// What the report reads from the results database, as plain rows.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "qx/store/sqlite.h"
+
+namespace qx::report {
+
+struct CheckpointRef {
+  std::string run_uid;
+  std::int64_t epoch = 0;
+};
+
+struct CellRow {
+  std::int64_t id = 0;
+  std::string experiment, label, observer, weight_observer, quantizer, passes, options;
+  bool quantize = true, fold_batch_norm = true;
+  int w_bits = 0, a_bits = 0;
+  std::int64_t seed = 0;
+  double top1 = 0, top5 = 0, loss = 0;
+  double calib_seconds = 0, pass_seconds = 0, eval_seconds = 0;
+};
+
+struct EpochRow {
+  std::int64_t epoch = 0;
+  double train_loss = 0, train_top1 = 0, test_loss = 0, test_top1 = 0, lr = 0, seconds = 0;
+};
+
+struct TrainingRun {
+  std::string uid, name, device, config_path;
+  std::int64_t threads = 0;
+  std::vector<EpochRow> epochs;
+};
+
+struct PassReport {
+  std::int64_t cell_id = 0;
+  std::string name, report;
+  double seconds = 0;
+};
+
+struct TensorRow {
+  std::int64_t cell_id = 0;
+  std::string name, role;
+  int bits = 0;
+  std::optional<double> sqnr_db;
+};
+
+struct ReportData {
+  CheckpointRef checkpoint;
+  std::int64_t test_images = 0;
+  std::vector<CellRow> cells;  // finished, on the full test set, for `checkpoint`; by id
+  std::optional<TrainingRun> training;
+  std::vector<PassReport> passes;  // of the cells above
+};
+
+// The newest cell's checkpoint unless `wanted` names one.
+ReportData load_report_data(store::Database& db, const CheckpointRef& wanted);
+
+std::vector<TensorRow> load_tensors(store::Database& db, std::int64_t cell_id);
+
+}  // namespace qx::report

@@ -1,0 +1,162 @@
+#include "report_plots.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "qx/core/error.h"
+#include "report_tables.h"
+
+namespace qx::report {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Fixed size and font, no timestamp: gnuplot's SVG output is then a function of the script.
+constexpr const char* kTerminal = "set terminal svg size 760,430 font 'Helvetica,12' background rgb 'white'\n";
+
+void render(const std::string& gnuplot, const std::string& body, const fs::path& svg) {
+  const auto script = svg.parent_path() / ("." + svg.stem().string() + ".gp");
+  {
+    std::ofstream out(script);
+    out << kTerminal << "set output '" << svg.string() << "'\n" << body;
+  }
+  const auto command = fmt::format("'{}' '{}' 2>&1", gnuplot, script.string());
+  const int status = std::system(command.c_str());
+  fs::remove(script);
+  if (status != 0) fail("gnuplot failed on {} (exit status {}); is gnuplot installed?", svg.string(), status);
+}
+
+std::string block(const std::string& name, const std::string& rows) { return "$" + name + " << EOD\n" + rows + "EOD\n"; }
+
+// Per-layer override of a sensitivity cell: "layer3.2.conv2" from {"layer3.2.conv2":{...}}.
+std::string single_override(const std::string& options) {
+  static const std::regex layer("\"overrides\":\\{\"([^\"]+)\":\\{\"a_bits\":\\d+,\"w_bits\":\\d+\\}\\}");
+  std::smatch match;
+  return std::regex_search(options, match, layer) ? match[1].str() : std::string();
+}
+
+}  // namespace
+
+std::vector<std::string> write_plots(const ReportData& data, const fs::path& out_dir, const std::string& gnuplot) {
+  std::vector<std::string> written;
+  const auto* fp32 = float_baseline(data);
+
+  // Top-1 against bit width, per-channel quantizer, one line per observer.
+  {
+    std::string blocks, plot = "plot ";
+    for (const std::string observer : {"minmax", "moving_average", "percentile", "mse", "kl"}) {
+      std::string rows;
+      for (const auto& c : data.cells) {
+        if (c.experiment == "ptq-grid" && c.quantize && c.label.empty() && c.passes.empty() &&
+            c.quantizer == "per_channel" && c.observer == observer && c.w_bits == c.a_bits &&
+            c.options.find("\"overrides\":{}") != std::string::npos) {
+          rows += fmt::format("{} {:.2f}\n", c.w_bits, c.top1);
+        }
+      }
+      if (rows.empty()) continue;
+      blocks += block(observer, rows);
+      plot += fmt::format("$" "{} using 1:2 with linespoints lw 2 title '{}', ", observer, observer);
+    }
+    if (!blocks.empty()) {
+      std::string body = blocks + "set xlabel 'bits (weights = activations)'\nset ylabel 'test top-1 (%)'\n"
+                                  "set xrange [17:1]\nset xtics (16, 8, 4, 2)\nset yrange [0:100]\nset key bottom left\n"
+                                  "set grid\nset title 'qx PTQ, per-channel weights, by activation observer'\n";
+      if (fp32) body += fmt::format("fp32 = {:.2f}\n", fp32->top1);
+      plot += fp32 ? "fp32 with lines dt 2 lc rgb 'black' title 'fp32'\n" : "\n";
+      render(gnuplot, body + plot, out_dir / "accuracy_vs_bits.svg");
+      written.push_back("accuracy_vs_bits.svg");
+    }
+  }
+
+  // The training curve of the checkpoint's run.
+  if (data.training && !data.training->epochs.empty()) {
+    std::string rows;
+    for (const auto& e : data.training->epochs) {
+      rows += fmt::format("{} {:.3f} {:.3f} {:.6f}\n", e.epoch, e.train_top1, e.test_top1, e.lr);
+    }
+    const std::string body = block("epochs", rows) +
+                             "set xlabel 'epoch'\nset ylabel 'top-1 (%)'\nset y2label 'learning rate'\nset y2tics\n"
+                             "set ytics nomirror\nset yrange [40:100]\nset key bottom right\nset grid\n"
+                             "set title 'Training ResNet20 (qx train, final epoch reported)'\n"
+                             "plot $epochs using 1:2 with lines lw 2 title 'train top-1', "
+                             "$epochs using 1:3 with lines lw 2 title 'test top-1', "
+                             "$epochs using 1:4 axes x1y2 with lines dt 2 title 'learning rate'\n";
+    render(gnuplot, body, out_dir / "training.svg");
+    written.push_back("training.svg");
+  }
+
+  // QAT (LSQ) training-loss curves, one per cell.
+  {
+    static const std::regex point("\"epoch\":([0-9.]+),\"loss\":([0-9.]+),\"top1\":([0-9.]+)");
+    std::string blocks, plot = "plot ";
+    int n = 0;
+    for (const auto& pass : data.passes) {
+      if (pass.name != "lsq" || pass.report.empty()) continue;
+      const CellRow* cell = nullptr;
+      for (const auto& c : data.cells) {
+        if (c.id == pass.cell_id) cell = &c;
+      }
+      if (!cell || cell->seed != 0) continue;
+      std::string rows;
+      for (std::sregex_iterator it(pass.report.begin(), pass.report.end(), point), e; it != e; ++it) {
+        rows += fmt::format("{} {}\n", (*it)[1].str(), (*it)[2].str());
+      }
+      const auto name = fmt::format("qat{}", n++);
+      blocks += block(name, rows);
+      plot += fmt::format("${} using 1:2 with lines lw 2 title 'W{}A{} +{}', ", name, cell->w_bits, cell->a_bits,
+                          cell->passes);
+    }
+    if (n > 0) {
+      plot.resize(plot.size() - 2);
+      render(gnuplot,
+             blocks + "set xlabel 'epoch of QAT'\nset ylabel 'training loss'\nset grid\nset key top right\n"
+                      "set title 'LSQ quantization-aware training from the PTQ result'\n" + plot + "\n",
+             out_dir / "qat.svg");
+      written.push_back("qat.svg");
+    }
+  }
+
+  // Per-layer sensitivity: only one layer quantized (weights and its input), the rest at 16 bits.
+  {
+    std::vector<std::string> layers;
+    std::map<std::pair<std::string, int>, double> drop;
+    for (const auto& c : data.cells) {
+      if (c.experiment != "sensitivity" || !c.quantize || !fp32) continue;
+      const auto layer = single_override(c.options);
+      if (layer.empty()) continue;
+      if (std::find(layers.begin(), layers.end(), layer) == layers.end()) layers.push_back(layer);
+      static const std::regex bits("\"a_bits\":(\\d+)");
+      std::smatch match;
+      std::regex_search(c.options, match, bits);
+      drop[{layer, std::stoi(match[1].str())}] = fp32->top1 - c.top1;
+    }
+    if (!layers.empty()) {
+      std::string rows, tics;
+      for (std::size_t i = 0; i < layers.size(); ++i) {
+        auto value = [&](int b) {
+          auto it = drop.find({layers[i], b});
+          return it == drop.end() ? std::string("NaN") : fmt::format("{:.2f}", it->second);
+        };
+        rows += fmt::format("{} {} {}\n", i, value(4), value(2));
+        tics += fmt::format("{}'{}' {}", i ? ", " : "", layers[i], i);
+      }
+      render(gnuplot,
+             block("drop", rows) +
+                 "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8\n"
+                 "set boxwidth 0.9\nset ylabel 'top-1 drop vs fp32 (pp)'\nset grid ytics\nset xtics rotate by -45\n"
+                 "set title 'Sensitivity: one layer (weights and input) quantized, the rest at 16 bits'\n"
+                 "set xtics (" + tics + ")\nset key top left\n"
+                 "plot $drop using 2 title '4 bits', $drop using 3 title '2 bits'\n",
+             out_dir / "sensitivity.svg");
+      written.push_back("sensitivity.svg");
+    }
+  }
+  return written;
+}
+
+}  // namespace qx::report

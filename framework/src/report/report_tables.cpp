@@ -1,0 +1,222 @@
+#include "report_tables.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <regex>
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "markdown.h"
+
+namespace qx::report {
+
+namespace {
+
+const std::vector<std::string> kObservers = {"minmax", "moving_average", "percentile", "mse", "kl"};
+const std::vector<std::string> kQuantizers = {"asymmetric", "symmetric", "per_channel", "pytorch"};
+
+bool plain_grid_cell(const CellRow& c) {
+  return c.experiment == "ptq-grid" && c.quantize && c.label.empty() && c.passes.empty() &&
+         c.options.find("\"overrides\":{}") != std::string::npos && c.weight_observer == "minmax";
+}
+
+const CellRow* find_cell(const ReportData& data, const std::function<bool(const CellRow&)>& match) {
+  for (const auto& c : data.cells) {
+    if (match(c)) return &c;
+  }
+  return nullptr;
+}
+
+// Layers named in a cell's overrides, e.g. "conv1, fc".
+std::string overridden_layers(const std::string& options) {
+  const auto start = options.find("\"overrides\":{");
+  if (start == std::string::npos) return "";
+  const auto end = options.find("}}", start);
+  const std::string overrides = options.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  static const std::regex layer("\"([^\"]+)\":\\{\"a_bits\":(\\d+),\"w_bits\":(\\d+)");
+  std::vector<std::string> names;
+  for (std::sregex_iterator it(overrides.begin(), overrides.end(), layer), e; it != e; ++it) {
+    names.push_back(fmt::format("{} W{}A{}", (*it)[1].str(), (*it)[3].str(), (*it)[2].str()));
+  }
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+std::string width(const CellRow& c) { return fmt::format("W{}A{}", c.w_bits, c.a_bits); }
+
+}  // namespace
+
+const CellRow* float_baseline(const ReportData& data) {
+  return find_cell(data, [](const CellRow& c) { return !c.quantize; });
+}
+
+std::string training_markdown(const ReportData& data) {
+  if (!data.training || data.training->epochs.empty()) return "No training run for this checkpoint in the database.\n";
+  const auto& t = *data.training;
+  const auto& last = t.epochs.back();
+  const auto best = *std::max_element(t.epochs.begin(), t.epochs.end(),
+                                      [](const EpochRow& a, const EpochRow& b) { return a.test_top1 < b.test_top1; });
+  double total = 0;
+  for (const auto& e : t.epochs) total += e.seconds;
+  MarkdownTable table{{"epochs", "final test top-1", "best epoch's test top-1 (not selected)", "final train top-1",
+                       "training time"},
+                      {true, true, true, true, true},
+                      {{fmt::format("{}", last.epoch), percent(last.test_top1),
+                        fmt::format("{} (epoch {})", percent(best.test_top1), best.epoch), percent(last.train_top1),
+                        fmt::format("{:.1f} h", total / 3600.0)}}};
+  return table.render();
+}
+
+std::string comparison_markdown(const ReportData& data) {
+  const auto* fp32 = float_baseline(data);
+  if (!fp32) return "No float baseline cell in the database.\n";
+  MarkdownTable table{{"method", "bits (W/A)", "top-1", "vs fp32"}, {false, false, true, true}, {}};
+  auto add = [&](const std::string& method, const std::string& bits, double top1) {
+    table.rows.push_back({method, bits, percent(top1), signed_delta(top1 - fp32->top1)});
+  };
+  add("fp32 (the trained checkpoint)", "32/32", fp32->top1);
+  for (const auto& c : data.cells) {
+    if (c.experiment == "torch.ao-ptq") add("PyTorch: torch.ao eager static PTQ, real int8 kernels, " + c.label, "8/8", c.top1);
+  }
+  if (const auto* ref = find_cell(data, [](const CellRow& c) { return c.label == "pytorch-reference"; })) {
+    add("qx `pytorch` quantizer: torch.ao's qconfig (HistogramObserver, per-channel qint8) in ATen fake-quant", "8/8",
+        ref->top1);
+  }
+  if (const auto* half = find_cell(data, [](const CellRow& c) { return c.label == "float16"; })) {
+    add("qx `float16` (IEEE half, not an integer grid)", "16/16", half->top1);
+  }
+  for (int bits : {16, 8}) {
+    for (const auto& quantizer : kQuantizers) {
+      std::vector<const CellRow*> cells;
+      for (const auto& c : data.cells) {
+        if (plain_grid_cell(c) && c.quantizer == quantizer && c.w_bits == bits && c.a_bits == bits) cells.push_back(&c);
+      }
+      if (cells.empty()) continue;
+      auto [worst, best] = std::minmax_element(cells.begin(), cells.end(),
+                                               [](const CellRow* a, const CellRow* b) { return a->top1 < b->top1; });
+      add(fmt::format("qx `{}`, best of {} observers ({})", quantizer, cells.size(), (*best)->observer),
+          fmt::format("{}/{}", bits, bits), (*best)->top1);
+      add(fmt::format("qx `{}`, worst of {} observers ({})", quantizer, cells.size(), (*worst)->observer),
+          fmt::format("{}/{}", bits, bits), (*worst)->top1);
+    }
+  }
+  return table.render();
+}
+
+std::string grid_markdown(const ReportData& data) {
+  const auto* fp32 = float_baseline(data);
+  std::string out;
+  std::set<int> widths;
+  for (const auto& c : data.cells) {
+    if (plain_grid_cell(c) && c.w_bits == c.a_bits) widths.insert(c.w_bits);
+  }
+  for (auto it = widths.rbegin(); it != widths.rend(); ++it) {
+    const int bits = *it;
+    MarkdownTable table{{"observer \\ quantizer"}, {false}, {}};
+    for (const auto& q : kQuantizers) {
+      table.header.push_back("`" + q + "`");
+      table.numeric.push_back(true);
+    }
+    for (const auto& observer : kObservers) {
+      std::vector<std::string> row{"`" + observer + "`"};
+      for (const auto& quantizer : kQuantizers) {
+        const auto* c = find_cell(data, [&](const CellRow& c) {
+          return plain_grid_cell(c) && c.observer == observer && c.quantizer == quantizer && c.w_bits == bits &&
+                 c.a_bits == bits;
+        });
+        row.push_back(!c ? "–" : fp32 ? fmt::format("{} ({})", percent(c->top1), signed_delta(c->top1 - fp32->top1))
+                                      : percent(c->top1));
+      }
+      table.rows.push_back(std::move(row));
+    }
+    out += fmt::format("### W{0}A{0}\n\n{1}\n", bits, table.render());
+  }
+  double calib = 0, eval = 0;
+  int n = 0;
+  for (const auto& c : data.cells) {
+    if (c.experiment != "ptq-grid") continue;
+    calib += c.calib_seconds, eval += c.eval_seconds, ++n;
+  }
+  if (n > 0) {
+    out += fmt::format("{} cells; per cell on average {} s calibration (shared by cells with the same observer) and "
+                       "{} s evaluation of the {} test images.\n",
+                       n, seconds(calib / n), seconds(eval / n), data.test_images);
+  }
+  return out;
+}
+
+std::string improvements_markdown(const ReportData& data) {
+  const auto* fp32 = float_baseline(data);
+  std::vector<std::string> rows, columns;
+  std::map<std::pair<std::string, std::string>, std::vector<double>> top1;
+  std::map<std::string, std::vector<double>> pass_seconds;
+  for (const auto& c : data.cells) {
+    if (c.experiment != "improvements" || !c.quantize) continue;
+    auto row = c.passes.empty() ? std::string("PTQ alone") : "+" + c.passes;
+    if (const auto layers = overridden_layers(c.options); !layers.empty()) row += " (" + layers + ")";
+    if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
+    if (std::find(columns.begin(), columns.end(), width(c)) == columns.end()) columns.push_back(width(c));
+    top1[{row, width(c)}].push_back(c.top1);
+    pass_seconds[row].push_back(c.pass_seconds);
+  }
+  if (rows.empty()) return "No `improvements` experiment in the database.\n";
+  MarkdownTable table{{"passes (in order)"}, {false}, {}};
+  for (const auto& column : columns) {
+    table.header.push_back(column);
+    table.numeric.push_back(true);
+  }
+  table.header.push_back("pass seconds per cell");
+  table.numeric.push_back(true);
+  for (const auto& row : rows) {
+    std::vector<std::string> cells{row};
+    for (const auto& column : columns) {
+      auto it = top1.find({row, column});
+      cells.push_back(it == top1.end() ? "–" : mean_std(it->second));
+    }
+    double total = 0;
+    for (double s : pass_seconds[row]) total += s;
+    cells.push_back(seconds(total / static_cast<double>(pass_seconds[row].size())));
+    table.rows.push_back(std::move(cells));
+  }
+  std::string out = table.render();
+  if (fp32) out += fmt::format("\nTop-1 in %; fp32 = {}. Mean ± sample standard deviation (number of seeds).\n",
+                               percent(fp32->top1));
+  return out;
+}
+
+std::string layers_markdown(store::Database& db, const ReportData& data) {
+  std::vector<const CellRow*> cells;
+  for (const auto& observer : {"minmax", "mse"}) {
+    for (int bits : {8, 4, 2}) {
+      if (const auto* c = find_cell(data, [&](const CellRow& c) {
+            return plain_grid_cell(c) && c.observer == observer && c.quantizer == "per_channel" && c.w_bits == bits &&
+                   c.a_bits == bits;
+          })) {
+        cells.push_back(c);
+      }
+    }
+  }
+  if (cells.empty()) return "No per-channel grid cells in the database.\n";
+  MarkdownTable table{{"tensor", "role"}, {false, false}, {}};
+  std::map<std::string, std::vector<std::string>> rows;
+  std::vector<std::string> order;
+  for (const auto* c : cells) {
+    table.header.push_back(fmt::format("{} {}", c->observer, width(*c)));
+    table.numeric.push_back(true);
+    for (const auto& t : load_tensors(db, c->id)) {
+      const auto name = t.name + "|" + t.role;
+      if (!rows.count(name)) {
+        order.push_back(name);
+        rows[name] = {"`" + t.name + "`", t.role};
+      }
+      rows[name].push_back(t.sqnr_db ? fmt::format("{:.1f}", *t.sqnr_db) : "–");
+    }
+  }
+  for (const auto& name : order) table.rows.push_back(rows[name]);
+  return table.render() + "\nSQNR in dB, 10 log10(|x|² / |x − q(x)|²): per weight tensor, and per activation point over "
+                          "the first evaluation batch. Each bit halves the step: about +6 dB.\n";
+}
+
+}  // namespace qx::report
