@@ -1,5 +1,6 @@
 // Passes: what each one guarantees, on a randomly initialised ResNet20 and random images.
 #include <regex>
+#include <set>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -203,6 +204,30 @@ TEST_F(PassTest, LsqTrainsStepsAndLeavesTheEvaluationArithmetic) {
   for (auto& site : sim.activation_sites()) EXPECT_FALSE(site->learn_scale);
 }
 
+TEST_F(PassTest, MixedPrecisionSpendsTheAverageBudgetWhereTheOutputIsMostSensitive) {
+  auto spec = cell(4, 8, {"mixed_precision"}, {{"candidates", std::string("2,4,8")}});
+  sim::QuantSim sim(*model_, host_, spec);
+  sim.calibrate(calibration_);
+  sim.quantize_weights();
+  sim.quantize_activations();
+  const auto runs = sim.run_passes(passes::PassStage::kQuantizedModel, calibration_);
+  double bits = 0, params = 0;
+  std::set<int> widths;
+  for (auto& site : sim.weight_sites()) {
+    bits += site.bits * static_cast<double>(site.weight.numel());
+    params += static_cast<double>(site.weight.numel());
+    widths.insert(site.bits);
+    expect_on_grid(site);
+    EXPECT_EQ(site.qparams.qmax, site.bits == 8 ? 127 : site.bits == 4 ? 7 : 1) << site.name;
+  }
+  EXPECT_LE(bits / params, 4.0 + 1e-9);
+  EXPECT_GT(bits / params, 3.5);  // the greedy stops as soon as the budget fits
+  EXPECT_GT(widths.size(), 1u);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_THAT(runs[0].report, HasSubstr("\"layer\":\"conv1\""));
+  EXPECT_THAT(runs[0].report, HasSubstr("\"sensitivity\":{\"2\":{\"kl\":"));
+}
+
 TEST_F(PassTest, PassesRefuseCellsTheyCannotServe) {
   auto float16 = host_.create_quantizer("float16", Options("quantizer 'float16'"));
   for (const std::string name : {"adaround", "brecq", "qdrop", "lsq"}) {
@@ -247,7 +272,7 @@ TEST_F(PassTest, PassOptionsAreCheckedWhenThePassIsCreated) {
     FAIL() << "accepted an unknown pass";
   } catch (const Error& e) {
     EXPECT_THAT(e.what(), HasSubstr("unknown pass plugin 'adaroun'"));
-    EXPECT_THAT(e.what(), HasSubstr("adaround, bias_correction, brecq, cle, lsq, qdrop"));
+    EXPECT_THAT(e.what(), HasSubstr("adaround, bias_correction, brecq, cle, lsq, mixed_precision, qdrop"));
   }
 }
 

@@ -225,17 +225,33 @@ void QuantSim::adopt_calibration(const std::vector<std::shared_ptr<quant::Observ
   float_state_ = snapshot(model_);
 }
 
+void QuantSim::quantize_weight(WeightSite& site, const torch::Tensor& float_weight) {
+  torch::NoGradGuard no_grad;
+  auto observer = host_.create_observer(cell_.weight_observer.name, cell_.weight_observer.options,
+                                        quant::ObserverContext{site.spec.axis, site.name});
+  observer->observe(float_weight);
+  site.range = observer->range(site.spec);
+  site.qparams = quantizer_->qparams(site.range, site.spec);
+  site.weight.copy_(quantizer_->apply(float_weight, site.qparams));
+}
+
 void QuantSim::quantize_weights() {
   if (!cell_.quantize) return;
-  torch::NoGradGuard no_grad;
-  for (auto& site : weights_) {
-    auto observer = host_.create_observer(cell_.weight_observer.name, cell_.weight_observer.options,
-                                          quant::ObserverContext{site.spec.axis, site.name});
-    observer->observe(site.weight);
-    site.range = observer->range(site.spec);
-    site.qparams = quantizer_->qparams(site.range, site.spec);
-    site.weight.copy_(quantizer_->apply(site.weight, site.qparams));
-  }
+  for (auto& site : weights_) quantize_weight(site, site.weight.detach().clone());
+}
+
+void QuantSim::set_layer_bits(const std::string& layer, int weight_bits, int activation_bits) {
+  auto& weight = weight_site(layer);
+  weight.bits = weight_bits;
+  weight.spec = quantizer_->spec(TensorRole::kWeight, weight_bits);
+  weight.spec.validate(fmt::format("weight of '{}'", layer));
+  quantize_weight(weight, float_weight(layer));
+  auto& input = input_site(layer);
+  input.bits = activation_bits;
+  input.spec = quantizer_->spec(TensorRole::kActivation, activation_bits);
+  input.spec.validate(fmt::format("activation point '{}'", input.name));
+  input.range = input.observer->range(input.spec);
+  input.qparams = quantizer_->qparams(input.range, input.spec);
 }
 
 void QuantSim::quantize_activations() {

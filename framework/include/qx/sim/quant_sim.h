@@ -128,6 +128,9 @@ class QuantSim {
   ActivationSite& activation_site(const std::string& point);
   // The activation point whose output a weight layer reads.
   ActivationSite& input_site(const std::string& layer);
+  // Re-quantizes one weight layer and the activation point that feeds it at new widths (mixed
+  // precision): the weight from its float value, the point from its calibrated observer.
+  void set_layer_bits(const std::string& layer, int weight_bits, int activation_bits);
   // The float value of a weight, as it was before quantize_weights().
   const torch::Tensor& float_weight(const std::string& layer) const;
 
@@ -135,6 +138,7 @@ class QuantSim {
   std::vector<TensorRecord> records() const;
 
  private:
+  void quantize_weight(WeightSite& site, const torch::Tensor& float_weight);
   int weight_bits(const std::string& layer) const;
   int activation_bits(const std::vector<std::string>& feeds) const;
 
