@@ -81,6 +81,15 @@ TEST_F(HistogramObserverTest, PercentileCutsEachTail) {
   EXPECT_NEAR(range.max.item<float>(), 0.99, 1e-3);
 }
 
+TEST_F(HistogramObserverTest, PercentileKeepsTheFullRangeAboveClipUpToBits) {
+  const auto x = torch::arange(1, 10001, torch::kFloat32) / 10000.0;
+  Options options("observer 'percentile'");
+  options.set("percentile", 99.0);
+  EXPECT_FLOAT_EQ(observe("percentile", x, QuantSpec{16, false}, options).max.item<float>(), 1.0f);
+  options.set("clip_up_to_bits", std::int64_t{16});
+  EXPECT_NEAR(observe("percentile", x, QuantSpec{16, false}, options).max.item<float>(), 0.99, 1e-3);
+}
+
 TEST_F(HistogramObserverTest, PercentileOfMagnitudeForSymmetricGrids) {
   const auto x = torch::cat({-torch::arange(1, 10001, torch::kFloat32), torch::arange(1, 10001, torch::kFloat32)}) / 1e4;
   Options options("observer 'percentile'");

@@ -2,7 +2,13 @@
 // cannot stretch the grid for everyone. For a symmetric grid the percentile is taken of |x| and
 // the range is [-a, a]; for an affine grid each tail is cut separately, at (100 - p)% and p%.
 //
-// Options: percentile (default 99.99, in (50, 100]), bins (histogram resolution, default 4096).
+// Clipping trades a large error on a few tail values for a finer step everywhere else. Above
+// `clip_up_to_bits` (default 8) the step is already so fine (at 16 bits, range / 65535) that the
+// trade only loses: the 99.99th-percentile clip cost 0.11 points of top-1 at W16A16 where the
+// full range costs nothing measurable. There the observer answers with the full observed range.
+//
+// Options: percentile (default 99.99, in (50, 100]), bins (histogram resolution, default 4096),
+// clip_up_to_bits (default 8).
 #include "qx/core/error.h"
 #include "qx/plugin/abi.h"
 #include "qx/plugin/registrar.h"
@@ -28,8 +34,11 @@ torch::Tensor quantile(const torch::Tensor& counts, const torch::Tensor& lower_e
 
 class PercentileObserver : public Observer {
  public:
-  PercentileObserver(double percentile, std::int64_t bins, ObserverContext context)
-      : percentile_(percentile), histogram_(bins, context.axis), context_(std::move(context)) {}
+  PercentileObserver(double percentile, std::int64_t bins, std::int64_t clip_up_to_bits, ObserverContext context)
+      : percentile_(percentile),
+        clip_up_to_bits_(clip_up_to_bits),
+        histogram_(bins, context.axis),
+        context_(std::move(context)) {}
 
   void observe(const torch::Tensor& x) override { histogram_.add(x); }
 
@@ -38,6 +47,7 @@ class PercentileObserver : public Observer {
     if (histogram_.empty()) qx::fail("observer 'percentile' at {}: nothing was observed", context_.point);
     const double fraction = percentile_ / 100.0;
     const auto& seen = histogram_.extremes();
+    if (spec.bits > clip_up_to_bits_) return {seen.min.clone(), seen.max.clone()};
     const auto width = histogram_.bin_width();
     torch::Tensor low, high;
     if (spec.symmetric) {
@@ -57,19 +67,21 @@ class PercentileObserver : public Observer {
 
  private:
   double percentile_;
+  std::int64_t clip_up_to_bits_;
   StreamHistogram histogram_;
   ObserverContext context_;
 };
 
 }  // namespace
 
-QX_PLUGIN(observer, percentile, "1.0.0", registrar) {
+QX_PLUGIN(observer, percentile, "1.1.0", registrar) {
   registrar.add_observer("percentile", [](const qx::Options& options, const ObserverContext& context) {
     const double percentile = options.get_double("percentile", 99.99);
     if (!(percentile > 50.0 && percentile <= 100.0)) {
       qx::fail("{}: percentile must be in (50, 100], got {}", options.owner(), percentile);
     }
     const auto bins = options.get_int("bins", 4096);
-    return std::make_unique<PercentileObserver>(percentile, bins, context);
+    const auto clip_up_to_bits = options.get_int("clip_up_to_bits", 8, 2, 16);
+    return std::make_unique<PercentileObserver>(percentile, bins, clip_up_to_bits, context);
   });
 }
