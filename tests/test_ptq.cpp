@@ -105,6 +105,40 @@ TEST_F(PtqTest, PassListsAndSeedsAreGridAxes) {
   EXPECT_THAT(sim::cell_options_json(experiment.cells[2]), HasSubstr("\"passes\":[{\"name\":\"cle\""));
 }
 
+TEST_F(PtqTest, SeveralGridsWithExplicitWidths) {
+  write("[[grid]]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nwidths = [[4, 4], [2, 8]]\n"
+        "[[grid]]\nobservers = [\"mse\"]\nquantizers = [\"per_channel\"]\nbits = [3]\npasses = [[\"cle\"]]\n");
+  const auto experiment = config::load_ptq_experiment((scratch_ / "e.toml").string());
+  std::vector<std::string> names;
+  for (const auto& cell : experiment.cells) names.push_back(sim::describe(cell));
+  EXPECT_THAT(names, ::testing::ElementsAre("minmax/per_channel W4A4", "minmax/per_channel W2A8",
+                                            "mse/per_channel W3A3 +cle seed 0"));
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nwidths = [[4, 4, 4]]\n");
+  EXPECT_THAT([&] { config::load_ptq_experiment((scratch_ / "e.toml").string()); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("each of 'widths' is [weight_bits, activation_bits]")));
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nwidths = [[4, 1]]\n");
+  EXPECT_THAT([&] { config::load_ptq_experiment((scratch_ / "e.toml").string()); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("'grid.widths' = 1 is out of range [2, 16]")));
+}
+
+// The experiment files the README and docs refer to parse, and expand to the cells they promise.
+TEST(ShippedExperiments, ParseAndExpand) {
+  const std::string dir = std::string(QX_SOURCE_DIR) + "/experiments/";
+  const auto grid = config::load_ptq_experiment(dir + "ptq_grid.toml");
+  EXPECT_EQ(grid.cells.size(), 3u + 5 * 4 * 4);  // fp32, torch.ao's recipe, float16, the grid
+  const auto sensitivity = config::load_ptq_experiment(dir + "sensitivity.toml");
+  EXPECT_EQ(sensitivity.cells.size(), 20u * 2);
+  const auto improvements = config::load_ptq_experiment(dir + "improvements.toml");
+  // 2 QAT cells; alone: 5 widths x (7 pass lists + the first/last rule); built up: 5 x 3; seeds: 2 x 2 x 2.
+  EXPECT_EQ(improvements.cells.size(), 2u + 40 + 15 + 8);
+  PluginHost host(QX_PLUGIN_DIR);
+  for (const auto* experiment : {&grid, &sensitivity, &improvements}) {
+    for (const auto& cell : experiment->cells) {
+      for (const auto& pass : cell.passes) EXPECT_NO_THROW(host.create_pass(pass.name, pass.options));
+    }
+  }
+}
+
 TEST_F(PtqTest, PassesFailAtValidationOrRecordAFailedCell) {
   write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [4]\n"
         "passes = [[\"adaroud\"]]\n");

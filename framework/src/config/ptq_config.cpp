@@ -36,8 +36,15 @@ sim::PluginChoice choose(const std::string& name, const std::map<std::string, Op
   return {name, it != options.end() ? it->second : Options(fmt::format("{} '{}'", kind, name))};
 }
 
+using OverrideSets = std::map<std::string, std::map<std::string, sim::LayerBits>>;
+
+// Plugin options by plugin name, per kind.
+struct PluginTables {
+  std::map<std::string, Options> observers, quantizers, passes;
+};
+
 // [overrides.<set>.<layer>] weight_bits / activation_bits.
-std::map<std::string, std::map<std::string, sim::LayerBits>> override_sets(TableReader& root) {
+OverrideSets override_sets(TableReader& root) {
   std::map<std::string, std::map<std::string, sim::LayerBits>> sets;
   auto section = root.section("overrides");
   for (const auto& set : section.keys()) {
@@ -56,8 +63,7 @@ std::map<std::string, std::map<std::string, sim::LayerBits>> override_sets(Table
   return sets;
 }
 
-const std::map<std::string, sim::LayerBits>& find_set(
-    const std::map<std::string, std::map<std::string, sim::LayerBits>>& sets, const std::string& name,
+const std::map<std::string, sim::LayerBits>& find_set(const OverrideSets& sets, const std::string& name,
     const std::string& where) {
   static const std::map<std::string, sim::LayerBits> none;
   if (name == kNoOverrides) return none;
@@ -73,6 +79,70 @@ std::vector<sim::PluginChoice> choose_passes(const std::vector<std::string>& nam
   std::vector<sim::PluginChoice> out;
   for (const auto& name : names) out.push_back(choose(name, options, "pass"));
   return out;
+}
+
+// One [grid] table: the cartesian product of its axes, appended to `cells`.
+void expand_grid(TableReader& grid, const PluginTables& plugins, const OverrideSets& overrides,
+                 std::vector<sim::CellSpec>& out) {
+  const auto observers = grid.get_string_array("observers", std::nullopt);
+  const auto quantizers = grid.get_string_array("quantizers", std::nullopt);
+  const auto weight_observers = grid.get_string_array("weight_observers", std::vector<std::string>{"minmax"});
+  const auto folds = grid.get_bool_array("fold_batch_norm", std::vector<bool>{true});
+  const auto override_names = grid.get_string_array("overrides", std::vector<std::string>{kNoOverrides});
+  const auto pass_lists = grid.get_string_lists("passes", std::vector<std::vector<std::string>>{{}});
+  const auto seeds = grid.get_int_array("seeds", std::vector<std::int64_t>{0}, 0);
+  std::vector<std::pair<std::int64_t, std::int64_t>> widths;  // (weight, activation)
+  const int ways = int{grid.has("bits")} + int{grid.has("widths")} +
+                   int{grid.has("weight_bits") || grid.has("activation_bits")};
+  if (ways > 1) {
+    fail("{}: give one of bits, widths, or weight_bits and activation_bits", grid.where());
+  }
+  if (grid.has("widths")) {
+    for (const auto& pair : grid.get_int_lists("widths", quant::kMinBits, quant::kMaxBits)) {
+      if (pair.size() != 2) fail("{}: each of 'widths' is [weight_bits, activation_bits]", grid.where());
+      widths.emplace_back(pair[0], pair[1]);
+    }
+  } else if (grid.has("bits")) {
+    for (auto bits : grid.get_int_array("bits", std::nullopt, quant::kMinBits, quant::kMaxBits)) {
+      widths.emplace_back(bits, bits);
+    }
+  } else {
+    const auto weight_bits = grid.get_int_array("weight_bits", std::nullopt, quant::kMinBits, quant::kMaxBits);
+    const auto activation_bits = grid.get_int_array("activation_bits", std::nullopt, quant::kMinBits, quant::kMaxBits);
+    for (auto w : weight_bits) {
+      for (auto a : activation_bits) widths.emplace_back(w, a);
+    }
+  }
+  grid.finish();
+  for (const auto& name : override_names) find_set(overrides, name, grid.where());
+
+  // The cartesian product, one axis at a time, the first axis outermost.
+  std::vector<sim::CellSpec> cells(1);
+  auto expand = [&cells](const auto& values, const auto& apply) {
+    std::vector<sim::CellSpec> next;
+    for (const auto& cell : cells) {
+      for (const auto& value : values) apply(next.emplace_back(cell), value);
+    }
+    cells = std::move(next);
+  };
+  expand(observers, [&](sim::CellSpec& c, const std::string& v) { c.observer = choose(v, plugins.observers, "observer"); });
+  expand(quantizers, [&](sim::CellSpec& c, const std::string& v) { c.quantizer = choose(v, plugins.quantizers, "quantizer"); });
+  expand(widths, [](sim::CellSpec& c, const std::pair<std::int64_t, std::int64_t>& v) {
+    c.weight_bits = bits_value(v.first);
+    c.activation_bits = bits_value(v.second);
+  });
+  expand(weight_observers,
+         [&](sim::CellSpec& c, const std::string& v) { c.weight_observer = choose(v, plugins.observers, "observer"); });
+  expand(folds, [](sim::CellSpec& c, bool v) { c.fold_batch_norm = v; });
+  expand(override_names, [&](sim::CellSpec& c, const std::string& v) { c.overrides = find_set(overrides, v, grid.where()); });
+  expand(pass_lists, [&](sim::CellSpec& c, const std::vector<std::string>& v) { c.passes = choose_passes(v, plugins.passes); });
+  // A seed only matters to passes: a cell without any runs once, with seed 0.
+  for (auto& cell : cells) {
+    for (std::size_t i = 0; i < (cell.passes.empty() ? 1 : seeds.size()); ++i) {
+      out.push_back(cell);
+      out.back().seed = cell.passes.empty() ? 0 : seeds[i];
+    }
+  }
 }
 
 }  // namespace
@@ -110,13 +180,12 @@ PtqExperiment load_ptq_experiment(const std::string& path) {
   auto output = root.section("output");
   experiment.database = relative_to(file, output.get_string("database", std::nullopt));
   output.finish();
-  auto plugins = root.section("plugins");
-  experiment.plugin_dir = relative_to(file, plugins.get_string("dir", std::string()));
-  plugins.finish();
+  auto plugin_dir = root.section("plugins");
+  experiment.plugin_dir = relative_to(file, plugin_dir.get_string("dir", std::string()));
+  plugin_dir.finish();
 
-  const auto observer_options = plugin_options(root, "observers", "observer");
-  const auto quantizer_options = plugin_options(root, "quantizers", "quantizer");
-  const auto pass_options = plugin_options(root, "passes", "pass");
+  const PluginTables plugins{plugin_options(root, "observers", "observer"),
+                             plugin_options(root, "quantizers", "quantizer"), plugin_options(root, "passes", "pass")};
   const auto overrides = override_sets(root);
 
   for (auto& entry : root.table_array("cells")) {
@@ -124,9 +193,9 @@ PtqExperiment load_ptq_experiment(const std::string& path) {
     cell.label = entry.get_string("name", std::nullopt);
     cell.quantize = entry.get_bool("quantize", true);
     if (cell.quantize) {
-      cell.observer = choose(entry.get_string("observer", std::nullopt), observer_options, "observer");
-      cell.weight_observer = choose(entry.get_string("weight_observer", "minmax"), observer_options, "observer");
-      cell.quantizer = choose(entry.get_string("quantizer", std::nullopt), quantizer_options, "quantizer");
+      cell.observer = choose(entry.get_string("observer", std::nullopt), plugins.observers, "observer");
+      cell.weight_observer = choose(entry.get_string("weight_observer", "minmax"), plugins.observers, "observer");
+      cell.quantizer = choose(entry.get_string("quantizer", std::nullopt), plugins.quantizers, "quantizer");
       if (entry.has("bits") && (entry.has("weight_bits") || entry.has("activation_bits"))) {
         fail("{}: give either bits or weight_bits and activation_bits", entry.where());
       }
@@ -136,66 +205,20 @@ PtqExperiment load_ptq_experiment(const std::string& path) {
       cell.activation_bits = bits_value(bits ? bits : entry.get_int("activation_bits", std::nullopt, kMinBits, kMaxBits));
       cell.fold_batch_norm = entry.get_bool("fold_batch_norm", true);
       cell.overrides = find_set(overrides, entry.get_string("overrides", kNoOverrides), entry.where());
-      cell.passes = choose_passes(entry.get_string_array("passes", std::vector<std::string>{}), pass_options);
+      cell.passes = choose_passes(entry.get_string_array("passes", std::vector<std::string>{}), plugins.passes);
       cell.seed = entry.get_int("seed", 0, 0);
     }
     entry.finish();
     experiment.cells.push_back(std::move(cell));
   }
 
+  // One [grid] table, or several ([[grid]]) whose products are concatenated.
   if (root.has("grid")) {
-    auto grid = root.section("grid");
-    const auto observers = grid.get_string_array("observers", std::nullopt);
-    const auto quantizers = grid.get_string_array("quantizers", std::nullopt);
-    const auto weight_observers = grid.get_string_array("weight_observers", std::vector<std::string>{"minmax"});
-    const auto folds = grid.get_bool_array("fold_batch_norm", std::vector<bool>{true});
-    const auto override_names = grid.get_string_array("overrides", std::vector<std::string>{kNoOverrides});
-    const auto pass_lists = grid.get_string_lists("passes", std::vector<std::vector<std::string>>{{}});
-    const auto seeds = grid.get_int_array("seeds", std::vector<std::int64_t>{0}, 0);
-    std::vector<std::pair<std::int64_t, std::int64_t>> widths;  // (weight, activation)
-    if (grid.has("bits")) {
-      if (grid.has("weight_bits") || grid.has("activation_bits")) {
-        fail("{}: give either bits or weight_bits and activation_bits", grid.where());
-      }
-      for (auto bits : grid.get_int_array("bits", std::nullopt, quant::kMinBits, quant::kMaxBits)) {
-        widths.emplace_back(bits, bits);
-      }
+    if (document.root["grid"].is_array_of_tables()) {
+      for (auto& grid : root.table_array("grid")) expand_grid(grid, plugins, overrides, experiment.cells);
     } else {
-      const auto weight_bits = grid.get_int_array("weight_bits", std::nullopt, quant::kMinBits, quant::kMaxBits);
-      const auto activation_bits = grid.get_int_array("activation_bits", std::nullopt, quant::kMinBits, quant::kMaxBits);
-      for (auto w : weight_bits) {
-        for (auto a : activation_bits) widths.emplace_back(w, a);
-      }
-    }
-    grid.finish();
-    for (const auto& name : override_names) find_set(overrides, name, grid.where());
-
-    // The cartesian product, one axis at a time, the first axis outermost.
-    std::vector<sim::CellSpec> cells(1);
-    auto expand = [&cells](const auto& values, const auto& apply) {
-      std::vector<sim::CellSpec> next;
-      for (const auto& cell : cells) {
-        for (const auto& value : values) apply(next.emplace_back(cell), value);
-      }
-      cells = std::move(next);
-    };
-    expand(observers, [&](sim::CellSpec& c, const std::string& v) { c.observer = choose(v, observer_options, "observer"); });
-    expand(quantizers, [&](sim::CellSpec& c, const std::string& v) { c.quantizer = choose(v, quantizer_options, "quantizer"); });
-    expand(widths, [](sim::CellSpec& c, const std::pair<std::int64_t, std::int64_t>& v) {
-      c.weight_bits = bits_value(v.first);
-      c.activation_bits = bits_value(v.second);
-    });
-    expand(weight_observers,
-           [&](sim::CellSpec& c, const std::string& v) { c.weight_observer = choose(v, observer_options, "observer"); });
-    expand(folds, [](sim::CellSpec& c, bool v) { c.fold_batch_norm = v; });
-    expand(override_names, [&](sim::CellSpec& c, const std::string& v) { c.overrides = find_set(overrides, v, grid.where()); });
-    expand(pass_lists, [&](sim::CellSpec& c, const std::vector<std::string>& v) { c.passes = choose_passes(v, pass_options); });
-    // A seed only matters to passes: a cell without any runs once, with seed 0.
-    for (auto& cell : cells) {
-      for (std::size_t i = 0; i < (cell.passes.empty() ? 1 : seeds.size()); ++i) {
-        experiment.cells.push_back(cell);
-        experiment.cells.back().seed = cell.passes.empty() ? 0 : seeds[i];
-      }
+      auto grid = root.section("grid");
+      expand_grid(grid, plugins, overrides, experiment.cells);
     }
   }
   root.finish();

@@ -188,6 +188,28 @@ std::vector<std::vector<std::string>> TableReader::get_string_lists(
   return out;
 }
 
+std::vector<std::vector<std::int64_t>> TableReader::get_int_lists(const std::string& key, std::int64_t min,
+                                                                  std::int64_t max) {
+  const toml::node* node = lookup(key, true);
+  const toml::array* lists = node->as_array();
+  if (!lists) type_error(key, *node, "an array of arrays of integers");
+  std::vector<std::vector<std::int64_t>> out;
+  for (const auto& list : *lists) {
+    const toml::array* items = list.as_array();
+    if (!items) type_error(key, list, "an array of arrays of integers");
+    auto& values = out.emplace_back();
+    for (const auto& item : *items) {
+      const auto value = item.value_exact<std::int64_t>();
+      if (!value) type_error(key, item, "an array of arrays of integers");
+      if (*value < min || *value > max) {
+        fail("{}: '{}' = {} is out of range [{}, {}]", where(item), qualified(key), *value, min, max);
+      }
+      values.push_back(*value);
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> TableReader::keys() const {
   std::vector<std::pair<toml::source_position, std::string>> found;
   for (const auto& [key, node] : *table_) found.emplace_back(node.source().begin, std::string(key.str()));

@@ -46,6 +46,8 @@ class TableReader {
                                           std::int64_t min = INT64_MIN, std::int64_t max = INT64_MAX);
   std::vector<std::string> get_string_array(const std::string& key, std::optional<std::vector<std::string>> fallback);
   std::vector<bool> get_bool_array(const std::string& key, std::optional<std::vector<bool>> fallback);
+  // An array of arrays of integers in [min, max], e.g. widths = [[4, 4], [2, 8]].
+  std::vector<std::vector<std::int64_t>> get_int_lists(const std::string& key, std::int64_t min, std::int64_t max);
   // An array of arrays of strings, e.g. passes = [[], ["cle"], ["cle", "bias_correction"]].
   std::vector<std::vector<std::string>> get_string_lists(const std::string& key,
                                                          std::optional<std::vector<std::vector<std::string>>> fallback);
