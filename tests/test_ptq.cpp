@@ -7,6 +7,8 @@
 #include "cli_support.h"
 #include "qx/config/ptq_config.h"
 #include "qx/core/error.h"
+#include "qx/deploy/packed_model.h"
+#include "qx/sim/quant_sim.h"
 #include "qx/plugin/host.h"
 #include "qx/store/sqlite.h"
 #include "qx/train/checkpoint.h"
@@ -185,6 +187,40 @@ TEST_F(PtqTest, ReportIsGeneratedFromTheDatabaseAloneAndDeterministically) {
   EXPECT_EQ(read("out/accuracy_vs_bits.svg"), plot);
   EXPECT_EQ(read("README.md"), readme);
   expect_clean_failure(run_qx("report missing.sqlite --out out", scratch_), "missing.sqlite");
+}
+
+TEST_F(PtqTest, PackWritesRealLowBitFilesAndReadsThemBack) {
+  const auto checkpoint = train::load_checkpoint(*shared_ / "model.pt");
+  PluginHost host(QX_PLUGIN_DIR);
+  std::map<int, std::uintmax_t> sizes;
+  for (int bits : {32, 8, 4, 2}) {
+    sizes[bits] = deploy::pack_model(checkpoint, host, "per_channel", bits, scratch_ / fmt::format("w{}.qxpk", bits)).bytes;
+    EXPECT_EQ(sizes[bits], std::filesystem::file_size(scratch_ / fmt::format("w{}.qxpk", bits)));
+  }
+  EXPECT_GT(sizes[32], 3 * sizes[8]);
+  EXPECT_GT(sizes[8], sizes[4]);
+  EXPECT_GT(sizes[4], sizes[2]);
+
+  // The 4-bit file holds exactly the simulation's quantized weights.
+  auto model = host.create_model("resnet20", Options("model 'resnet20'"));
+  train::load_model_state(*model, checkpoint.state_dict, "checkpoint");
+  model->eval();
+  sim::CellSpec cell;
+  cell.observer = cell.weight_observer = {"minmax", Options("observer 'minmax'")};
+  cell.quantizer = {"per_channel", Options("quantizer 'per_channel'")};
+  cell.weight_bits = cell.activation_bits = 4;
+  sim::QuantSim sim(*model, host, cell);
+  sim.quantize_weights();
+  const auto unpacked = deploy::unpack_model(scratch_ / "w4.qxpk");
+  for (const auto& site : sim.weight_sites()) {
+    ASSERT_TRUE(unpacked.count(site.name + ".weight")) << site.name;
+    EXPECT_TRUE(tensors_equal(unpacked.at(site.name + ".weight"), site.weight.detach().contiguous())) << site.name;
+  }
+  EXPECT_TRUE(tensors_equal(unpacked.at("bn1.bias"), model->named_parameters()["bn1.bias"].detach()));
+
+  std::filesystem::resize_file(scratch_ / "w4.qxpk", sizes[4] - 100);
+  EXPECT_THAT([&] { deploy::unpack_model(scratch_ / "w4.qxpk"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("truncated")));
 }
 
 TEST_F(PtqTest, BadExperimentFilesNameTheirPlace) {

@@ -17,5 +17,6 @@ void add_eval_command(CLI::App& app, const GlobalOptions& global);
 void add_run_command(CLI::App& app, const GlobalOptions& global);
 void add_export_command(CLI::App& app);
 void add_report_command(CLI::App& app);
+void add_pack_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace qx::cli

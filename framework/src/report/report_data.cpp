@@ -98,6 +98,13 @@ ORDER BY id)sql");
     data.passes.push_back({passes.column_int(0), passes.column_text(1), text_or_empty(passes, 2),
                            passes.column_double(3)});
   }
+  store::Statement packed(db, "SELECT quantizer, bits, bytes, weight_bytes, parameters FROM packed_models "
+                              "WHERE checkpoint_run = ? AND checkpoint_epoch = ? ORDER BY bits DESC, quantizer");
+  packed.bind(1, data.checkpoint.run_uid).bind(2, data.checkpoint.epoch);
+  while (packed.step()) {
+    data.packed.push_back({packed.column_text(0), static_cast<int>(packed.column_int(1)), packed.column_int(2),
+                           packed.column_int(3), packed.column_int(4)});
+  }
   return data;
 }
 

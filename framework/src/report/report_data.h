@@ -49,12 +49,19 @@ struct TensorRow {
   std::optional<double> sqnr_db;
 };
 
+struct PackedRow {
+  std::string quantizer;
+  int bits = 0;
+  std::int64_t bytes = 0, weight_bytes = 0, parameters = 0;
+};
+
 struct ReportData {
   CheckpointRef checkpoint;
   std::int64_t test_images = 0;
   std::vector<CellRow> cells;  // finished, on the full test set, for `checkpoint`; by id
   std::optional<TrainingRun> training;
   std::vector<PassReport> passes;  // of the cells above
+  std::vector<PackedRow> packed;   // model files of the checkpoint, widest first
 };
 
 // The newest cell's checkpoint unless `wanted` names one.

@@ -69,6 +69,24 @@ std::string training_markdown(const ReportData& data) {
   return table.render();
 }
 
+std::string sizes_markdown(const ReportData& data) {
+  if (data.packed.empty()) return "No packed model files recorded (`qx pack CHECKPOINT --db DB`).\n";
+  const PackedRow* fp32 = nullptr;
+  for (const auto& p : data.packed) {
+    if (p.bits == 32) fp32 = &p;
+  }
+  MarkdownTable table{{"weights", "file (bytes)", "of which weight codes", "smaller than fp32 by"},
+                      {false, true, true, true},
+                      {}};
+  for (const auto& p : data.packed) {
+    table.rows.push_back({p.bits == 32 ? std::string("fp32") : fmt::format("{}-bit `{}`", p.bits, p.quantizer),
+                          fmt::format("{}", p.bytes), fmt::format("{}", p.weight_bytes),
+                          fp32 ? fmt::format("{:.1f}x", static_cast<double>(fp32->bytes) / p.bytes) : "–"});
+  }
+  return table.render() + "\nReal files written by `qx pack`: BatchNorm folded, weights as packed integer codes with "
+                          "per-channel scales and zero points, biases in float32 (docs/deployment.md).\n";
+}
+
 std::string comparison_markdown(const ReportData& data) {
   const auto* fp32 = float_baseline(data);
   if (!fp32) return "No float baseline cell in the database.\n";

@@ -9,6 +9,8 @@ namespace qx::report {
 const CellRow* float_baseline(const ReportData& data);
 
 std::string training_markdown(const ReportData& data);
+// Measured sizes of the files `qx pack` wrote.
+std::string sizes_markdown(const ReportData& data);
 // fp32 against our PTQ against PyTorch's PTQ at 16 and 8 bits (the task's step 7).
 std::string comparison_markdown(const ReportData& data);
 // Observer x quantizer, one table per bit width, from the `ptq-grid` experiment.

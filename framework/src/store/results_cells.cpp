@@ -130,4 +130,12 @@ bool ResultsDb::record_cell(std::int64_t experiment_id, const CellResult& r) {
   return true;
 }
 
+void ResultsDb::record_packed(const PackedRecord& p) {
+  Statement insert(db_,
+                   "INSERT OR REPLACE INTO packed_models (checkpoint_run, checkpoint_epoch, quantizer, bits, bytes, "
+                   "weight_bytes, parameters, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.bind(1, p.checkpoint_run).bind(2, p.checkpoint_epoch).bind(3, p.quantizer).bind(4, p.bits);
+  insert.bind(5, p.bytes).bind(6, p.weight_bytes).bind(7, p.parameters).bind(8, p.file).run();
+}
+
 }  // namespace qx::store

@@ -130,6 +130,19 @@ SELECT e.name AS experiment, c.label, c.observer, c.weight_observer, c.quantizer
 FROM cells c JOIN experiments e ON e.id = c.experiment_id
 WHERE c.status = 'finished';
 )sql",
+    R"sql(
+CREATE TABLE packed_models (
+  checkpoint_run   TEXT    NOT NULL,
+  checkpoint_epoch INTEGER NOT NULL,
+  quantizer        TEXT    NOT NULL,
+  bits             INTEGER NOT NULL,
+  bytes            INTEGER NOT NULL,
+  weight_bytes     INTEGER NOT NULL,
+  parameters       INTEGER NOT NULL,
+  file             TEXT    NOT NULL,
+  PRIMARY KEY (checkpoint_run, checkpoint_epoch, quantizer, bits)
+);
+)sql",
 };
 
 std::string with_parent_created(const std::string& path) {

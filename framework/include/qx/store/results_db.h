@@ -12,7 +12,7 @@
 
 namespace qx::store {
 
-inline constexpr std::int64_t kSchemaVersion = 3;
+inline constexpr std::int64_t kSchemaVersion = 4;
 
 struct RunRecord {
   std::string uid;  // stable across --resume
@@ -65,6 +65,16 @@ struct CellResult {
   std::vector<sim::TensorRecord> tensors;
 };
 
+// A model file written by `qx pack` (deploy/packed_model.h).
+struct PackedRecord {
+  std::string checkpoint_run;
+  std::int64_t checkpoint_epoch = 0;
+  std::string quantizer;  // "float" for the 32-bit file
+  std::int64_t bits = 0;
+  std::int64_t bytes = 0, weight_bytes = 0, parameters = 0;
+  std::string file;
+};
+
 class ResultsDb {
  public:
   // Creates the file and schema if needed; refuses a database newer than this qx.
@@ -81,6 +91,9 @@ class ResultsDb {
   // The cell and its tensors in one transaction. Returns false, writing nothing, when another
   // process finished the same cell first; a failed row for the key is replaced.
   bool record_cell(std::int64_t experiment_id, const CellResult& result);
+
+  // Replaces an earlier record of the same checkpoint, quantizer and width.
+  void record_packed(const PackedRecord& packed);
 
   Database& database() { return db_; }
 
