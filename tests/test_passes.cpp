@@ -142,6 +142,26 @@ TEST_F(PassTest, AdaRoundRoundsEachWeightDownOrUpOnTheQuantizerGrid) {
   }
 }
 
+TEST_F(PassTest, AUnitThatLearnsWorseThanNearestRoundingKeepsNearestRounding) {
+  // Two wild steps: the hardened rounding is close to random, worse than nearest for most layers.
+  sim::QuantSim sim(*model_, host_, cell(3, 8, {"adaround"}, {{"iterations", std::int64_t{2}},
+                                                              {"rounding_lr", 10.0}, {"warmup", 0.0}}));
+  sim.calibrate(calibration_);
+  sim.quantize_weights();
+  sim.quantize_activations();
+  std::map<std::string, torch::Tensor> nearest;
+  for (auto& site : sim.weight_sites()) nearest[site.name] = site.weight.detach().clone();
+  const auto runs = sim.run_passes(passes::PassStage::kQuantizedModel, calibration_);
+  const std::regex unit(R"re("unit":"([^"]+)","error_nearest":[-0-9.e+]+,"error_learned":[-0-9.e+]+,"kept":"(\w+)")re");
+  int kept_nearest = 0;
+  for (std::sregex_iterator it(runs[0].report.begin(), runs[0].report.end(), unit), end; it != end; ++it) {
+    if ((*it)[2] != "nearest") continue;
+    ++kept_nearest;
+    EXPECT_TRUE(tensors_equal(sim.weight_site((*it)[1]).weight.detach(), nearest[(*it)[1]])) << (*it)[1];
+  }
+  EXPECT_GT(kept_nearest, 0);
+}
+
 TEST_F(PassTest, BlockReconstructionLearnsActivationStepsAndLowersTheBlockError) {
   auto spec = cell(3, 4, {"brecq"}, {{"iterations", std::int64_t{60}}, {"batch_size", std::int64_t{8}}});
   sim::QuantSim sim(*model_, host_, spec);

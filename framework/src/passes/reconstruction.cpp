@@ -91,9 +91,14 @@ double beta_at(const ReconstructionOptions& o, std::int64_t step) {
   return o.beta_end + (o.beta_start - o.beta_end) * std::max(0.0, 1.0 - progress);
 }
 
-// Returns the unit's error (per image, over all calibration images) with nearest rounding and the
-// PTQ steps, and with the learned rounding and steps.
-std::pair<double, double> reconstruct_unit(PassContext& context, const ModelBlock& unit,
+struct UnitResult {
+  double nearest_error, learned_error;  // per image, over all calibration images
+  bool kept_learned;
+};
+
+// The unit's error with nearest rounding and the PTQ steps, and with the learned ones; keeps the
+// better of the two.
+UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
                                            const ReconstructionOptions& o, std::uint64_t seed) {
   auto& sim = context.sim;
   auto& input = sim.activation_site(unit.input_point);
@@ -105,6 +110,11 @@ std::pair<double, double> reconstruct_unit(PassContext& context, const ModelBloc
   }
   const auto x_quant = sim::capture_point(context.model, *input.point, context.calibration);
   const double nearest_error = unit_error(unit, x_quant, y_float);
+  // The unit as PTQ left it, brought back if learning makes its output worse on these images
+  // (rounding that has not settled by the last iteration can flip the wrong way when hardened).
+  std::vector<torch::Tensor> nearest_weights, nearest_steps;
+  for (const auto& layer : unit.layers) nearest_weights.push_back(sim.weight_site(layer).weight.detach().clone());
+  for (const auto& name : unit.points) nearest_steps.push_back(sim.activation_site(name).qparams.scale.detach().clone());
 
   std::vector<std::unique_ptr<SoftRounding>> roundings;
   std::vector<std::unique_ptr<WeightSubstitution>> substitutions;
@@ -182,8 +192,14 @@ std::pair<double, double> reconstruct_unit(PassContext& context, const ModelBloc
     }
   }
   const double learned_error = unit_error(unit, x_quant, y_float);
-  spdlog::debug("{}: {}: output error {:.4g} -> {:.4g}", context.name, unit.name, nearest_error, learned_error);
-  return {nearest_error, learned_error};
+  const bool keep_learned = learned_error <= nearest_error;
+  if (!keep_learned) {
+    for (std::size_t i = 0; i < unit.layers.size(); ++i) sim.weight_site(unit.layers[i]).weight.copy_(nearest_weights[i]);
+    for (std::size_t i = 0; i < unit.points.size(); ++i) sim.activation_site(unit.points[i]).qparams.scale = nearest_steps[i];
+  }
+  spdlog::debug("{}: {}: output error {:.4g} -> {:.4g}{}", context.name, unit.name, nearest_error, learned_error,
+                keep_learned ? "" : " (kept nearest)");
+  return {nearest_error, learned_error, keep_learned};
 }
 
 }  // namespace
@@ -228,10 +244,11 @@ void check_integer_grid(const quant::Quantizer& quantizer, const std::string& pa
 void reconstruct(PassContext& context, const std::vector<ModelBlock>& units, const ReconstructionOptions& options) {
   std::vector<std::string> report;
   for (std::size_t i = 0; i < units.size(); ++i) {
-    const auto [nearest, learned] =
+    const auto unit =
         reconstruct_unit(context, units[i], options, static_cast<std::uint64_t>(context.seed) * 1000003u + i);
-    report.push_back(fmt::format("{{\"unit\":\"{}\",\"error_nearest\":{:.6g},\"error_learned\":{:.6g}}}",
-                                 units[i].name, nearest, learned));
+    report.push_back(fmt::format(
+        "{{\"unit\":\"{}\",\"error_nearest\":{:.6g},\"error_learned\":{:.6g},\"kept\":\"{}\"}}", units[i].name,
+        unit.nearest_error, unit.learned_error, unit.kept_learned ? "learned" : "nearest"));
   }
   context.report = fmt::format("{{\"units\":[{}]}}", fmt::join(report, ","));
 }
