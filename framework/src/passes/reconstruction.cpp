@@ -195,7 +195,9 @@ UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
     }
   }
   const double learned_error = unit_error(unit, x_quant, y_float);
-  const bool keep_learned = learned_error <= nearest_error;
+  // With QDrop the objective is the error under randomly dropped quantization, not this one, so
+  // this comparison says nothing about it: QDrop's result is always kept.
+  const bool keep_learned = o.drop_probability > 0 || learned_error <= nearest_error;
   if (!keep_learned) {
     for (std::size_t i = 0; i < unit.layers.size(); ++i) sim.weight_site(unit.layers[i]).weight.copy_(nearest_weights[i]);
     for (std::size_t i = 0; i < unit.points.size(); ++i) sim.activation_site(unit.points[i]).qparams.scale = nearest_steps[i];

@@ -10,8 +10,8 @@
 //     |unit_q(x) - y_fp|^2 with x = x_q, or, with QDrop, x_q with each element replaced by x_fp
 //     at probability p (and the same random dropping at the unit's own activation points);
 //   * write the hard-rounded weights (still on the quantizer's grid) and the learned steps back,
-//     unless the unit's output error on the calibration images is then larger than with nearest
-//     rounding and the PTQ steps; then those stay (the report says which was kept).
+//     unless (without QDrop) the unit's output error on the calibration images is then larger
+//     than with nearest rounding and the PTQ steps; then those stay (the report says which).
 // Weight scales and zero points stay the quantizer's; only the rounding and activation steps move.
 #include <cstdint>
 #include <vector>
