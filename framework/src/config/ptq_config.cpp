@@ -179,6 +179,8 @@ PtqExperiment load_ptq_experiment(const std::string& path) {
 
   auto output = root.section("output");
   experiment.database = relative_to(file, output.get_string("database", std::nullopt));
+  experiment.histogram_layers = output.get_string_array("histograms", std::vector<std::string>{});
+  experiment.histograms_where = output.where_of("histograms");
   output.finish();
   auto plugin_dir = root.section("plugins");
   experiment.plugin_dir = relative_to(file, plugin_dir.get_string("dir", std::string()));

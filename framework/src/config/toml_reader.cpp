@@ -53,6 +53,11 @@ std::string TableReader::where(const toml::node& node) const {
 
 std::string TableReader::where() const { return where(*table_); }
 
+std::string TableReader::where_of(const std::string& key) const {
+  const toml::node* node = table_->get(key);
+  return node ? where(*node) : where();
+}
+
 std::string TableReader::qualified(const std::string& key) const {
   return section_.empty() ? key : section_ + "." + key;
 }

@@ -1,5 +1,7 @@
 #include "report_data.h"
 
+#include <cstdlib>
+
 #include "qx/core/error.h"
 
 namespace qx::report {
@@ -20,6 +22,23 @@ SELECT c.*, e.name AS experiment,
 FROM cells c JOIN experiments e ON e.id = c.experiment_id
 WHERE c.status = 'finished';
 )sql";
+
+// "[0.5, -1.25]" or "0.5", as cell_tensors stores ranges, into numbers.
+std::vector<double> numbers(const std::string& text) {
+  std::vector<double> values;
+  const char* p = text.c_str();
+  while (*p) {
+    char* end = nullptr;
+    const double value = std::strtod(p, &end);
+    if (end == p) {
+      ++p;
+      continue;
+    }
+    values.push_back(value);
+    p = end;
+  }
+  return values;
+}
 
 std::string text_or_empty(const store::Statement& row, int column) {
   return row.column_is_null(column) ? std::string() : row.column_text(column);
@@ -105,15 +124,26 @@ ORDER BY id)sql");
     data.packed.push_back({packed.column_text(0), static_cast<int>(packed.column_int(1)), packed.column_int(2),
                            packed.column_int(3), packed.column_int(4)});
   }
+  store::Statement histograms(db, "SELECT name, role, images, lo, hi, counts FROM tensor_histograms "
+                                  "WHERE checkpoint_run = ? AND checkpoint_epoch = ? ORDER BY rowid");
+  histograms.bind(1, data.checkpoint.run_uid).bind(2, data.checkpoint.epoch);
+  while (histograms.step()) {
+    HistogramRow row{histograms.column_text(0), histograms.column_text(1), histograms.column_int(2),
+                     histograms.column_double(3), histograms.column_double(4), {}};
+    for (const double count : numbers(histograms.column_text(5))) row.counts.push_back(static_cast<std::int64_t>(count));
+    data.histograms.push_back(std::move(row));
+  }
   return data;
 }
 
 std::vector<TensorRow> load_tensors(store::Database& db, std::int64_t cell_id) {
-  store::Statement query(db, "SELECT name, role, bits, sqnr_db FROM cell_tensors WHERE cell_id = ? ORDER BY position");
+  store::Statement query(db, "SELECT name, role, bits, sqnr_db, range_min, range_max FROM cell_tensors "
+                             "WHERE cell_id = ? ORDER BY position");
   query.bind(1, cell_id);
   std::vector<TensorRow> rows;
   while (query.step()) {
-    TensorRow row{cell_id, query.column_text(0), query.column_text(1), static_cast<int>(query.column_int(2)), {}};
+    TensorRow row{cell_id, query.column_text(0), query.column_text(1), static_cast<int>(query.column_int(2)), {},
+                  numbers(query.column_text(4)), numbers(query.column_text(5))};
     if (!query.column_is_null(3)) row.sqnr_db = query.column_double(3);
     rows.push_back(std::move(row));
   }

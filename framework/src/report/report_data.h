@@ -47,6 +47,15 @@ struct TensorRow {
   std::string name, role;
   int bits = 0;
   std::optional<double> sqnr_db;
+  std::vector<double> range_min, range_max;  // one value, or one per channel
+};
+
+// A stored histogram of one tensor of the checkpoint (run/tensor_histograms.h).
+struct HistogramRow {
+  std::string name, role;
+  std::int64_t images = 0;
+  double lo = 0, hi = 0;
+  std::vector<std::int64_t> counts;
 };
 
 struct PackedRow {
@@ -62,6 +71,7 @@ struct ReportData {
   std::optional<TrainingRun> training;
   std::vector<PassReport> passes;  // of the cells above
   std::vector<PackedRow> packed;   // model files of the checkpoint, widest first
+  std::vector<HistogramRow> histograms;  // of the checkpoint, in the order they were stored
 };
 
 // The newest cell's checkpoint unless `wanted` names one.

@@ -12,18 +12,15 @@
 
 namespace qx::report {
 
-namespace {
-
 namespace fs = std::filesystem;
 
-// Fixed size and font, no timestamp: gnuplot's SVG output is then a function of the script.
-constexpr const char* kTerminal = "set terminal svg size 760,430 font 'Helvetica,12' background rgb 'white'\n";
-
-void render(const std::string& gnuplot, const std::string& body, const fs::path& svg) {
+void render(const std::string& gnuplot, const std::string& body, const fs::path& svg, int width, int height) {
   const auto script = svg.parent_path() / ("." + svg.stem().string() + ".gp");
   {
+    // Fixed size and font, no timestamp: gnuplot's SVG output is then a function of the script.
     std::ofstream out(script);
-    out << kTerminal << "set output '" << svg.string() << "'\n" << body;
+    out << fmt::format("set terminal svg size {},{} font 'Helvetica,12' background rgb 'white'\n", width, height)
+        << "set output '" << svg.string() << "'\n" << body;
   }
   const auto command = fmt::format("'{}' '{}' 2>&1", gnuplot, script.string());
   const int status = std::system(command.c_str());
@@ -32,15 +29,6 @@ void render(const std::string& gnuplot, const std::string& body, const fs::path&
 }
 
 std::string block(const std::string& name, const std::string& rows) { return "$" + name + " << EOD\n" + rows + "EOD\n"; }
-
-// Per-layer override of a sensitivity cell: "layer3.2.conv2" from {"layer3.2.conv2":{...}}.
-std::string single_override(const std::string& options) {
-  static const std::regex layer("\"overrides\":\\{\"([^\"]+)\":\\{\"a_bits\":\\d+,\"w_bits\":\\d+\\}\\}");
-  std::smatch match;
-  return std::regex_search(options, match, layer) ? match[1].str() : std::string();
-}
-
-}  // namespace
 
 std::vector<std::string> write_plots(const ReportData& data, const fs::path& out_dir, const std::string& gnuplot) {
   std::vector<std::string> written;
@@ -52,9 +40,7 @@ std::vector<std::string> write_plots(const ReportData& data, const fs::path& out
     for (const std::string observer : {"minmax", "moving_average", "percentile", "mse", "kl"}) {
       std::string rows;
       for (const auto& c : data.cells) {
-        if (c.experiment == "ptq-grid" && c.quantize && c.label.empty() && c.passes.empty() &&
-            c.quantizer == "per_channel" && c.observer == observer && c.w_bits == c.a_bits &&
-            c.options.find("\"overrides\":{}") != std::string::npos) {
+        if (plain_grid_cell(c) && c.quantizer == "per_channel" && c.observer == observer && c.w_bits == c.a_bits) {
           rows += fmt::format("{} {:.2f}\n", c.w_bits, c.top1);
         }
       }
@@ -127,7 +113,7 @@ std::vector<std::string> write_plots(const ReportData& data, const fs::path& out
     std::map<std::pair<std::string, int>, double> drop;
     for (const auto& c : data.cells) {
       if (c.experiment != "sensitivity" || !c.quantize || !fp32) continue;
-      const auto layer = single_override(c.options);
+      const auto layer = sensitivity_layer(c.options);
       if (layer.empty()) continue;
       if (std::find(layers.begin(), layers.end(), layer) == layers.end()) layers.push_back(layer);
       static const std::regex bits("\"a_bits\":(\\d+)");

@@ -8,8 +8,19 @@
 
 namespace qx::report {
 
+// Renders a gnuplot script (terminal and output are prepended) to `svg`.
+void render(const std::string& gnuplot, const std::string& body, const std::filesystem::path& svg, int width = 760,
+            int height = 430);
+// An inline data block, $name << EOD ... EOD.
+std::string block(const std::string& name, const std::string& rows);
+
 // Writes every figure the data supports into `out_dir`; returns their file names.
 std::vector<std::string> write_plots(const ReportData& data, const std::filesystem::path& out_dir,
                                      const std::string& gnuplot);
+
+// One figure per layer with stored histograms (run/tensor_histograms.h): its weight and input
+// activation distributions, with the clipping range each observer chose marked.
+std::vector<std::string> write_histogram_plots(store::Database& db, const ReportData& data,
+                                               const std::filesystem::path& out_dir, const std::string& gnuplot);
 
 }  // namespace qx::report

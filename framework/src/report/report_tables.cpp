@@ -13,15 +13,21 @@
 
 namespace qx::report {
 
-namespace {
-
-const std::vector<std::string> kObservers = {"minmax", "moving_average", "percentile", "mse", "kl"};
-const std::vector<std::string> kQuantizers = {"asymmetric", "symmetric", "per_channel", "pytorch"};
-
 bool plain_grid_cell(const CellRow& c) {
   return c.experiment == "ptq-grid" && c.quantize && c.label.empty() && c.passes.empty() &&
          c.options.find("\"overrides\":{}") != std::string::npos && c.weight_observer == "minmax";
 }
+
+std::string sensitivity_layer(const std::string& options) {
+  static const std::regex layer("\"overrides\":\\{\"([^\"]+)\":\\{\"a_bits\":\\d+,\"w_bits\":\\d+\\}\\}");
+  std::smatch match;
+  return std::regex_search(options, match, layer) ? match[1].str() : std::string();
+}
+
+namespace {
+
+const std::vector<std::string> kObservers = {"minmax", "moving_average", "percentile", "mse", "kl"};
+const std::vector<std::string> kQuantizers = {"asymmetric", "symmetric", "per_channel", "pytorch"};
 
 const CellRow* find_cell(const ReportData& data, const std::function<bool(const CellRow&)>& match) {
   for (const auto& c : data.cells) {

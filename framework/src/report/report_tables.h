@@ -7,6 +7,10 @@
 namespace qx::report {
 
 const CellRow* float_baseline(const ReportData& data);
+// A cell of the plain PTQ grid: no passes, overrides or label, minmax weight statistics.
+bool plain_grid_cell(const CellRow& c);
+// The one layer a sensitivity cell overrides ("layer3.2.conv2"), or "" for any other cell.
+std::string sensitivity_layer(const std::string& options);
 
 std::string training_markdown(const ReportData& data);
 // Measured sizes of the files `qx pack` wrote.
@@ -17,6 +21,8 @@ std::string comparison_markdown(const ReportData& data);
 std::string grid_markdown(const ReportData& data);
 // Pass ablations from the `improvements` experiment, mean ± std over seeds.
 std::string improvements_markdown(const ReportData& data);
+// What breaks at low widths: one row per cause, each a comparison of cells that differ in it alone.
+std::string findings_markdown(const ReportData& data);
 // Per-tensor SQNR of representative grid cells.
 std::string layers_markdown(store::Database& db, const ReportData& data);
 

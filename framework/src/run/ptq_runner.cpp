@@ -13,6 +13,7 @@
 #include "qx/data/batches.h"
 #include "qx/data/cifar10.h"
 #include "qx/eval/evaluate.h"
+#include "qx/run/tensor_histograms.h"
 #include "qx/sim/quant_sim.h"
 #include "qx/store/results_db.h"
 #include "qx/train/checkpoint.h"
@@ -175,6 +176,7 @@ RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const Plu
   if (experiment.evaluation.channels_last) train::to_channels_last(*model);
   const auto float_state = train::model_state(*model);
   validate(experiment, host, *model);
+  run::check_histogram_layers(*model, experiment.histogram_layers, experiment.histograms_where);
 
   const auto data_dir = data::resolve_data_dir(overrides.data_dir, experiment.data_dir);
   const auto train_set = data::load_cifar10(data_dir, data::Split::kTrain);
@@ -194,6 +196,12 @@ RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const Plu
                                  git_revision(experiment.source_path), checkpoint_path, checkpoint.model,
                                  device.str(),       threads};
   const auto experiment_id = results.open_experiment(record);
+  if (!experiment.histogram_layers.empty()) {
+    results.record_histograms({checkpoint.run_uid, checkpoint.epoch,
+                               experiment.calibration.batches * experiment.calibration.batch_size,
+                               layer_histograms(*model, experiment.histogram_layers, calibration)});
+    train::load_model_state(*model, float_state, "checkpoint");
+  }
 
   RunSummary summary;
   summary.cells = static_cast<std::int64_t>(experiment.cells.size());

@@ -138,4 +138,18 @@ void ResultsDb::record_packed(const PackedRecord& p) {
   insert.bind(5, p.bytes).bind(6, p.weight_bytes).bind(7, p.parameters).bind(8, p.file).run();
 }
 
+void ResultsDb::record_histograms(const HistogramRecord& record) {
+  Transaction transaction(db_);
+  Statement statement(db_,
+                      "INSERT OR REPLACE INTO tensor_histograms (checkpoint_run, checkpoint_epoch, name, role, images, "
+                      "lo, hi, counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  for (const auto& h : record.histograms) {
+    auto& insert = statement.reset();
+    insert.bind(1, record.checkpoint_run).bind(2, record.checkpoint_epoch).bind(3, h.name).bind(4, h.role);
+    insert.bind(5, record.images).bind(6, h.lo).bind(7, h.hi).bind(8, fmt::format("{}", fmt::join(h.counts, " ")));
+    insert.run();
+  }
+  transaction.commit();
+}
+
 }  // namespace qx::store

@@ -143,6 +143,19 @@ CREATE TABLE packed_models (
   PRIMARY KEY (checkpoint_run, checkpoint_epoch, quantizer, bits)
 );
 )sql",
+    R"sql(
+CREATE TABLE tensor_histograms (
+  checkpoint_run   TEXT    NOT NULL,
+  checkpoint_epoch INTEGER NOT NULL,
+  name             TEXT    NOT NULL,
+  role             TEXT    NOT NULL CHECK (role IN ('weight', 'activation')),
+  images           INTEGER NOT NULL,
+  lo               REAL    NOT NULL,
+  hi               REAL    NOT NULL,
+  counts           TEXT    NOT NULL,
+  PRIMARY KEY (checkpoint_run, checkpoint_epoch, name, role)
+);
+)sql",
 };
 
 std::string with_parent_created(const std::string& path) {

@@ -35,6 +35,10 @@ struct PtqExperiment {
   std::string data_dir;    // likewise; --data and $QX_DATA_DIR come first
   std::string database;
   std::string plugin_dir;
+  // Layers whose weight and input histograms are stored for the report ([output] histograms),
+  // and where the key stands, for errors found once the model is loaded.
+  std::vector<std::string> histogram_layers;
+  std::string histograms_where;
   CalibrationConfig calibration;
   EvaluationConfig evaluation;
   std::vector<sim::CellSpec> cells;

@@ -68,6 +68,7 @@ class TableReader {
 
   std::string where(const toml::node& node) const;
   std::string where() const;  // the table itself
+  std::string where_of(const std::string& key) const;  // the key's value, else the table
   const std::string& file() const { return file_; }
 
  private:

@@ -7,12 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "qx/run/tensor_histograms.h"
 #include "qx/sim/quant_sim.h"
 #include "qx/store/sqlite.h"
 
 namespace qx::store {
 
-inline constexpr std::int64_t kSchemaVersion = 4;
+inline constexpr std::int64_t kSchemaVersion = 5;
 
 struct RunRecord {
   std::string uid;  // stable across --resume
@@ -75,6 +76,14 @@ struct PackedRecord {
   std::string file;
 };
 
+// Histograms of one checkpoint's tensors (run/tensor_histograms.h), for the report.
+struct HistogramRecord {
+  std::string checkpoint_run;
+  std::int64_t checkpoint_epoch = 0;
+  std::int64_t images = 0;  // calibration images behind the activation histograms
+  std::vector<run::TensorHistogram> histograms;
+};
+
 class ResultsDb {
  public:
   // Creates the file and schema if needed; refuses a database newer than this qx.
@@ -94,6 +103,8 @@ class ResultsDb {
 
   // Replaces an earlier record of the same checkpoint, quantizer and width.
   void record_packed(const PackedRecord& packed);
+  // Replaces earlier histograms of the same checkpoint and tensors, in one transaction.
+  void record_histograms(const HistogramRecord& record);
 
   Database& database() { return db_; }
 

@@ -1,0 +1,143 @@
+// "What breaks at 4 and 2 bits", as measurements: each row isolates one cause by comparing two
+// sets of cells that differ in that cause alone. The README's prose explains the rows; every
+// figure comes from here.
+#include <algorithm>
+#include <functional>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "markdown.h"
+#include "report_tables.h"
+
+namespace qx::report {
+
+namespace {
+
+const std::vector<int> kWidths = {8, 4, 2};
+// ResNet20's stem and classifier (docs/model-interface.md).
+constexpr const char* kFirst = "conv1";
+constexpr const char* kLast = "fc";
+
+const CellRow* grid(const ReportData& data, const std::string& observer, const std::string& quantizer, int bits,
+                    bool folded = true) {
+  for (const auto& c : data.cells) {
+    const bool plain = c.quantize && c.label.empty() && c.passes.empty() && c.weight_observer == "minmax" &&
+                       c.options.find("\"overrides\":{}") != std::string::npos;
+    if (plain && (folded ? c.experiment == "ptq-grid" : !c.fold_batch_norm) && c.fold_batch_norm == folded &&
+        c.observer == observer && c.quantizer == quantizer && c.w_bits == bits && c.a_bits == bits) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+// "83.10 → 88.02 (+4.92)"
+std::string change(const CellRow* from, const CellRow* to) {
+  if (!from || !to) return "–";
+  return fmt::format("{} → {} ({})", percent(from->top1), percent(to->top1), signed_delta(to->top1 - from->top1));
+}
+
+// The best activation observer that clips, against minmax, with per-channel weights.
+std::string clipping(const ReportData& data, int bits) {
+  const auto* minmax = grid(data, "minmax", "per_channel", bits);
+  const CellRow* best = nullptr;
+  for (const std::string observer : {"moving_average", "percentile", "mse", "kl"}) {
+    const auto* c = grid(data, observer, "per_channel", bits);
+    if (c && (!best || c->top1 > best->top1)) best = c;
+  }
+  return best ? change(minmax, best) + fmt::format(", `{}`", best->observer) : "–";
+}
+
+// Top-1 drop against fp32 with one layer quantized at `bits`, the rest at 16 (sensitivity.toml).
+std::optional<double> layer_drop(const ReportData& data, double fp32, const std::string& layer, int bits) {
+  for (const auto& c : data.cells) {
+    if (c.experiment == "sensitivity" && sensitivity_layer(c.options) == layer &&
+        c.options.find(fmt::format("\"a_bits\":{},", bits)) != std::string::npos) {
+      return fp32 - c.top1;
+    }
+  }
+  return std::nullopt;
+}
+
+// The layers of the sensitivity experiment other than the stem and the classifier.
+std::vector<std::string> middle_layers(const ReportData& data) {
+  std::vector<std::string> layers;
+  for (const auto& c : data.cells) {
+    const auto layer = c.experiment == "sensitivity" ? sensitivity_layer(c.options) : std::string();
+    if (!layer.empty() && layer != kFirst && layer != kLast &&
+        std::find(layers.begin(), layers.end(), layer) == layers.end()) {
+      layers.push_back(layer);
+    }
+  }
+  return layers;
+}
+
+std::string drop(std::optional<double> value) { return value ? signed_delta(-*value) : "–"; }
+
+}  // namespace
+
+std::string findings_markdown(const ReportData& data) {
+  const auto* fp32 = float_baseline(data);
+  if (!fp32 || !grid(data, "minmax", "per_channel", 4)) return "No PTQ grid on this checkpoint in the database.\n";
+  MarkdownTable table{{"cause", "measured as (top-1 %, change in points)"}, {false, false}, {}};
+  for (int bits : kWidths) {
+    table.header.push_back(fmt::format("W{0}A{0}", bits));
+    table.numeric.push_back(true);
+  }
+  using Row = std::function<std::string(int)>;
+  auto add = [&](const std::string& cause, const std::string& how, const Row& value) {
+    std::vector<std::string> row{cause, how};
+    bool measured = false;
+    for (int bits : kWidths) {
+      row.push_back(value(bits));
+      measured = measured || row.back() != "–";
+    }
+    if (measured) table.rows.push_back(std::move(row));  // a row only where its experiment ran
+  };
+  add("few levels for long tails", "activations: `minmax` → best clipping observer (per-channel weights)",
+      [&](int b) { return clipping(data, b); });
+  add("one grid for all channels", "weights: per-tensor `asymmetric` → `per_channel` (`mse` activations)",
+      [&](int b) { return change(grid(data, "mse", "asymmetric", b), grid(data, "mse", "per_channel", b)); });
+  add("BatchNorm folding", "`minmax`, per-tensor `asymmetric`: BatchNorm kept in float → folded",
+      [&](int b) { return change(grid(data, "minmax", "asymmetric", b, false), grid(data, "minmax", "asymmetric", b)); });
+  add("BatchNorm folding", "`minmax`, `per_channel`: BatchNorm kept in float → folded",
+      [&](int b) { return change(grid(data, "minmax", "per_channel", b, false), grid(data, "minmax", "per_channel", b)); });
+
+  const auto middle = middle_layers(data);
+  if (!middle.empty()) {
+    add("the first layer", "drop with only `conv1` quantized (weights and input), the rest at 16 bits",
+        [&](int b) { return drop(layer_drop(data, fp32->top1, kFirst, b)); });
+    add("the last layer", "drop with only `fc` quantized",
+        [&](int b) { return drop(layer_drop(data, fp32->top1, kLast, b)); });
+    add("a middle layer", fmt::format("median drop over the other {} layers, one at a time", middle.size()),
+        [&](int b) -> std::string {
+      std::vector<double> drops;
+      for (const auto& layer : middle) {
+        if (const auto d = layer_drop(data, fp32->top1, layer, b)) drops.push_back(*d);
+      }
+      if (drops.empty()) return "–";
+      std::sort(drops.begin(), drops.end());
+      return signed_delta(-drops[drops.size() / 2]);
+    });
+    add("errors compound", "sum of the single-layer drops → drop with every layer quantized (`mse`, `per_channel`)",
+        [&](int b) -> std::string {
+          double sum = 0;
+          auto layers = middle;
+          layers.push_back(kFirst);
+          layers.push_back(kLast);
+          for (const auto& layer : layers) {
+            const auto d = layer_drop(data, fp32->top1, layer, b);
+            if (!d) return "–";
+            sum += *d;
+          }
+          const auto* all = grid(data, "mse", "per_channel", b);
+          return all ? fmt::format("{} → {}", signed_delta(-sum), signed_delta(all->top1 - fp32->top1)) : "–";
+        });
+  }
+  return table.render() + fmt::format("\nfp32 = {}. Each row changes one thing; weights and activations at the "
+                                      "column's width. Chance is 10.00.\n",
+                                      percent(fp32->top1));
+}
+
+}  // namespace qx::report
