@@ -114,8 +114,8 @@ def main():
 
     db = sqlite3.connect(args.db)
     version = db.execute("SELECT version FROM schema_version").fetchone()[0]
-    if version not in (2, 3, 4):  # the columns written here are the same in all three
-        sys.exit(f"{args.db}: schema version {version}, this script writes versions 2 to 4")
+    if version not in (2, 3, 4, 5):  # the columns written here are the same in all four
+        sys.exit(f"{args.db}: schema version {version}, this script writes versions 2 to 5")
     _, checkpoint = load_qx_checkpoint(args.checkpoint)
     context = {"calibration": {"batch_size": args.calibration_batch_size, "batches": args.calibration_batches,
                                "seed": args.seed},
