@@ -19,7 +19,9 @@ void render(const std::string& gnuplot, const std::string& body, const fs::path&
   {
     // Fixed size and font, no timestamp: gnuplot's SVG output is then a function of the script.
     std::ofstream out(script);
-    out << fmt::format("set terminal svg size {},{} font 'Helvetica,12' background rgb 'white'\n", width, height)
+    // noenhanced: names such as moving_average and layer3.1.out_q are text, not subscripts.
+    out << fmt::format("set terminal svg size {},{} noenhanced font 'Helvetica,12' background rgb 'white'\n", width,
+                       height)
         << "set output '" << svg.string() << "'\n" << body;
   }
   const auto command = fmt::format("'{}' '{}' 2>&1", gnuplot, script.string());
