@@ -13,10 +13,12 @@
 
 namespace qx::report {
 
-bool plain_grid_cell(const CellRow& c) {
-  return c.experiment == "ptq-grid" && c.quantize && c.label.empty() && c.passes.empty() &&
+bool plain_cell(const CellRow& c) {
+  return c.quantize && c.label.empty() && c.passes.empty() &&
          c.options.find("\"overrides\":{}") != std::string::npos && c.weight_observer == "minmax";
 }
+
+bool plain_grid_cell(const CellRow& c) { return c.experiment == "ptq-grid" && plain_cell(c); }
 
 std::string sensitivity_layer(const std::string& options) {
   static const std::regex layer("\"overrides\":\\{\"([^\"]+)\":\\{\"a_bits\":\\d+,\"w_bits\":\\d+\\}\\}");

@@ -7,7 +7,9 @@
 namespace qx::report {
 
 const CellRow* float_baseline(const ReportData& data);
-// A cell of the plain PTQ grid: no passes, overrides or label, minmax weight statistics.
+// A quantized cell with no passes, overrides or label, and minmax weight statistics.
+bool plain_cell(const CellRow& c);
+// Such a cell of the PTQ grid (experiment "ptq-grid").
 bool plain_grid_cell(const CellRow& c);
 // The one layer a sensitivity cell overrides ("layer3.2.conv2"), or "" for any other cell.
 std::string sensitivity_layer(const std::string& options);
