@@ -22,7 +22,8 @@ constexpr const char* kLast = "fc";
 const CellRow* grid(const ReportData& data, const std::string& observer, const std::string& quantizer, int bits,
                     bool folded = true) {
   for (const auto& c : data.cells) {
-    if ((folded ? plain_grid_cell(c) : plain_cell(c)) && c.fold_batch_norm == folded && c.observer == observer && c.quantizer == quantizer && c.w_bits == bits && c.a_bits == bits) {
+    if ((folded ? plain_grid_cell(c) : plain_cell(c)) && c.fold_batch_norm == folded && c.observer == observer &&
+        c.quantizer == quantizer && c.w_bits == bits && c.a_bits == bits) {
       return &c;
     }
   }
