@@ -40,6 +40,12 @@ class ScratchDir {
   std::filesystem::path path_;
 };
 
+// `size` random uint8 images with random labels: enough to drive the training loop in tests.
+inline data::Dataset random_dataset(std::int64_t size, std::uint64_t seed) {
+  torch::manual_seed(seed);
+  return {torch::randint(0, 256, {size, 3, 32, 32}, torch::kUInt8), torch::randint(0, 10, {size})};
+}
+
 // Writes `records` CIFAR records with labels i % 10 and pixel bytes derived from the index.
 inline void write_cifar_file(const std::filesystem::path& file, std::int64_t records, int bad_label_at = -1) {
   std::ofstream out(file, std::ios::binary);

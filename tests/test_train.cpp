@@ -168,17 +168,12 @@ config::TrainConfig tiny_recipe(const std::filesystem::path& out) {
   return config;
 }
 
-data::Dataset tiny_dataset(std::int64_t size, std::uint64_t seed) {
-  torch::manual_seed(seed);
-  return {torch::randint(0, 256, {size, 3, 32, 32}, torch::kUInt8), torch::randint(0, 10, {size})};
-}
-
 // Runs the tiny recipe, optionally stopping after `stop_after` epochs and finishing in a fresh
 // trainer and model resumed from the checkpoint, and returns the final weights.
 std::map<std::string, torch::Tensor> run_tiny(PluginHost& host, const std::filesystem::path& out,
                                               std::int64_t stop_after) {
   const auto config = tiny_recipe(out);
-  const auto train_set = tiny_dataset(40, 1), test_set = tiny_dataset(16, 2);
+  const auto train_set = random_dataset(40, 1), test_set = random_dataset(16, 2);
   auto fresh_trainer = [&](std::int64_t stop) {
     torch::manual_seed(static_cast<std::uint64_t>(config.seed));
     return std::make_unique<train::Trainer>(config, host.create_model("resnet20", Options()), train_set, test_set,
@@ -208,7 +203,7 @@ TEST_F(TrainingTest, ResumeGivesTheSameWeightsAsAnUninterruptedRun) {
 TEST_F(TrainingTest, ResumeRefusesAChangedRecipe) {
   ScratchDir dir;
   const auto config = tiny_recipe(dir.path());
-  const auto data = tiny_dataset(16, 1);
+  const auto data = random_dataset(16, 1);
   train::Checkpoint checkpoint;
   checkpoint.model = "resnet20";
   checkpoint.config = "another recipe";

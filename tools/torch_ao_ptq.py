@@ -8,8 +8,11 @@ Results go into the qx results database as cells of an experiment named `torch.a
     /usr/bin/python3 tools/torch_ao_ptq.py --checkpoint checkpoints/resnet20.pt \\
         --data ../shared/data/cifar-10-jpeg-batches-bin --db results/results.sqlite
 
-Debian's python3-torch (1.13) has the onednn and qnnpack engines (no fbgemm/x86). The variant
-onednn+reduce_range runs onednn with x86's 7-bit activation grid, to measure int16 saturation."""
+Debian's python3-torch (1.13) has the onednn and qnnpack engines (no fbgemm/x86). A variant is
+ENGINE[+MODIFIER]. Without a modifier the engine runs its own default qconfig (qnnpack's has
+per-tensor weights). `+per_channel` runs the onednn qconfig, which is qx's `pytorch` quantizer:
+per-channel weights, 8-bit activations. `+reduce_range` runs that qconfig with x86's 7-bit
+activation grid, to measure int16 saturation."""
 import argparse, json, os, sqlite3, subprocess, sys, time
 
 import numpy as np
@@ -87,87 +90,117 @@ def evaluate(model, images, labels, batch_size=1000):
     return 100.0 * correct / len(labels), loss / len(labels), time.time() - start
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def qconfig_for(engine, modifier, variant):
+    if not modifier:
+        return get_default_qconfig(engine)
+    if modifier == "per_channel":
+        return get_default_qconfig("onednn")  # qx's `pytorch` quantizer reproduces this one
+    if modifier == "reduce_range":
+        # x86's activation grid (7 bits) on another engine: without VNNI, u8 x s8 products are
+        # summed pairwise in int16 (VPMADDUBSW) and saturate unless activations leave headroom.
+        return QConfig(activation=HistogramObserver.with_args(reduce_range=True),
+                       weight=get_default_qconfig("onednn").weight)
+    sys.exit(f"unknown engine variant '{variant}' (use ENGINE, ENGINE+per_channel or ENGINE+reduce_range)")
+
+
+def load_data(args):
+    """Test images, and qx's calibration draw: randperm on a CPU generator seeded with the seed."""
+    train_images, _ = load_split(args.data, [f"data_batch_{i}.bin" for i in range(1, 6)])
+    test_images, test_labels = load_split(args.data, ["test_batch.bin"])
+    if args.images:
+        test_images, test_labels = test_images[:args.images], test_labels[:args.images]
+    order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(args.seed))
+    calibration = train_images[order[:args.calibration_batches * args.calibration_batch_size]]
+    return calibration, test_images, test_labels
+
+
+def calibrate(prepared, calibration, batch_size):
+    start = time.time()
+    with torch.no_grad():
+        for i in range(0, len(calibration), batch_size):
+            prepared(normalize(calibration[i:i + batch_size]))
+    return time.time() - start
+
+
+class ResultsDb:
+    """Cells of one experiment in the qx results database, keyed like qx keys its own cells."""
+
+    def __init__(self, args, experiment, tool, test_images):
+        self.db = sqlite3.connect(args.db)
+        version = self.db.execute("SELECT version FROM schema_version").fetchone()[0]
+        if version not in (2, 3, 4, 5):  # the columns written here are the same in all four
+            sys.exit(f"{args.db}: schema version {version}, this script writes versions 2 to 5")
+        _, checkpoint = load_qx_checkpoint(args.checkpoint)
+        self.tool = tool
+        self.context = {"calibration": {"batch_size": args.calibration_batch_size,
+                                        "batches": args.calibration_batches, "seed": args.seed},
+                        "checkpoint": {"epoch": checkpoint["epoch"], "run": checkpoint["run_uid"]},
+                        "test_images": test_images}
+        revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        with self.db:
+            self.experiment_id = self.db.execute(
+                "INSERT INTO experiments (name, status, config_path, config_text, git_revision, checkpoint, model, "
+                "device, threads, torch_version) VALUES (?, 'running', ?, ?, ?, ?, ?, 'cpu', ?, ?)",
+                (experiment, f"tools/{tool}.py", " ".join(sys.argv), revision or None, args.checkpoint,
+                 checkpoint["model"], torch.get_num_threads(), torch.__version__)).lastrowid
+
+    def record(self, variant, label, observer, weight_observer, quantizer, options, top1, loss, images,
+               calib_seconds, eval_seconds):
+        key = json.dumps({"context": self.context, "tool": self.tool, "engine": variant}, sort_keys=True,
+                         separators=(",", ":"))
+        with self.db:
+            self.db.execute("DELETE FROM cells WHERE key = ?", (key,))
+            self.db.execute(
+                "INSERT INTO cells (experiment_id, key, label, quantize, observer, weight_observer, quantizer, w_bits, "
+                "a_bits, fold_batch_norm, options, status, top1, loss, images, calib_seconds, eval_seconds) "
+                "VALUES (?, ?, ?, 1, ?, ?, ?, 8, 8, 1, ?, 'finished', ?, ?, ?, ?, ?)",
+                (self.experiment_id, key, label, observer, weight_observer, quantizer, json.dumps(options), top1, loss,
+                 images, calib_seconds, eval_seconds))
+
+    def finish(self):
+        with self.db:
+            self.db.execute("UPDATE experiments SET status = 'finished', "
+                            "finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?", (self.experiment_id,))
+
+
+def add_common_arguments(parser):
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--db", required=True)
-    parser.add_argument("--engines", default="onednn,onednn+reduce_range,qnnpack",
-                        help="quantized engines, each optionally +reduce_range")
     parser.add_argument("--calibration-batches", type=int, default=8)
     parser.add_argument("--calibration-batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--images", type=int, default=0, help="the first N test images (0: all)")
     parser.add_argument("--threads", type=int, default=0)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_arguments(parser)
+    parser.add_argument("--engines", default="onednn,onednn+reduce_range,qnnpack,qnnpack+per_channel",
+                        help="quantized engines, each optionally +reduce_range or +per_channel")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-
-    train_images, _ = load_split(args.data, [f"data_batch_{i}.bin" for i in range(1, 6)])
-    test_images, test_labels = load_split(args.data, ["test_batch.bin"])
-    if args.images:
-        test_images, test_labels = test_images[:args.images], test_labels[:args.images]
-    # qx draws calibration images with randperm on a CPU generator seeded with the seed.
-    order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(args.seed))
-    n = args.calibration_batches * args.calibration_batch_size
-    calibration = train_images[order[:n]]
-
-    db = sqlite3.connect(args.db)
-    version = db.execute("SELECT version FROM schema_version").fetchone()[0]
-    if version not in (2, 3, 4, 5):  # the columns written here are the same in all four
-        sys.exit(f"{args.db}: schema version {version}, this script writes versions 2 to 5")
-    _, checkpoint = load_qx_checkpoint(args.checkpoint)
-    context = {"calibration": {"batch_size": args.calibration_batch_size, "batches": args.calibration_batches,
-                               "seed": args.seed},
-               "checkpoint": {"epoch": checkpoint["epoch"], "run": checkpoint["run_uid"]},
-               "test_images": len(test_labels)}
-    revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    with db:
-        cursor = db.execute(
-            "INSERT INTO experiments (name, status, config_path, config_text, git_revision, checkpoint, model, "
-            "device, threads, torch_version) VALUES ('torch.ao-ptq', 'running', ?, ?, ?, ?, ?, 'cpu', ?, ?)",
-            ("tools/torch_ao_ptq.py", " ".join(sys.argv), revision or None, args.checkpoint, checkpoint["model"],
-             torch.get_num_threads(), torch.__version__))
-        experiment_id = cursor.lastrowid
-
+    calibration, test_images, test_labels = load_data(args)
+    results = ResultsDb(args, "torch.ao-ptq", "torch_ao_ptq", len(test_labels))
     for variant in args.engines.split(","):
         engine, _, modifier = variant.partition("+")
         torch.backends.quantized.engine = engine
         model, _ = load_qx_checkpoint(args.checkpoint)
         model = QuantResNet(model).eval().fuse()
-        model.qconfig = get_default_qconfig(engine)
-        if modifier == "reduce_range":
-            # x86's activation grid (7 bits) on another engine: without VNNI, u8 x s8 products are
-            # summed pairwise in int16 (VPMADDUBSW) and saturate unless activations leave headroom.
-            model.qconfig = QConfig(activation=HistogramObserver.with_args(reduce_range=True),
-                                    weight=model.qconfig.weight)
-        elif modifier:
-            sys.exit(f"unknown engine variant '{variant}' (use ENGINE or ENGINE+reduce_range)")
+        model.qconfig = qconfig_for(engine, modifier, variant)
         prepared = prepare(model)
-        start = time.time()
-        with torch.no_grad():
-            for i in range(0, n, args.calibration_batch_size):
-                prepared(normalize(calibration[i:i + args.calibration_batch_size]))
-        calib_seconds = time.time() - start
+        calib_seconds = calibrate(prepared, calibration, args.calibration_batch_size)
         quantized = convert(prepared)
         top1, loss, eval_seconds = evaluate(quantized, test_images, test_labels)
         options = {"engine": engine, "variant": variant, "qconfig": str(model.qconfig)}
-        key = json.dumps({"context": context, "tool": "torch_ao_ptq", "engine": variant}, sort_keys=True,
-                         separators=(",", ":"))
-        with db:
-            db.execute("DELETE FROM cells WHERE key = ?", (key,))
-            db.execute(
-                "INSERT INTO cells (experiment_id, key, label, quantize, observer, weight_observer, quantizer, w_bits, "
-                "a_bits, fold_batch_norm, options, status, top1, loss, images, calib_seconds, eval_seconds) "
-                "VALUES (?, ?, ?, 1, 'torch.ao HistogramObserver', ?, ?, 8, 8, 1, ?, 'finished', ?, ?, ?, ?, ?)",
-                (experiment_id, key, f"torch.ao int8 ({variant})", type(model.qconfig.weight()).__name__,
-                 f"torch.ao/{variant}", json.dumps(options), top1, loss, len(test_labels), calib_seconds,
-                 eval_seconds))
+        results.record(variant, f"torch.ao int8 ({variant})", "torch.ao HistogramObserver",
+                       type(model.qconfig.weight()).__name__, f"torch.ao/{variant}", options, top1, loss,
+                       len(test_labels), calib_seconds, eval_seconds)
         print(f"{variant}: top-1 {top1:.2f}%  loss {loss:.4f}  (calibration {calib_seconds:.1f} s, "
               f"int8 evaluation {eval_seconds:.1f} s)", flush=True)
-    with db:
-        db.execute("UPDATE experiments SET status = 'finished', finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-                   "WHERE id = ?", (experiment_id,))
+    results.finish()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ namespace {
 struct EvalArgs {
   std::string checkpoint;
   std::string data_dir;
-  std::int64_t batch_size = 1000;
+  std::int64_t batch_size = 200;  // larger batches page-fault their activations in anew (docs/performance.md)
   std::int64_t threads = 0;
   std::string device = "cpu";
 };

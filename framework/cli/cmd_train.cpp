@@ -60,20 +60,20 @@ void train(const TrainArgs& args, const GlobalOptions& global) {
   const auto run_id = results.open_run(run);
   for (const auto& epoch : trainer.history()) results.record_epoch(run_id, epoch);  // a resumed run's past
 
-  spdlog::info("training {} on {} ({} threads), {} epochs, batch {}, data {}", config.model.plugin, device.str(),
-               threads, config.epochs, config.batch_size, data_dir.string());
+  spdlog::info("training {} on {} ({} threads), {} epochs + {} SWA epochs, batch {}, data {}", config.model.plugin,
+               device.str(), threads, config.epochs, config.swa.epochs, config.batch_size, data_dir.string());
   try {
     trainer.run([&](const store::EpochRecord& epoch) { results.record_epoch(run_id, epoch); });
   } catch (const std::exception& e) {
     results.finish_run(run_id, "failed", e.what());
     throw;
   }
-  const bool complete = trainer.completed_epochs() == config.epochs;
+  const bool complete = trainer.completed_epochs() == config.total_epochs();
   results.finish_run(run_id, complete ? "finished" : "stopped");
   if (trainer.history().empty()) return;
   const auto& last = trainer.history().back();
   spdlog::info("{}: test top-1 {:.2f}% after epoch {}/{}; checkpoint {}, history {}, run {} in {}",
-               complete ? "finished" : "stopped (continue with --resume)", last.test_top1, last.epoch, config.epochs,
+               complete ? "finished" : "stopped (continue with --resume)", last.test_top1, last.epoch, config.total_epochs(),
                trainer.checkpoint_path().string(), trainer.history_path().string(), run_id, config.database);
 }
 

@@ -170,7 +170,7 @@ PtqExperiment load_ptq_experiment(const std::string& path) {
   calibration.finish();
 
   auto evaluation = root.section("evaluation");
-  experiment.evaluation.batch_size = evaluation.get_int("batch_size", 1000, 1, 100000);
+  experiment.evaluation.batch_size = evaluation.get_int("batch_size", 200, 1, 100000);
   experiment.evaluation.images = evaluation.get_int("images", 0, 0);
   experiment.evaluation.threads = evaluation.get_int("threads", 0, 0, 1024);
   experiment.evaluation.device = evaluation.get_string("device", "cpu");

@@ -17,7 +17,11 @@ TomlDocument parse_toml_file(const std::string& path) {
   if (!in) fail("{}: cannot open experiment file", path);
   std::stringstream buffer;
   buffer << in.rdbuf();
-  TomlDocument document{path, buffer.str(), {}};
+  return parse_toml_text(buffer.str(), path);
+}
+
+TomlDocument parse_toml_text(std::string text, const std::string& path) {
+  TomlDocument document{path, std::move(text), {}};
   try {
     document.root = toml::parse(document.text, path);
   } catch (const toml::parse_error& error) {

@@ -1,12 +1,19 @@
 #include "qx/config/train_config.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "qx/config/toml_reader.h"
 #include "qx/core/error.h"
 
 namespace qx::config {
 
 TrainConfig load_train_config(const std::string& path) {
-  TomlDocument document = parse_toml_file(path);
+  return load_train_config_text(parse_toml_file(path).text, path);
+}
+
+TrainConfig load_train_config_text(std::string text, const std::string& path) {
+  TomlDocument document = parse_toml_text(std::move(text), path);
   TrainConfig config;
   config.source_path = path;
   config.source_text = document.text;
@@ -57,6 +64,11 @@ TrainConfig load_train_config(const std::string& path) {
     fail("{}: [schedule] warmup_epochs ({}) exceeds [train] epochs ({})", path, sched.warmup_epochs, config.epochs);
   }
 
+  TableReader swa = top.section("swa");
+  config.swa.epochs = swa.get_int("epochs", config.swa.epochs, 0, 100000);
+  config.swa.lr = swa.get_double("lr", config.swa.lr, 0.0, 100.0);
+  swa.finish();
+
   TableReader output = top.section("output");
   config.output_dir = output.get_string("dir", std::nullopt);
   config.database = output.get_string("database", std::string("results/results.sqlite"));
@@ -68,6 +80,25 @@ TrainConfig load_train_config(const std::string& path) {
 
   top.finish();
   return config;
+}
+
+std::string schedule_fingerprint(const TrainConfig& config) {
+  std::string model_options;
+  for (const auto& [key, value] : config.model.options.values()) {
+    model_options += key + "=" + std::visit([](const auto& v) { return fmt::format("{}", v); }, value) + ";";
+  }
+  const auto& opt = config.optimizer;
+  const auto& sched = config.schedule;
+  return fmt::format(
+      "model={}({}) augment={} epochs={} batch={} seed={} channels_last={} lr={} momentum={} nesterov={} "
+      "weight_decay={} schedule={} warmup={} milestones={} gamma={}",
+      config.model.plugin, model_options, config.augment, config.epochs, config.batch_size, config.seed,
+      config.channels_last, opt.lr, opt.momentum, opt.nesterov, opt.weight_decay, sched.kind, sched.warmup_epochs,
+      fmt::join(sched.milestones, ","), sched.gamma);
+}
+
+std::string swa_fingerprint(const TrainConfig& config) {
+  return fmt::format("swa_epochs={} swa_lr={}", config.swa.epochs, config.swa.lr);
 }
 
 }  // namespace qx::config

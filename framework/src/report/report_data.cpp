@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "qx/config/train_config.h"
 #include "qx/core/error.h"
 
 namespace qx::report {
@@ -51,15 +52,21 @@ CheckpointRef newest_checkpoint(store::Database& db) {
   return {query.column_text(0), query.column_int(1)};
 }
 
-std::optional<TrainingRun> load_training(store::Database& db, const std::string& uid) {
-  store::Statement run(db, "SELECT id, uid, name, device, threads, config_path FROM runs WHERE uid = ?");
-  run.bind(1, uid);
+// The run's epochs up to the reported checkpoint's (the run may have gone on since).
+std::optional<TrainingRun> load_training(store::Database& db, const CheckpointRef& checkpoint) {
+  store::Statement run(db, "SELECT id, uid, name, device, threads, config_path, config_text FROM runs WHERE uid = ?");
+  run.bind(1, checkpoint.run_uid);
   if (!run.step()) return std::nullopt;
   TrainingRun training{run.column_text(1), run.column_text(2), text_or_empty(run, 3), text_or_empty(run, 5),
-                       run.column_int(4), {}};
+                       run.column_int(4), 0, {}};
+  try {
+    training.schedule_epochs = config::load_train_config_text(text_or_empty(run, 6), training.config_path).epochs;
+  } catch (const Error&) {
+    training.schedule_epochs = 0;  // a recipe this qx cannot read: every epoch counts as the schedule's
+  }
   store::Statement epochs(db, "SELECT epoch, train_loss, train_top1, test_loss, test_top1, lr, seconds "
-                              "FROM train_epochs WHERE run_id = ? ORDER BY epoch");
-  epochs.bind(1, run.column_int(0));
+                              "FROM train_epochs WHERE run_id = ? AND epoch <= ? ORDER BY epoch");
+  epochs.bind(1, run.column_int(0)).bind(2, checkpoint.epoch);
   while (epochs.step()) {
     training.epochs.push_back({epochs.column_int(0), epochs.column_double(1), epochs.column_double(2),
                                epochs.column_double(3), epochs.column_double(4), epochs.column_double(5),
@@ -110,7 +117,7 @@ ORDER BY id)sql");
     fail("results database {}: no finished cells for checkpoint {} epoch {}", db.path(), data.checkpoint.run_uid,
          data.checkpoint.epoch);
   }
-  data.training = load_training(db, data.checkpoint.run_uid);
+  data.training = load_training(db, data.checkpoint);
   store::Statement passes(db, "SELECT p.cell_id, p.name, p.report, p.seconds FROM cell_passes p "
                               "JOIN report_cells c ON c.id = p.cell_id ORDER BY p.cell_id, p.position");
   while (passes.step()) {

@@ -33,6 +33,7 @@ struct EpochRow {
 struct TrainingRun {
   std::string uid, name, device, config_path;
   std::int64_t threads = 0;
+  std::int64_t schedule_epochs = 0;  // the recipe's [train] epochs; any later epoch is SWA
   std::vector<EpochRow> epochs;
 };
 

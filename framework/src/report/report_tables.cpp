@@ -63,18 +63,30 @@ const CellRow* float_baseline(const ReportData& data) {
 std::string training_markdown(const ReportData& data) {
   if (!data.training || data.training->epochs.empty()) return "No training run for this checkpoint in the database.\n";
   const auto& t = *data.training;
-  const auto& last = t.epochs.back();
   const auto best = *std::max_element(t.epochs.begin(), t.epochs.end(),
                                       [](const EpochRow& a, const EpochRow& b) { return a.test_top1 < b.test_top1; });
-  double total = 0;
-  for (const auto& e : t.epochs) total += e.seconds;
-  MarkdownTable table{{"epochs", "final test top-1", "best epoch's test top-1 (not selected)", "final train top-1",
-                       "training time"},
-                      {true, true, true, true, true},
-                      {{fmt::format("{}", last.epoch), percent(last.test_top1),
-                        fmt::format("{} (epoch {})", percent(best.test_top1), best.epoch), percent(last.train_top1),
-                        fmt::format("{:.1f} h", total / 3600.0)}}};
-  return table.render();
+  MarkdownTable table{{"phase", "epochs", "test top-1 at its end", "train top-1 at its end", "time"},
+                      {false, true, true, true, true},
+                      {}};
+  auto add_phase = [&](const std::string& phase, std::int64_t first, std::int64_t last) {
+    const EpochRow* end = nullptr;
+    double seconds = 0;
+    for (const auto& e : t.epochs) {
+      if (e.epoch < first || e.epoch > last) continue;
+      seconds += e.seconds;
+      end = &e;
+    }
+    if (!end) return;
+    table.rows.push_back({phase, fmt::format("{}-{}", first, end->epoch), percent(end->test_top1),
+                          percent(end->train_top1), fmt::format("{:.1f} h", seconds / 3600.0)});
+  };
+  const std::int64_t schedule_end = t.schedule_epochs > 0 ? t.schedule_epochs : t.epochs.back().epoch;
+  add_phase("schedule", 1, schedule_end);
+  add_phase("SWA: test top-1 is the weight average's", schedule_end + 1, t.epochs.back().epoch);
+  return table.render() + fmt::format("\nThe checkpoint is the last epoch's model, test top-1 {}. The best single "
+                                      "epoch, {} at epoch {}, was not selected: choosing on the test set would "
+                                      "overstate accuracy.\n",
+                                      percent(t.epochs.back().test_top1), percent(best.test_top1), best.epoch);
 }
 
 std::string sizes_markdown(const ReportData& data) {
@@ -105,6 +117,9 @@ std::string comparison_markdown(const ReportData& data) {
   add("fp32 (the trained checkpoint)", "32/32", fp32->top1);
   for (const auto& c : data.cells) {
     if (c.experiment == "torch.ao-ptq") add("PyTorch: torch.ao eager static PTQ, real int8 kernels, " + c.label, "8/8", c.top1);
+  }
+  for (const auto& c : data.cells) {
+    if (c.experiment == "torch.ao-placement") add("PyTorch's observers in Python, " + c.label, "8/8", c.top1);
   }
   if (const auto* ref = find_cell(data, [](const CellRow& c) { return c.label == "pytorch-reference"; })) {
     add("qx `pytorch` quantizer: torch.ao's qconfig (HistogramObserver, per-channel qint8) in ATen fake-quant", "8/8",

@@ -193,8 +193,11 @@ std::int64_t ResultsDb::open_run(const RunRecord& run) {
   existing.bind(1, run.uid);
   if (existing.step()) {
     const std::int64_t id = existing.column_int(0);
-    Statement(db_, "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL WHERE id = ?")
-        .bind(1, id)
+    // A resumed run may carry an appended phase (e.g. [swa]); the recipe on record is the latest.
+    Statement(db_,
+              "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, config_text = ? WHERE id = ?")
+        .bind(1, run.config_text)
+        .bind(2, id)
         .run();
     return id;
   }

@@ -53,6 +53,8 @@ void save_checkpoint(const Checkpoint& checkpoint, const fs::path& path) {
   dict.insert("run_uid", checkpoint.run_uid);
   dict.insert("config", checkpoint.config);
   dict.insert("history", checkpoint.history.defined() ? checkpoint.history : torch::empty({0, 10}, torch::kFloat64));
+  dict.insert("train_state", tensor_dict(checkpoint.train_state));
+  dict.insert("swa_count", checkpoint.swa_count);
 
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
@@ -93,8 +95,9 @@ static Checkpoint checkpoint_from_ivalue(const c10::IValue& root, const std::str
   const auto format = field(dict, "format", file);
   if (!format.isString() || format.toStringRef() != "qx.checkpoint") fail("checkpoint {}: not a qx checkpoint", file);
   const auto version = field(dict, "format_version", file).toInt();
-  if (version != kCheckpointFormatVersion) {
-    fail("checkpoint {}: format version {}, this qx reads version {}", file, version, kCheckpointFormatVersion);
+  // Version 1 is version 2 without the SWA fields.
+  if (version < 1 || version > kCheckpointFormatVersion) {
+    fail("checkpoint {}: format version {}, this qx reads versions 1 to {}", file, version, kCheckpointFormatVersion);
   }
   Checkpoint checkpoint;
   checkpoint.model = field(dict, "model", file).toStringRef();
@@ -114,6 +117,10 @@ static Checkpoint checkpoint_from_ivalue(const c10::IValue& root, const std::str
   checkpoint.run_uid = field(dict, "run_uid", file).toStringRef();
   checkpoint.config = field(dict, "config", file).toStringRef();
   checkpoint.history = field(dict, "history", file).toTensor();
+  if (version >= 2) {
+    checkpoint.train_state = tensor_map(field(dict, "train_state", file), "checkpoint " + file + ": train_state");
+    checkpoint.swa_count = field(dict, "swa_count", file).toInt();
+  }
   return checkpoint;
 }
 

@@ -35,6 +35,12 @@ torch::Generator epoch_generator(std::int64_t seed, std::int64_t epoch) {
                                                   static_cast<std::uint64_t>(epoch));
 }
 
+// The augmentation of an SWA epoch's BatchNorm pass: a stream apart from every training epoch's.
+torch::Generator batchnorm_pass_generator(std::int64_t seed, std::int64_t epoch) {
+  constexpr std::int64_t kStreamOffset = 500000;
+  return epoch_generator(seed, kStreamOffset + epoch);
+}
+
 torch::Tensor history_tensor(const std::vector<store::EpochRecord>& history) {
   auto table = torch::empty({static_cast<std::int64_t>(history.size()), kHistoryColumns}, torch::kFloat64);
   auto rows = table.accessor<double, 2>();
@@ -100,17 +106,27 @@ Trainer::Trainer(const config::TrainConfig& config, std::shared_ptr<QuantizableM
 }
 
 void Trainer::resume(const Checkpoint& checkpoint) {
-  if (checkpoint.config != config_.source_text) {
-    fail("cannot resume: {} differs from the recipe the checkpoint was trained with; resume needs the same file",
-         config_.source_path);
-  }
+  check_resumable(checkpoint);
   if (checkpoint.model != config_.model.plugin) {
     fail("cannot resume: checkpoint holds model '{}', the recipe asks for '{}'", checkpoint.model, config_.model.plugin);
   }
   if (checkpoint.optimizer.empty() && config_.optimizer.momentum != 0.0 && checkpoint.epoch > 0) {
     fail("cannot resume: the checkpoint has no optimizer state (an exported checkpoint); resume from the run's own");
   }
-  load_model_state(*model_, checkpoint.state_dict, "checkpoint");
+  if (checkpoint.epoch > config_.epochs) {
+    if (checkpoint.train_state.empty()) fail("cannot resume an SWA phase: the checkpoint has no train_state");
+    load_model_state(*model_, checkpoint.train_state, "checkpoint train_state");
+    std::map<std::string, torch::Tensor> averaged_parameters;
+    for (const auto& item : model_->named_parameters()) {
+      auto it = checkpoint.state_dict.find(item.key());
+      if (it == checkpoint.state_dict.end()) fail("checkpoint: the weight average lacks '{}'", item.key());
+      averaged_parameters.emplace(item.key(), it->second);
+    }
+    swa_average_ = WeightAverage(std::move(averaged_parameters), checkpoint.swa_count);
+    swa_model_ = checkpoint.state_dict;
+  } else {
+    load_model_state(*model_, checkpoint.state_dict, "checkpoint");
+  }
   optimizer_.load_state(checkpoint.optimizer);
   epoch_ = checkpoint.epoch;
   run_uid_ = checkpoint.run_uid;
@@ -118,9 +134,30 @@ void Trainer::resume(const Checkpoint& checkpoint) {
   history_.resize(std::min<std::size_t>(history_.size(), static_cast<std::size_t>(epoch_)));
 }
 
+// The recipe text may differ from the checkpoint's where it cannot change what was trained:
+// comments, threads, paths, or an SWA phase appended to a finished schedule.
+void Trainer::check_resumable(const Checkpoint& checkpoint) const {
+  if (checkpoint.config == config_.source_text) return;
+  const auto refuse = [&](const std::string& what) {
+    fail("cannot resume: {} differs from the recipe the checkpoint was trained with ({})", config_.source_path, what);
+  };
+  config::TrainConfig trained;
+  try {
+    trained = config::load_train_config_text(checkpoint.config, "the checkpoint's recipe");
+  } catch (const Error&) {
+    refuse("the checkpoint's recipe is not a readable experiment file");
+  }
+  if (config::schedule_fingerprint(trained) != config::schedule_fingerprint(config_)) {
+    refuse("model, data, optimizer, schedule or seed");
+  }
+  if (checkpoint.epoch > trained.epochs && config::swa_fingerprint(trained) != config::swa_fingerprint(config_)) {
+    refuse("the [swa] phase it is in the middle of");
+  }
+}
+
 void Trainer::run(const std::function<void(const store::EpochRecord&)>& on_epoch) {
-  const std::int64_t last = options_.stop_after() > 0 ? std::min(options_.stop_after(), config_.epochs)
-                                                       : config_.epochs;
+  const std::int64_t total = config_.total_epochs();
+  const std::int64_t last = options_.stop_after() > 0 ? std::min(options_.stop_after(), total) : total;
   while (epoch_ < last) {
     const auto record = run_epoch();
     if (on_epoch) on_epoch(record);
@@ -133,9 +170,11 @@ store::EpochRecord Trainer::run_epoch() {
   history_.push_back(record);
   epoch_ = epoch;
   save();
-  spdlog::info("epoch {:>3}/{}  loss {:.4f}  train {:5.2f}%  test {:5.2f}%  lr {:.5f}  {:6.1f}s  {:5.0f} img/s  "
+  spdlog::info("epoch {:>3}/{}{}  loss {:.4f}  train {:5.2f}%  test {:5.2f}%  lr {:.5f}  {:6.1f}s  {:5.0f} img/s  "
                "(data {:.1f}%)",
-               epoch, config_.epochs, record.train_loss, record.train_top1, record.test_top1, record.lr,
+               epoch, config_.total_epochs(),
+               in_swa_phase() ? fmt::format(" (swa average of {})", swa_average_.count()) : std::string(),
+               record.train_loss, record.train_top1, record.test_top1, record.lr,
                record.seconds, record.images_per_second, 100.0 * record.data_seconds / record.seconds);
   return record;
 }
@@ -165,7 +204,7 @@ store::EpochRecord Trainer::train_epoch(std::int64_t epoch) {
     const auto labels = train_set_.labels.index_select(0, indices);
     data_seconds += seconds_since(data_start);
 
-    lr = schedule.at((epoch - 1) * iterations + i);
+    lr = epoch > config_.epochs ? config_.swa.lr : schedule.at((epoch - 1) * iterations + i);
     optimizer_.options().lr(lr);
     optimizer_.zero_grad();
     const auto logits = model_->forward(images);
@@ -181,7 +220,17 @@ store::EpochRecord Trainer::train_epoch(std::int64_t epoch) {
   const double train_loss = loss_sum.item<double>() / static_cast<double>(size);
   if (!std::isfinite(train_loss)) fail("training diverged in epoch {}: mean loss is {}", epoch, train_loss);
 
-  const auto test = eval::evaluate(*model_, test_set_, config_.eval_batch_size, device);
+  // The test figure of an SWA epoch is the averaged model's: the model the checkpoint ships.
+  eval::EvalResult test;
+  if (epoch > config_.epochs) {
+    const auto iterate = model_state(*model_);
+    install_weight_average(epoch);
+    swa_model_ = model_state(*model_);
+    test = eval::evaluate(*model_, test_set_, config_.eval_batch_size, device);
+    load_model_state(*model_, iterate, "SGD iterate");
+  } else {
+    test = eval::evaluate(*model_, test_set_, config_.eval_batch_size, device);
+  }
   store::EpochRecord record;
   record.epoch = epoch;
   record.train_loss = train_loss;
@@ -196,11 +245,28 @@ store::EpochRecord Trainer::train_epoch(std::int64_t epoch) {
   return record;
 }
 
+void Trainer::install_weight_average(std::int64_t epoch) {
+  swa_average_.add(*model_);
+  swa_average_.copy_to(*model_);
+  torch::Generator generator = batchnorm_pass_generator(config_.seed, epoch);
+  recompute_batchnorm_statistics(*model_, train_set_.images, config_.batch_size, [&](const torch::Tensor& batch) {
+    auto images = config_.augment ? data::random_crop_flip(batch, kCropPadding, generator) : batch;
+    images = data::normalize(images);
+    return config_.channels_last ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images;
+  });
+}
+
 void Trainer::save() {
   Checkpoint checkpoint;
   checkpoint.model = config_.model.plugin;
   checkpoint.model_options = config_.model.options.values();
-  checkpoint.state_dict = model_state(*model_);
+  if (in_swa_phase()) {
+    checkpoint.state_dict = swa_model_;
+    checkpoint.train_state = model_state(*model_);
+    checkpoint.swa_count = swa_average_.count();
+  } else {
+    checkpoint.state_dict = model_state(*model_);
+  }
   checkpoint.optimizer = optimizer_.state();
   checkpoint.epoch = epoch_;
   checkpoint.seed = config_.seed;

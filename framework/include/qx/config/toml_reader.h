@@ -27,6 +27,8 @@ struct TomlDocument {
 
 // Parses `path`; a syntax error becomes a qx::Error "path:line:col: <what is wrong>".
 TomlDocument parse_toml_file(const std::string& path);
+// The same for text already in memory (e.g. the recipe stored in a checkpoint); `path` names it.
+TomlDocument parse_toml_text(std::string text, const std::string& path);
 
 class TableReader {
  public:

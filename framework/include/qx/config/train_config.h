@@ -28,6 +28,14 @@ struct ScheduleConfig {
   double gamma = 0.1;
 };
 
+// Stochastic weight averaging (Izmailov et al. 2018) as a phase after the schedule: `epochs`
+// more epochs at the constant rate `lr`, averaging the weights at each epoch end; BatchNorm
+// statistics of the average are then recomputed over the training set. 0 epochs = no phase.
+struct SwaConfig {
+  std::int64_t epochs = 0;
+  double lr = 0.01;
+};
+
 struct TrainConfig {
   std::string source_path;
   std::string source_text;
@@ -46,12 +54,24 @@ struct TrainConfig {
   bool channels_last = true;  // NHWC activations and weights: faster oneDNN convolutions on CPU
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
+  SwaConfig swa;
 
   std::string output_dir;  // checkpoints and history go here
   std::string database;    // SQLite results database
   std::string plugin_dir;  // [plugins] dir, optional
+
+  std::int64_t total_epochs() const { return epochs + swa.epochs; }
 };
 
 TrainConfig load_train_config(const std::string& path);
+// The same for a recipe's text; `path` names it in messages.
+TrainConfig load_train_config_text(std::string text, const std::string& path);
+
+// What decides the weights of the first `epochs` epochs (model, data, schedule, optimizer, seed),
+// as text; not where or how fast they run, nor the SWA phase that follows. Two recipes with the
+// same fingerprint train the same model up to there, so a run may resume across them.
+std::string schedule_fingerprint(const TrainConfig& config);
+// The SWA phase's part of the recipe.
+std::string swa_fingerprint(const TrainConfig& config);
 
 }  // namespace qx::config

@@ -2,7 +2,10 @@
 // Checkpoints are one pickled dictionary, written with torch::pickle_save, so Python reads them
 // with a plain `torch.load(path)` (see docs/checkpoints.md):
 //   format "qx.checkpoint", format_version, model, model_options, state_dict, optimizer,
-//   epoch (completed), seed, run_uid, config (the TOML recipe text), history
+//   epoch (completed), seed, run_uid, config (the TOML recipe text), history,
+//   train_state, swa_count (version 2)
+// `state_dict` is always the model to use. During an SWA phase that is the weight average with
+// its recomputed BatchNorm statistics, and `train_state` holds the SGD iterate training resumes from.
 // The random state is not stored: every epoch's generator is seeded from (seed, epoch), so
 // (seed, epoch) *is* the RNG and data-order state and a resumed run draws the same numbers.
 #include <cstdint>
@@ -16,7 +19,7 @@
 
 namespace qx::train {
 
-inline constexpr std::int64_t kCheckpointFormatVersion = 1;
+inline constexpr std::int64_t kCheckpointFormatVersion = 2;
 
 struct Checkpoint {
   std::string model;
@@ -28,6 +31,8 @@ struct Checkpoint {
   std::string run_uid;
   std::string config;
   torch::Tensor history;  // float64 [epochs, 10], the columns of history.csv
+  std::map<std::string, torch::Tensor> train_state;  // empty outside an SWA phase
+  std::int64_t swa_count = 0;                         // snapshots in the average
 };
 
 // Written to a temporary file and renamed, so a crash never leaves a torn checkpoint.

@@ -14,6 +14,7 @@
 #include "qx/store/results_db.h"
 #include "qx/train/checkpoint.h"
 #include "qx/train/sgd.h"
+#include "qx/train/swa.h"
 
 namespace qx::train {
 
@@ -43,7 +44,12 @@ class Trainer {
   std::filesystem::path history_path() const { return options_.output_dir() / "history.csv"; }
 
  private:
+  void check_resumable(const Checkpoint& checkpoint) const;
   store::EpochRecord train_epoch(std::int64_t epoch);
+  // In an SWA epoch: adds the iterate to the average and loads the average, with its BatchNorm
+  // statistics recomputed, into the model (the caller restores the iterate).
+  void install_weight_average(std::int64_t epoch);
+  bool in_swa_phase() const { return epoch_ > config_.epochs; }
   void save();
 
   const config::TrainConfig& config_;
@@ -55,6 +61,8 @@ class Trainer {
   std::int64_t epoch_ = 0;
   std::string run_uid_;
   std::vector<store::EpochRecord> history_;
+  WeightAverage swa_average_;
+  std::map<std::string, torch::Tensor> swa_model_;  // the averaged model's state, once there is one
 };
 
 // Stores 4-d parameters in NHWC order; values and names are unchanged.

@@ -1,0 +1,58 @@
+#include "qx/train/swa.h"
+
+#include "qx/core/error.h"
+
+namespace qx::train {
+
+WeightAverage::WeightAverage(std::map<std::string, torch::Tensor> average, std::int64_t count) : count_(count) {
+  for (auto& [name, tensor] : average) average_.emplace(name, tensor.detach().to(torch::kCPU, torch::kFloat64));
+}
+
+void WeightAverage::add(const torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  ++count_;
+  for (const auto& item : model.named_parameters()) {
+    const auto value = item.value().detach().to(torch::kCPU, torch::kFloat64);
+    auto it = average_.find(item.key());
+    if (it == average_.end()) {
+      if (count_ != 1) fail("weight average: parameter '{}' is missing from the average", item.key());
+      average_.emplace(item.key(), value.clone());
+    } else {
+      it->second.add_((value - it->second) / static_cast<double>(count_));
+    }
+  }
+}
+
+void WeightAverage::copy_to(torch::nn::Module& model) const {
+  torch::NoGradGuard no_grad;
+  for (auto& item : model.named_parameters()) {
+    auto it = average_.find(item.key());
+    if (it == average_.end()) fail("weight average: no average for parameter '{}'", item.key());
+    item.value().copy_(it->second);
+  }
+}
+
+void recompute_batchnorm_statistics(QuantizableModel& model, const torch::Tensor& images, std::int64_t batch_size,
+                                    const std::function<torch::Tensor(const torch::Tensor&)>& prepare) {
+  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, c10::optional<double>>> batch_norms;
+  for (const auto& module : model.modules(/*include_self=*/false)) {
+    if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+      batch_norms.emplace_back(bn, bn->options.momentum());
+      bn->reset_running_stats();
+      bn->options.momentum(c10::nullopt);  // cumulative average: every batch weighs the same
+    }
+  }
+  if (batch_norms.empty()) return;
+  const bool was_training = model.is_training();
+  model.train();
+  {
+    torch::NoGradGuard no_grad;
+    for (std::int64_t start = 0; start < images.size(0); start += batch_size) {
+      model.forward(prepare(images.slice(0, start, std::min(start + batch_size, images.size(0)))));
+    }
+  }
+  for (auto& [bn, momentum] : batch_norms) bn->options.momentum(momentum);
+  model.train(was_training);
+}
+
+}  // namespace qx::train
