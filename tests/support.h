@@ -46,6 +46,15 @@ inline data::Dataset random_dataset(std::int64_t size, std::uint64_t seed) {
   return {torch::randint(0, 256, {size, 3, 32, 32}, torch::kUInt8), torch::randint(0, 10, {size})};
 }
 
+// BatchNorm statistics away from the identity, so that folding and the passes have work to do.
+inline void randomize_batchnorm_statistics(torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  for (auto& buffer : model.named_buffers()) {
+    if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.5, 2.0);
+    if (buffer.key().find("running_mean") != std::string::npos) buffer.value().normal_(0.0, 0.2);
+  }
+}
+
 // Writes `records` CIFAR records with labels i % 10 and pixel bytes derived from the index.
 inline void write_cifar_file(const std::filesystem::path& file, std::int64_t records, int bad_label_at = -1) {
   std::ofstream out(file, std::ios::binary);

@@ -27,10 +27,7 @@ class PassTest : public SeededTest {
   void SetUp() override {
     SeededTest::SetUp();
     model_ = host_.create_model("resnet20", Options("model 'resnet20'"));
-    for (auto& buffer : model_->named_buffers()) {
-      if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.5, 2.0);
-      if (buffer.key().find("running_mean") != std::string::npos) buffer.value().normal_(0.0, 0.2);
-    }
+    randomize_batchnorm_statistics(*model_);
     // Channels of very different scale, the situation equalization is for.
     for (auto& parameter : model_->named_parameters()) {
       if (parameter.key().find("bn") != std::string::npos && parameter.key().find("weight") != std::string::npos) {

@@ -28,11 +28,7 @@ class SimTest : public SeededTest {
   void SetUp() override {
     SeededTest::SetUp();
     model_ = host_.create_model("resnet20", Options("model 'resnet20'"));
-    // BatchNorm statistics that are not the identity, so that folding does something.
-    for (auto& buffer : model_->named_buffers()) {
-      if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.5, 2.0);
-      if (buffer.key().find("running_mean") != std::string::npos) buffer.value().normal_(0.0, 0.2);
-    }
+    randomize_batchnorm_statistics(*model_);
     model_->eval();
     images_ = torch::randn({16, 3, 32, 32});
   }

@@ -177,46 +177,44 @@ std::vector<bool> TableReader::get_bool_array(const std::string& key, std::optio
   return get_array<bool>(key, std::move(fallback), "an array of booleans", {});
 }
 
-std::vector<std::vector<std::string>> TableReader::get_string_lists(
-    const std::string& key, std::optional<std::vector<std::vector<std::string>>> fallback) {
+template <typename T>
+std::vector<std::vector<T>> TableReader::get_lists(const std::string& key,
+                                                   std::optional<std::vector<std::vector<T>>> fallback,
+                                                   const char* expected,
+                                                   const std::function<void(const toml::node&, T)>& check) {
   const toml::node* node = lookup(key, !fallback);
   if (!node) return *fallback;
   const toml::array* lists = node->as_array();
-  if (!lists) type_error(key, *node, "an array of arrays of strings");
-  std::vector<std::vector<std::string>> out;
+  if (!lists) type_error(key, *node, expected);
+  std::vector<std::vector<T>> out;
   for (const auto& list : *lists) {
     const toml::array* items = list.as_array();
-    if (!items) type_error(key, list, "an array of arrays of strings");
-    auto& strings = out.emplace_back();
+    if (!items) type_error(key, list, expected);
+    auto& values = out.emplace_back();
     for (const auto& item : *items) {
-      const auto value = item.value_exact<std::string>();
-      if (!value) type_error(key, item, "an array of arrays of strings");
-      strings.push_back(*value);
+      const auto value = item.value_exact<T>();
+      if (!value) type_error(key, item, expected);
+      if (check) check(item, *value);
+      values.push_back(*value);
     }
   }
   return out;
 }
 
+std::vector<std::vector<std::string>> TableReader::get_string_lists(
+    const std::string& key, std::optional<std::vector<std::vector<std::string>>> fallback) {
+  return get_lists<std::string>(key, std::move(fallback), "an array of arrays of strings", {});
+}
+
 std::vector<std::vector<std::int64_t>> TableReader::get_int_lists(const std::string& key, std::int64_t min,
                                                                   std::int64_t max) {
-  const toml::node* node = lookup(key, true);
-  const toml::array* lists = node->as_array();
-  if (!lists) type_error(key, *node, "an array of arrays of integers");
-  std::vector<std::vector<std::int64_t>> out;
-  for (const auto& list : *lists) {
-    const toml::array* items = list.as_array();
-    if (!items) type_error(key, list, "an array of arrays of integers");
-    auto& values = out.emplace_back();
-    for (const auto& item : *items) {
-      const auto value = item.value_exact<std::int64_t>();
-      if (!value) type_error(key, item, "an array of arrays of integers");
-      if (*value < min || *value > max) {
-        fail("{}: '{}' = {} is out of range [{}, {}]", where(item), qualified(key), *value, min, max);
-      }
-      values.push_back(*value);
-    }
-  }
-  return out;
+  return get_lists<std::int64_t>(key, std::nullopt, "an array of arrays of integers",
+                                 [&](const toml::node& item, std::int64_t value) {
+                                   if (value < min || value > max) {
+                                     fail("{}: '{}' = {} is out of range [{}, {}]", where(item), qualified(key), value,
+                                          min, max);
+                                   }
+                                 });
 }
 
 std::vector<std::string> TableReader::keys() const {

@@ -180,37 +180,32 @@ const typename PluginHost::Catalog<Factory>::Entry& PluginHost::find(const Catal
        known.empty() ? std::string("none") : fmt::format("{}", fmt::join(known, ", ")));
 }
 
-std::shared_ptr<QuantizableModel> PluginHost::create_model(const std::string& name, const Options& options) const {
-  const auto& entry = find(models_, "model", name);
-  auto model = entry.factory(options);
+template <typename Factory, typename... Args>
+auto PluginHost::create(const Catalog<Factory>& catalog, const std::string& kind, const std::string& name,
+                        const Options& options, Args&&... args) const {
+  const auto& entry = find(catalog, kind, name);
+  using Object = typename decltype(entry.factory(options, args...))::element_type;  // unique or shared
+  std::shared_ptr<Object> object = entry.factory(options, std::forward<Args>(args)...);
   options.check_all_used();
-  if (!model) fail("model plugin '{}' returned no model", name);
-  return tie_to_library(std::move(model), entry.library);
+  if (!object) fail("{} plugin '{}' returned no {}", kind, name, kind);
+  return tie_to_library(std::move(object), entry.library);
+}
+
+std::shared_ptr<QuantizableModel> PluginHost::create_model(const std::string& name, const Options& options) const {
+  return create(models_, "model", name, options);
 }
 
 std::shared_ptr<quant::Observer> PluginHost::create_observer(const std::string& name, const Options& options,
                                                              const quant::ObserverContext& context) const {
-  const auto& entry = find(observers_, "observer", name);
-  std::shared_ptr<quant::Observer> observer = entry.factory(options, context);
-  options.check_all_used();
-  if (!observer) fail("observer plugin '{}' returned no observer", name);
-  return tie_to_library(std::move(observer), entry.library);
+  return create(observers_, "observer", name, options, context);
 }
 
 std::shared_ptr<quant::Quantizer> PluginHost::create_quantizer(const std::string& name, const Options& options) const {
-  const auto& entry = find(quantizers_, "quantizer", name);
-  std::shared_ptr<quant::Quantizer> quantizer = entry.factory(options);
-  options.check_all_used();
-  if (!quantizer) fail("quantizer plugin '{}' returned no quantizer", name);
-  return tie_to_library(std::move(quantizer), entry.library);
+  return create(quantizers_, "quantizer", name, options);
 }
 
 std::shared_ptr<passes::Pass> PluginHost::create_pass(const std::string& name, const Options& options) const {
-  const auto& entry = find(passes_, "pass", name);
-  std::shared_ptr<passes::Pass> pass = entry.factory(options);
-  options.check_all_used();
-  if (!pass) fail("pass plugin '{}' returned no pass", name);
-  return tie_to_library(std::move(pass), entry.library);
+  return create(passes_, "pass", name, options);
 }
 
 std::string PluginHost::plugin_version(const std::string& kind, const std::string& name) const {

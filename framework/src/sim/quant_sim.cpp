@@ -93,6 +93,7 @@ QuantSim::QuantSim(QuantizableModel& model, const PluginHost& host, CellSpec cel
   model_.eval();
   if (cell_.fold_batch_norm) fold_batch_norms(model_);
   quantizer_ = host_.create_quantizer(cell_.quantizer.name, cell_.quantizer.options);
+  for (const auto& choice : cell_.passes) passes_.push_back(host_.create_pass(choice.name, choice.options));
   for (const auto& [name, point] : quant_points(model_)) {
     auto site = std::make_shared<ActivationSite>();
     site->name = name;
@@ -121,8 +122,9 @@ std::vector<PassRun> QuantSim::run_passes(passes::PassStage stage, const std::ve
                                           const data::Dataset* train_set) {
   std::vector<PassRun> seconds;
   if (!cell_.quantize) return seconds;
-  for (const auto& choice : cell_.passes) {
-    auto pass = host_.create_pass(choice.name, choice.options);
+  for (std::size_t i = 0; i < passes_.size(); ++i) {
+    const auto& choice = cell_.passes[i];
+    const auto& pass = passes_[i];
     if (pass->stage() != stage) continue;
     const auto start = std::chrono::steady_clock::now();
     passes::PassContext context{model_,     *this, calibration, train_set,

@@ -78,6 +78,9 @@ class TableReader {
   template <typename T>
   std::vector<T> get_array(const std::string& key, std::optional<std::vector<T>> fallback, const char* expected,
                            const std::function<void(const toml::node&, T)>& check);
+  template <typename T>
+  std::vector<std::vector<T>> get_lists(const std::string& key, std::optional<std::vector<std::vector<T>>> fallback,
+                                        const char* expected, const std::function<void(const toml::node&, T)>& check);
   [[noreturn]] void type_error(const std::string& key, const toml::node& node, const char* expected) const;
   std::string qualified(const std::string& key) const;
 

@@ -73,6 +73,11 @@ class PluginHost {
   template <typename Factory>
   const typename Catalog<Factory>::Entry& find(const Catalog<Factory>& catalog, const std::string& kind,
                                                const std::string& name) const;
+  // Calls the named factory, checks that it used every option and returned an object, and ties
+  // the object's lifetime to the library that holds its code.
+  template <typename Factory, typename... Args>
+  auto create(const Catalog<Factory>& catalog, const std::string& kind, const std::string& name,
+              const Options& options, Args&&... args) const;
 
   std::filesystem::path directory_;
   std::vector<PluginRecord> records_;

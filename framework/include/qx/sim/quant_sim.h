@@ -146,6 +146,7 @@ class QuantSim {
   const PluginHost& host_;
   CellSpec cell_;
   std::shared_ptr<quant::Quantizer> quantizer_;
+  std::vector<std::shared_ptr<passes::Pass>> passes_;  // one per cell_.passes entry, in order
   std::vector<std::shared_ptr<ActivationSite>> sites_;
   std::vector<WeightSite> weights_;
   std::map<std::string, torch::Tensor> float_state_;  // parameters and buffers, by name
