@@ -294,13 +294,17 @@ TEST_F(PtqTest, DatabaseOverrideAndCorruptedDatabase) {
   expect_clean_failure(run_qx("run e.toml --db broken.sqlite", scratch_), "broken.sqlite");
 }
 
-TEST_F(PtqTest, ExportDropsOptimizerStateOnly) {
+TEST_F(PtqTest, ExportDropsTrainingStateOnly) {
   auto checkpoint = train::load_checkpoint(*shared_ / "model.pt");
   checkpoint.optimizer["conv1.weight"] = torch::ones({16, 3, 3, 3});
+  checkpoint.train_state = checkpoint.state_dict;  // as in an SWA phase: the iterate beside the average
+  checkpoint.swa_count = 3;
   train::save_checkpoint(checkpoint, scratch_ / "full.pt");
   ASSERT_EQ(run_qx("export full.pt shipped.pt", scratch_).exit_code, 0);
   const auto shipped = train::load_checkpoint(scratch_ / "shipped.pt");
   EXPECT_TRUE(shipped.optimizer.empty());
+  EXPECT_TRUE(shipped.train_state.empty());
+  EXPECT_EQ(shipped.swa_count, 3);
   EXPECT_EQ(shipped.run_uid, checkpoint.run_uid);
   for (const auto& [name, tensor] : checkpoint.state_dict) EXPECT_TRUE(tensors_equal(shipped.state_dict.at(name), tensor));
   EXPECT_LT(std::filesystem::file_size(scratch_ / "shipped.pt"), std::filesystem::file_size(scratch_ / "full.pt"));
