@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -32,11 +33,13 @@ std::string histogram_rows(const HistogramRow& h) {
   return rows;
 }
 
-const TensorRow* find_tensor(const std::vector<TensorRow>& tensors, const std::string& name, const std::string& role) {
+// A copy: the rows come from a query whose result the callers do not keep.
+std::optional<TensorRow> find_tensor(const std::vector<TensorRow>& tensors, const std::string& name,
+                                     const std::string& role) {
   for (const auto& t : tensors) {
-    if (t.name == name && t.role == role) return &t;
+    if (t.name == name && t.role == role) return t;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 // The plain grid cell at kBits for this observer and quantizer, if the grid ran it.
@@ -59,13 +62,13 @@ std::string vertical(double x, const std::string& colour, const std::string& das
 std::string weight_panel(store::Database& db, const ReportData& data, const HistogramRow& weight) {
   std::string body = "unset arrow\n", keys;
   if (const auto* cell = grid_cell(data, "minmax", "asymmetric")) {
-    if (const auto* t = find_tensor(load_tensors(db, cell->id), weight.name, "weight"); t && !t->range_min.empty()) {
+    if (const auto t = find_tensor(load_tensors(db, cell->id), weight.name, "weight"); t && !t->range_min.empty()) {
       body += vertical(t->range_min[0], "black", "1") + vertical(t->range_max[0], "black", "1");
       keys += ", NaN with lines lw 2 lc rgb 'black' title 'per-tensor range'";
     }
   }
   if (const auto* cell = grid_cell(data, "minmax", "per_channel")) {
-    if (const auto* t = find_tensor(load_tensors(db, cell->id), weight.name, "weight"); t && !t->range_max.empty()) {
+    if (const auto t = find_tensor(load_tensors(db, cell->id), weight.name, "weight"); t && !t->range_max.empty()) {
       // Symmetric per-channel ranges: the median channel's, to set against the per-tensor one.
       std::vector<double> extent;
       for (std::size_t i = 0; i < t->range_max.size(); ++i) {
@@ -86,7 +89,7 @@ std::string activation_panel(store::Database& db, const ReportData& data, const 
   for (const auto& [observer, colour] : kObserverColours) {
     const auto* cell = grid_cell(data, observer, "asymmetric");
     if (!cell) continue;
-    const auto* t = find_tensor(load_tensors(db, cell->id), activation.name, "activation");
+    const auto t = find_tensor(load_tensors(db, cell->id), activation.name, "activation");
     if (!t || t->range_max.empty()) continue;
     body += vertical(t->range_max[0], colour, "1");
     if (t->range_min[0] < 0) body += vertical(t->range_min[0], colour, "1");

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Regenerates the report from the committed results database into a scratch folder and compares
+# it, byte for byte, with docs/results/ and the README's generated region. Exit 0 only if equal:
+# the committed figures are exactly what `qx report` makes of the committed database.
+#   tools/check_report.sh [QX_BINARY=build/qx]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+qx=${1:-$root/build/qx}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# qx report opens the database read-write (schema check); a copy keeps the committed file untouched.
+cp "$root/results/results.sqlite" "$work/results.sqlite"
+cp "$root/README.md" "$work/README.md"
+# The same layout as the repository, so that the README's figure links come out the same.
+"$qx" report "$work/results.sqlite" --out "$work/docs/results" --readme "$work/README.md" > "$work/log" 2>&1 ||
+  { cat "$work/log"; exit 1; }
+diff -r "$root/docs/results" "$work/docs/results"
+diff "$root/README.md" "$work/README.md"
+echo "docs/results and the README's results region match the committed database"
