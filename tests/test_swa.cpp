@@ -35,7 +35,9 @@ TEST_F(SwaTest, TheAverageIsTheMeanOfTheSnapshotsAndContinuesFromACheckpoint) {
   first_two.add(*a);
   first_two.add(*b);
   train::WeightAverage continued(first_two.average(), first_two.count());
+  const auto before = first_two.average().at("fc.weight").clone();
   continued.add(*c);
+  EXPECT_TRUE(tensors_equal(first_two.average().at("fc.weight"), before));  // continuing copies
 
   const auto pa = a->named_parameters(), pb = b->named_parameters(), pc = c->named_parameters();
   for (const auto& item : pa) {

@@ -5,7 +5,10 @@
 namespace qx::train {
 
 WeightAverage::WeightAverage(std::map<std::string, torch::Tensor> average, std::int64_t count) : count_(count) {
-  for (auto& [name, tensor] : average) average_.emplace(name, tensor.detach().to(torch::kCPU, torch::kFloat64));
+  // Always a copy: add() updates the average in place, and the caller's tensors must not move.
+  for (auto& [name, tensor] : average) {
+    average_.emplace(name, tensor.detach().to(torch::kCPU, torch::kFloat64, /*non_blocking=*/false, /*copy=*/true));
+  }
 }
 
 void WeightAverage::add(const torch::nn::Module& model) {
