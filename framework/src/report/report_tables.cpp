@@ -185,16 +185,19 @@ std::string grid_markdown(const ReportData& data) {
                        "{} s evaluation of the {} test images.\n",
                        n, seconds(calib / n), seconds(eval / n), data.test_images);
   }
-  // The cost of simulation: integer-grid cells against the float cell, measured in the same run.
+  // The cost of simulation: integer-grid cells against the float cell of the same run.
+  const auto* grid_fp32 =
+      find_cell(data, [](const CellRow& c) { return c.experiment == "ptq-grid" && !c.quantize; });
   double simulated = 0;
   int m = 0;
   for (const auto& c : data.cells) {
     if (plain_grid_cell(c) && c.quantizer != "float16") simulated += c.eval_seconds, ++m;
   }
-  if (fp32 && m > 0 && fp32->eval_seconds > 0) {
+  if (grid_fp32 && m > 0 && grid_fp32->eval_seconds > 0) {
     out += fmt::format("\nA simulated evaluation pass took on average {} s against {} s for the plain fp32 pass: "
                        "{:.2f}x.\n",
-                       seconds(simulated / m), seconds(fp32->eval_seconds), simulated / m / fp32->eval_seconds);
+                       seconds(simulated / m), seconds(grid_fp32->eval_seconds),
+                       simulated / m / grid_fp32->eval_seconds);
   }
   return out;
 }
