@@ -4,15 +4,13 @@
 # and the histories without their timing columns. Exit 0 only if all are bitwise equal.
 #   tools/check_determinism.sh experiments/train_resnet20.toml [EPOCHS=1] [THREADS=1]
 set -euo pipefail
-recipe=$1 epochs=${2:-1} threads=${3:-1}
+recipe=$(realpath "$1") epochs=${2:-1} threads=${3:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for run in a b; do
-  # Same recipe, own output folder and database: the repository's results stay untouched.
-  sed -e "s#^dir = \"runs/[^\"]*\"#dir = \"$work/$run\"#" -e "s#^database = .*#database = \"$work/$run.sqlite\"#" \
-    "$recipe" > "$work/$run.toml"
-  (cd "$root" && ./build/qx train "$work/$run.toml" --stop-after "$epochs" --threads "$threads")
+  # Same recipe, own output folder and database (--out): the repository's results stay untouched.
+  (cd "$root" && ./build/qx train "$recipe" --out "$work/$run" --stop-after "$epochs" --threads "$threads")
 done
 /usr/bin/python3 - "$work/a/checkpoint.pt" "$work/b/checkpoint.pt" <<'PY'
 import sys, torch

@@ -113,7 +113,7 @@ void Trainer::resume(const Checkpoint& checkpoint) {
   if (checkpoint.optimizer.empty() && config_.optimizer.momentum != 0.0 && checkpoint.epoch > 0) {
     fail("cannot resume: the checkpoint has no optimizer state (an exported checkpoint); resume from the run's own");
   }
-  if (checkpoint.epoch > config_.epochs) {
+  if (is_swa_epoch(checkpoint.epoch)) {
     if (checkpoint.train_state.empty()) fail("cannot resume an SWA phase: the checkpoint has no train_state");
     load_model_state(*model_, checkpoint.train_state, "checkpoint train_state");
     std::map<std::string, torch::Tensor> averaged_parameters;
@@ -173,7 +173,7 @@ store::EpochRecord Trainer::run_epoch() {
   spdlog::info("epoch {:>3}/{}{}  loss {:.4f}  train {:5.2f}%  test {:5.2f}%  lr {:.5f}  {:6.1f}s  {:5.0f} img/s  "
                "(data {:.1f}%)",
                epoch, config_.total_epochs(),
-               in_swa_phase() ? fmt::format(" (swa average of {})", swa_average_.count()) : std::string(),
+               is_swa_epoch(epoch_) ? fmt::format(" (swa average of {})", swa_average_.count()) : std::string(),
                record.train_loss, record.train_top1, record.test_top1, record.lr,
                record.seconds, record.images_per_second, 100.0 * record.data_seconds / record.seconds);
   return record;
@@ -204,7 +204,7 @@ store::EpochRecord Trainer::train_epoch(std::int64_t epoch) {
     const auto labels = train_set_.labels.index_select(0, indices);
     data_seconds += seconds_since(data_start);
 
-    lr = epoch > config_.epochs ? config_.swa.lr : schedule.at((epoch - 1) * iterations + i);
+    lr = is_swa_epoch(epoch) ? config_.swa.lr : schedule.at((epoch - 1) * iterations + i);
     optimizer_.options().lr(lr);
     optimizer_.zero_grad();
     const auto logits = model_->forward(images);
@@ -222,7 +222,7 @@ store::EpochRecord Trainer::train_epoch(std::int64_t epoch) {
 
   // The test figure of an SWA epoch is the averaged model's: the model the checkpoint ships.
   eval::EvalResult test;
-  if (epoch > config_.epochs) {
+  if (is_swa_epoch(epoch)) {
     const auto iterate = model_state(*model_);
     install_weight_average(epoch);
     swa_model_ = model_state(*model_);
@@ -260,7 +260,7 @@ void Trainer::save() {
   Checkpoint checkpoint;
   checkpoint.model = config_.model.plugin;
   checkpoint.model_options = config_.model.options.values();
-  if (in_swa_phase()) {
+  if (is_swa_epoch(epoch_)) {
     checkpoint.state_dict = swa_model_;
     checkpoint.train_state = model_state(*model_);
     checkpoint.swa_count = swa_average_.count();

@@ -49,7 +49,7 @@ class Trainer {
   // In an SWA epoch: adds the iterate to the average and loads the average, with its BatchNorm
   // statistics recomputed, into the model (the caller restores the iterate).
   void install_weight_average(std::int64_t epoch);
-  bool in_swa_phase() const { return epoch_ > config_.epochs; }
+  bool is_swa_epoch(std::int64_t epoch) const { return epoch > config_.epochs; }
   void save();
 
   const config::TrainConfig& config_;
