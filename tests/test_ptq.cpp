@@ -132,10 +132,12 @@ TEST(ShippedExperiments, ParseAndExpand) {
   EXPECT_EQ(sensitivity.cells.size(), 20u * 2 + 2 * 3);  // one layer at a time; unfolded BatchNorm
   EXPECT_EQ(grid.histogram_layers.size(), 4u);
   const auto improvements = config::load_ptq_experiment(dir + "improvements.toml");
-  // 2 QAT cells; alone: 5 widths x (7 pass lists + the first/last rule); built up: 5 x 3; seeds: 2 x 2 x 2.
-  EXPECT_EQ(improvements.cells.size(), 2u + 40 + 15 + 8);
+  // Built up: 5 widths x 3; seeds: 2 x 2; alone: 5 x (7 pass lists + the first/last rule).
+  EXPECT_EQ(improvements.cells.size(), 15u + 4 + 40);
+  const auto qat = config::load_ptq_experiment(dir + "qat.toml");
+  EXPECT_EQ(qat.cells.size(), 2u);
   PluginHost host(QX_PLUGIN_DIR);
-  for (const auto* experiment : {&grid, &sensitivity, &improvements}) {
+  for (const auto* experiment : {&grid, &sensitivity, &improvements, &qat}) {
     for (const auto& cell : experiment->cells) {
       for (const auto& pass : cell.passes) EXPECT_NO_THROW(host.create_pass(pass.name, pass.options));
     }
@@ -159,6 +161,22 @@ TEST_F(PtqTest, PassesFailAtValidationOrRecordAFailedCell) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(count("SELECT COUNT(*) FROM results WHERE passes = 'cle+bias_correction' AND pass_seconds > 0"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM cell_passes"), 2);
+}
+
+TEST_F(PtqTest, BadDeviceOrMergeSourceFailsCleanly) {
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [8]\n");
+  expect_clean_failure(run_qx("run e.toml --device tpu", scratch_), "unknown device 'tpu'");
+  expect_clean_failure(run_qx("merge elsewhere.sqlite results.sqlite", scratch_),
+                       "merge: no results database 'elsewhere.sqlite'");
+  // A GPU's cells merged into the local database: a run on the CPU then skips them.
+  ASSERT_EQ(run_qx("run e.toml --db gpu.sqlite", scratch_).exit_code, 0);
+  const auto merged = run_qx("merge gpu.sqlite results.sqlite", scratch_);
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_THAT(merged.out, HasSubstr("1 cells of 1 experiments added"));
+  const auto rerun = run_qx("run e.toml", scratch_);
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  EXPECT_THAT(rerun.out, HasSubstr("finished earlier, skipped"));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM cells"), 1);
 }
 
 TEST_F(PtqTest, ReportIsGeneratedFromTheDatabaseAloneAndDeterministically) {

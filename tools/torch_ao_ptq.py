@@ -128,8 +128,8 @@ class ResultsDb:
     def __init__(self, args, experiment, tool, test_images):
         self.db = sqlite3.connect(args.db)
         version = self.db.execute("SELECT version FROM schema_version").fetchone()[0]
-        if version not in (2, 3, 4, 5):  # the columns written here are the same in all four
-            sys.exit(f"{args.db}: schema version {version}, this script writes versions 2 to 5")
+        if version not in (2, 3, 4, 5, 6):  # the columns written here are the same in all of them
+            sys.exit(f"{args.db}: schema version {version}, this script writes versions 2 to 6")
         _, checkpoint = load_qx_checkpoint(args.checkpoint)
         self.tool = tool
         self.context = {"calibration": {"batch_size": args.calibration_batch_size,

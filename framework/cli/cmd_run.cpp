@@ -35,6 +35,9 @@ void add_run_command(CLI::App& app, const GlobalOptions& global) {
   command->add_option("--data", args->overrides.data_dir, "CIFAR-10 folder (overrides $QX_DATA_DIR and [data] dir)");
   command->add_option("--checkpoint", args->overrides.checkpoint,
                       "quantize this checkpoint instead of [model] checkpoint (cells are keyed by its run and epoch)");
+  command->add_option("--device", args->overrides.device,
+                      "cpu, cuda or cuda:N instead of [evaluation] device; like --checkpoint's path, not part of a "
+                      "cell's key, so cells run on a GPU are skipped by a later CPU run on the same database");
   command->callback([args, &global] { run_experiment(*args, global); });
 }
 

@@ -131,7 +131,7 @@ UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
     auto& site = sim.activation_site(name);
     site.drop_probability = o.drop_probability;
     if (o.learn_activation_steps) {
-      site.qparams.scale = site.qparams.scale.detach().reshape({1}).clone().requires_grad_(true);
+      site.qparams.scale = site.qparams.scale.detach().reshape({1}).to(sim.device()).clone().requires_grad_(true);
       site.learn_scale = true;
       steps.push_back(site.qparams.scale);
     }
@@ -149,7 +149,8 @@ UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
     const auto index = torch::randint(images, {o.batch_size}, generator, torch::kInt64).to(x_quant.device());
     auto x = x_quant.index_select(0, index);
     if (o.drop_probability > 0) {
-      const auto keep_float = torch::rand(x.sizes(), generator, x.options()) < o.drop_probability;
+      const auto keep_float = torch::rand(x.sizes(), generator, x.options().device(torch::kCPU)).to(x.device()) <
+                              o.drop_probability;  // drawn on the host: the same masks on every device
       x = torch::where(keep_float, x_float.index_select(0, index), x);
     }
     for (std::size_t i = 0; i < roundings.size(); ++i) substitutions[i]->set(roundings[i]->soft_weight());

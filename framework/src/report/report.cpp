@@ -9,6 +9,7 @@
 #include "qx/core/error.h"
 #include "qx/store/results_db.h"
 #include "report_data.h"
+#include "report_performance.h"
 #include "report_plots.h"
 #include "report_tables.h"
 
@@ -68,8 +69,10 @@ void write_report(const ReportOptions& options) {
                                               "Top-1 in %, and its difference to fp32 in points.\n\n" +
                                               grid_markdown(data));
   write_file(options.out_dir / "improvements.md",
-             header(data, "Improvement passes (experiments/improvements.toml)") + improvements_markdown(data));
+             header(data, "Improvement passes (experiments/improvements.toml)") + improvements_markdown(data) +
+                 "\n## Quantization-aware training (experiments/qat.toml)\n\n" + qat_markdown(data));
   write_file(options.out_dir / "layers.md", header(data, "Per-tensor SQNR") + layers_markdown(db, data));
+  write_file(options.out_dir / "performance.md", header(data, "Performance") + performance_markdown(db));
   write_file(options.out_dir / "findings.md",
              header(data, "What breaks at 4 and 2 bits, measured") + findings_markdown(data));
   const auto figures = write_plots(data, options.out_dir, options.gnuplot);
@@ -98,6 +101,7 @@ void write_report(const ReportOptions& options) {
                  figure("accuracy_vs_bits.svg") + "**What breaks at 4 and 2 bits, measured.**\n\n" +
                  findings_markdown(data) + "\n" + figure("histogram_layer3.2.conv1.svg") + figure("sensitivity.svg") +
                  "**Improvement passes at low bit widths.**\n\n" + improvements_markdown(data) + "\n" +
+                 "**Quantization-aware training (LSQ) from the PTQ result.**\n\n" + qat_markdown(data) + "\n" +
                  figure("qat.svg") + "**Model size.**\n\n" + sizes_markdown(data);
     update_readme(options.readme, generated);
   }

@@ -13,7 +13,7 @@ namespace {
 // torch.ao's rows, under "context.run" for quantized cells.
 constexpr const char* kCellsView = R"sql(
 CREATE TEMP VIEW IF NOT EXISTS report_cells AS
-SELECT c.*, e.name AS experiment,
+SELECT c.*, e.name AS experiment, e.device AS device,
        COALESCE(json_extract(c.key, '$.context.run.checkpoint.run'),
                 json_extract(c.key, '$.context.checkpoint.run')) AS checkpoint_run,
        COALESCE(json_extract(c.key, '$.context.run.checkpoint.epoch'),
@@ -83,7 +83,7 @@ ReportData load_report_data(store::Database& db, const CheckpointRef& wanted) {
   data.checkpoint = wanted.run_uid.empty() ? newest_checkpoint(db) : wanted;
   store::Statement cells(db, R"sql(
 SELECT id, experiment, label, observer, weight_observer, quantizer, passes, options, quantize, fold_batch_norm,
-       w_bits, a_bits, seed, top1, top5, loss, calib_seconds, pass_seconds, eval_seconds, test_images
+       w_bits, a_bits, seed, top1, top5, loss, calib_seconds, pass_seconds, eval_seconds, test_images, device
 FROM report_cells
 WHERE checkpoint_run = ?1 AND checkpoint_epoch = ?2
   AND test_images = (SELECT MAX(test_images) FROM report_cells WHERE checkpoint_run = ?1 AND checkpoint_epoch = ?2)
@@ -111,6 +111,7 @@ ORDER BY id)sql");
     row.pass_seconds = cells.column_double(17);
     row.eval_seconds = cells.column_is_null(18) ? 0.0 : cells.column_double(18);
     data.test_images = cells.column_int(19);
+    row.device = cells.column_text(20);
     data.cells.push_back(std::move(row));
   }
   if (data.cells.empty()) {
@@ -118,11 +119,11 @@ ORDER BY id)sql");
          data.checkpoint.epoch);
   }
   data.training = load_training(db, data.checkpoint);
-  store::Statement passes(db, "SELECT p.cell_id, p.name, p.report, p.seconds FROM cell_passes p "
+  store::Statement passes(db, "SELECT p.cell_id, p.name, p.report, p.seconds, p.options FROM cell_passes p "
                               "JOIN report_cells c ON c.id = p.cell_id ORDER BY p.cell_id, p.position");
   while (passes.step()) {
     data.passes.push_back({passes.column_int(0), passes.column_text(1), text_or_empty(passes, 2),
-                           passes.column_double(3)});
+                           passes.column_double(3), passes.column_text(4)});
   }
   store::Statement packed(db, "SELECT quantizer, bits, bytes, weight_bytes, parameters FROM packed_models "
                               "WHERE checkpoint_run = ? AND checkpoint_epoch = ? ORDER BY bits DESC, quantizer");

@@ -18,6 +18,7 @@ struct CheckpointRef {
 struct CellRow {
   std::int64_t id = 0;
   std::string experiment, label, observer, weight_observer, quantizer, passes, options;
+  std::string device;  // where its experiment ran: "cpu", "cuda", ...
   bool quantize = true, fold_batch_norm = true;
   int w_bits = 0, a_bits = 0;
   std::int64_t seed = 0;
@@ -41,6 +42,7 @@ struct PassReport {
   std::int64_t cell_id = 0;
   std::string name, report;
   double seconds = 0;
+  std::string options;  // {"name":...,"options":{...}} as the cell recorded it
 };
 
 struct TensorRow {

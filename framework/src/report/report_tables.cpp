@@ -26,11 +26,6 @@ std::string sensitivity_layer(const std::string& options) {
   return std::regex_search(options, match, layer) ? match[1].str() : std::string();
 }
 
-namespace {
-
-const std::vector<std::string> kObservers = {"minmax", "moving_average", "percentile", "mse", "kl"};
-const std::vector<std::string> kQuantizers = {"asymmetric", "symmetric", "per_channel", "pytorch"};
-
 const CellRow* find_cell(const ReportData& data, const std::function<bool(const CellRow&)>& match) {
   for (const auto& c : data.cells) {
     if (match(c)) return &c;
@@ -38,7 +33,6 @@ const CellRow* find_cell(const ReportData& data, const std::function<bool(const 
   return nullptr;
 }
 
-// Layers named in a cell's overrides, e.g. "conv1, fc".
 std::string overridden_layers(const std::string& options) {
   const auto start = options.find("\"overrides\":{");
   if (start == std::string::npos) return "";
@@ -53,6 +47,11 @@ std::string overridden_layers(const std::string& options) {
 }
 
 std::string width(const CellRow& c) { return fmt::format("W{}A{}", c.w_bits, c.a_bits); }
+
+namespace {
+
+const std::vector<std::string> kObservers = {"minmax", "moving_average", "percentile", "mse", "kl"};
+const std::vector<std::string> kQuantizers = {"asymmetric", "symmetric", "per_channel", "pytorch"};
 
 }  // namespace
 
@@ -199,45 +198,6 @@ std::string grid_markdown(const ReportData& data) {
                        seconds(simulated / m), seconds(grid_fp32->eval_seconds),
                        simulated / m / grid_fp32->eval_seconds);
   }
-  return out;
-}
-
-std::string improvements_markdown(const ReportData& data) {
-  const auto* fp32 = float_baseline(data);
-  std::vector<std::string> rows, columns;
-  std::map<std::pair<std::string, std::string>, std::vector<double>> top1;
-  std::map<std::string, std::vector<double>> pass_seconds;
-  for (const auto& c : data.cells) {
-    if (c.experiment != "improvements" || !c.quantize) continue;
-    auto row = c.passes.empty() ? std::string("PTQ alone") : "+" + c.passes;
-    if (const auto layers = overridden_layers(c.options); !layers.empty()) row += " (" + layers + ")";
-    if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
-    if (std::find(columns.begin(), columns.end(), width(c)) == columns.end()) columns.push_back(width(c));
-    top1[{row, width(c)}].push_back(c.top1);
-    pass_seconds[row].push_back(c.pass_seconds);
-  }
-  if (rows.empty()) return "No `improvements` experiment in the database.\n";
-  MarkdownTable table{{"passes (in order)"}, {false}, {}};
-  for (const auto& column : columns) {
-    table.header.push_back(column);
-    table.numeric.push_back(true);
-  }
-  table.header.push_back("pass seconds per cell");
-  table.numeric.push_back(true);
-  for (const auto& row : rows) {
-    std::vector<std::string> cells{row};
-    for (const auto& column : columns) {
-      auto it = top1.find({row, column});
-      cells.push_back(it == top1.end() ? "–" : mean_std(it->second));
-    }
-    double total = 0;
-    for (double s : pass_seconds[row]) total += s;
-    cells.push_back(seconds(total / static_cast<double>(pass_seconds[row].size())));
-    table.rows.push_back(std::move(cells));
-  }
-  std::string out = table.render();
-  if (fp32) out += fmt::format("\nTop-1 in %; fp32 = {}. Mean ± sample standard deviation (number of seeds).\n",
-                               percent(fp32->top1));
   return out;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 // The report's Markdown sections, each generated from ReportData alone.
+#include <functional>
 #include <string>
 
 #include "report_data.h"
@@ -13,6 +14,10 @@ bool plain_cell(const CellRow& c);
 bool plain_grid_cell(const CellRow& c);
 // The one layer a sensitivity cell overrides ("layer3.2.conv2"), or "" for any other cell.
 std::string sensitivity_layer(const std::string& options);
+const CellRow* find_cell(const ReportData& data, const std::function<bool(const CellRow&)>& match);
+// Layers named in a cell's overrides with their widths, e.g. "conv1 W8A8, fc W8A8".
+std::string overridden_layers(const std::string& options);
+std::string width(const CellRow& c);  // "W4A8"
 
 std::string training_markdown(const ReportData& data);
 // Measured sizes of the files `qx pack` wrote.
@@ -21,8 +26,10 @@ std::string sizes_markdown(const ReportData& data);
 std::string comparison_markdown(const ReportData& data);
 // Observer x quantizer, one table per bit width, from the `ptq-grid` experiment.
 std::string grid_markdown(const ReportData& data);
-// Pass ablations from the `improvements` experiment, mean ± std over seeds.
+// Pass ablations from the `improvements` experiment, mean ± std over seeds (report_improvements.cpp).
 std::string improvements_markdown(const ReportData& data);
+// QAT cells (experiment `qat`) against the PTQ cell they start from, with their cost.
+std::string qat_markdown(const ReportData& data);
 // What breaks at low widths: one row per cause, each a comparison of cells that differ in it alone.
 std::string findings_markdown(const ReportData& data);
 // Per-tensor SQNR of representative grid cells.

@@ -166,7 +166,7 @@ RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const Plu
                               const RunOverrides& overrides) {
   const auto run_start = Clock::now();
   const int threads = configure_threads(experiment.evaluation.threads);
-  const auto device = parse_device(experiment.evaluation.device);
+  const auto device = parse_device(overrides.device.empty() ? experiment.evaluation.device : overrides.device);
 
   const auto checkpoint_path = overrides.checkpoint.empty() ? experiment.checkpoint : overrides.checkpoint;
   const auto checkpoint = train::load_checkpoint(checkpoint_path);
@@ -224,6 +224,11 @@ RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const Plu
     store::CellResult result;
     try {
       result = run_cell(cell, *model, float_state, host, calibration, train_set, test_set, experiment.evaluation, device, cache);
+    } catch (const c10::Error& e) {  // what() carries a stack trace: one line is enough for the database
+      cache = {};
+      result = store::CellResult{};
+      result.cell = cell;
+      result.error = e.what_without_backtrace();
     } catch (const std::exception& e) {
       cache = {};
       result = store::CellResult{};

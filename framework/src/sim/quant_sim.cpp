@@ -29,7 +29,7 @@ class ObserveHook : public nn::ActivationHook {
       const auto bad = x.numel() - torch::isfinite(x).sum().item<std::int64_t>();
       fail("calibration: {} NaN or Inf values at activation point '{}'", bad, site_.name);
     }
-    site_.observer->observe(x);
+    site_.observer->observe(x.to(torch::kCPU));  // statistics live in host memory, whatever the device
     return x;
   }
 
@@ -46,8 +46,8 @@ class FakeQuantHook : public nn::ActivationHook {
     // SQNR from the first batch only: measuring every batch would cost more than quantizing.
     if (site_.measured_batches++ == 0) {
       torch::NoGradGuard no_grad;
-      site_.signal += x.square().sum(torch::kFloat64);
-      site_.noise += (x - quantized).square().sum(torch::kFloat64);
+      site_.signal += x.square().sum(torch::kFloat64).cpu();
+      site_.noise += (x - quantized).square().sum(torch::kFloat64).cpu();
     }
     return quantized;
   }
@@ -61,7 +61,7 @@ class FakeQuantHook : public nn::ActivationHook {
     }
     auto quantized = site_.learn_scale
                          ? torch::_fake_quantize_learnable_per_tensor_affine(
-                               x, q.scale, q.zero_point.to(torch::kFloat).reshape({1}), q.qmin, q.qmax, site_.grad_factor)
+                               x, q.scale, q.zero_point.to(x.device(), torch::kFloat).reshape({1}), q.qmin, q.qmax, site_.grad_factor)
                          : quantizer_.apply(x, q);
     if (site_.drop_probability <= 0) return quantized;
     return torch::where(torch::rand_like(x) < site_.drop_probability, x, quantized);
@@ -231,7 +231,7 @@ void QuantSim::quantize_weight(WeightSite& site, const torch::Tensor& float_weig
   torch::NoGradGuard no_grad;
   auto observer = host_.create_observer(cell_.weight_observer.name, cell_.weight_observer.options,
                                         quant::ObserverContext{site.spec.axis, site.name});
-  observer->observe(float_weight);
+  observer->observe(float_weight.to(torch::kCPU));
   site.range = observer->range(site.spec);
   site.qparams = quantizer_->qparams(site.range, site.spec);
   site.weight.copy_(quantizer_->apply(float_weight, site.qparams));

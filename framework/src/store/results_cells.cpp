@@ -14,7 +14,7 @@ namespace {
 
 std::string json_numbers(const torch::Tensor& values) {
   if (!values.defined()) return "[]";
-  const auto flat = values.detach().to(torch::kFloat64).reshape({-1}).contiguous();
+  const auto flat = values.detach().to(torch::kCPU, torch::kFloat64).reshape({-1}).contiguous();
   const auto* data = flat.data_ptr<double>();
   std::vector<std::string> items;
   for (std::int64_t i = 0; i < flat.numel(); ++i) items.push_back(fmt::format("{:.9g}", data[i]));

@@ -156,6 +156,19 @@ CREATE TABLE tensor_histograms (
   PRIMARY KEY (checkpoint_run, checkpoint_epoch, name, role)
 );
 )sql",
+    R"sql(
+CREATE TABLE benchmarks (
+  suite            TEXT    NOT NULL,
+  name             TEXT    NOT NULL,
+  seconds          REAL    NOT NULL,
+  iterations       INTEGER NOT NULL,
+  items_per_second REAL,
+  context          TEXT    NOT NULL,
+  machine          TEXT    NOT NULL,
+  recorded_at      TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+  PRIMARY KEY (suite, name)
+);
+)sql",
 };
 
 std::string with_parent_created(const std::string& path) {

@@ -73,8 +73,8 @@ class LsqPass : public Pass {
     for (auto& site : sim.weight_sites()) {
       const auto& q = site.qparams;
       TrainedWeight w{&site, sim.float_weight(site.name).clone().requires_grad_(true),
-                      (q.axis >= 0 ? q.scale : q.scale.reshape({1})).detach().clone().requires_grad_(settings_.learn_steps),
-                      q.zero_point.to(torch::kFloat).reshape(q.axis >= 0 ? q.zero_point.sizes() : c10::IntArrayRef{1}),
+                      (q.axis >= 0 ? q.scale : q.scale.reshape({1})).detach().to(sim.device()).clone().requires_grad_(settings_.learn_steps),
+                      q.zero_point.to(sim.device(), torch::kFloat).reshape(q.axis >= 0 ? q.zero_point.sizes() : c10::IntArrayRef{1}),
                       0.0, std::make_unique<WeightSubstitution>(site)};
       const auto per_step = site.weight.numel() / (q.axis >= 0 ? q.scale.numel() : 1);
       w.grad_factor = 1.0 / std::sqrt(static_cast<double>(per_step * q.qmax));
@@ -84,7 +84,7 @@ class LsqPass : public Pass {
     }
     for (auto& site : sim.activation_sites()) {
       if (!settings_.learn_steps) break;
-      site->qparams.scale = site->qparams.scale.detach().reshape({1}).clone().requires_grad_(true);
+      site->qparams.scale = site->qparams.scale.detach().reshape({1}).to(sim.device()).clone().requires_grad_(true);
       site->learn_scale = true;
       site->grad_factor = 0.0;  // LSQ's, from the first batch
       parameters.emplace_back(site->name + ".step", site->qparams.scale);

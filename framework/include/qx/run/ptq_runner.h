@@ -15,6 +15,7 @@ struct RunOverrides {
   std::string database;    // --db
   std::string data_dir;    // --data
   std::string checkpoint;  // --checkpoint
+  std::string device;      // --device: where the cells run is not part of their key
 };
 
 struct RunSummary {

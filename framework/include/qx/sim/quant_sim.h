@@ -123,6 +123,8 @@ class QuantSim {
   const CellSpec& cell() const { return cell_; }
   const quant::Quantizer& quantizer() const { return *quantizer_; }
   std::vector<WeightSite>& weight_sites() { return weights_; }
+  // Where the model runs: learned quantization parameters must live there too.
+  torch::Device device() const { return weights_.front().weight.device(); }
   std::vector<std::shared_ptr<ActivationSite>>& activation_sites() { return sites_; }
   WeightSite& weight_site(const std::string& layer);
   ActivationSite& activation_site(const std::string& point);

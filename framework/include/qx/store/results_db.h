@@ -13,7 +13,7 @@
 
 namespace qx::store {
 
-inline constexpr std::int64_t kSchemaVersion = 5;
+inline constexpr std::int64_t kSchemaVersion = 6;
 
 struct RunRecord {
   std::string uid;  // stable across --resume

@@ -1,0 +1,148 @@
+// The improvement passes' ablation table and the QAT table: what each idea buys at low widths,
+// and at what cost.
+#include <algorithm>
+#include <map>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "markdown.h"
+#include "report_tables.h"
+
+namespace qx::report {
+
+namespace {
+
+// "+cle+qdrop (conv1 W8A8, fc W8A8)": a cell's recipe beyond the base PTQ, as a row name.
+std::string recipe(const CellRow& c) {
+  auto row = c.passes.empty() ? std::string("PTQ alone") : "+" + c.passes;
+  if (const auto layers = overridden_layers(c.options); !layers.empty()) row += " (" + layers + ")";
+  return row;
+}
+
+double mean(const std::vector<double>& values) {
+  double sum = 0;
+  for (double v : values) sum += v;
+  return values.empty() ? 0.0 : sum / static_cast<double>(values.size());
+}
+
+// A number out of a pass's recorded options, {"name":"lsq","options":{"epochs":6}}.
+std::string pass_option(const PassReport& pass, const std::string& key) {
+  const std::regex value("\"" + key + "\":([0-9.eE+-]+)");
+  std::smatch match;
+  return std::regex_search(pass.options, match, value) ? match[1].str() : std::string("default");
+}
+
+}  // namespace
+
+// The base PTQ of the improvements grid: the same cell as the PTQ grid's mse/per_channel cell of
+// that width, so a key finished there is not run again, and the row takes it from there.
+bool base_ptq_cell(const CellRow& c) {
+  return plain_cell(c) && c.observer == "mse" && c.quantizer == "per_channel" && c.fold_batch_norm;
+}
+
+std::string improvements_markdown(const ReportData& data) {
+  const auto* fp32 = float_baseline(data);
+  std::vector<std::string> rows, columns;
+  std::map<std::pair<std::string, std::string>, std::vector<double>> top1;
+  std::map<std::string, std::vector<double>> pass_seconds;
+  std::map<std::string, std::size_t> pass_count;
+  std::vector<const CellRow*> cells;
+  for (const auto& c : data.cells) {
+    if (c.experiment == "improvements" && c.quantize) cells.push_back(&c);
+  }
+  for (const auto& c : data.cells) {
+    if (c.experiment == "improvements" || !base_ptq_cell(c)) continue;
+    const bool grid_width = std::any_of(cells.begin(), cells.end(), [&](const CellRow* i) { return width(*i) == width(c); });
+    const bool present = std::any_of(cells.begin(), cells.end(), [&](const CellRow* i) {
+      return base_ptq_cell(*i) && width(*i) == width(c);
+    });
+    if (grid_width && !present) cells.push_back(&c);
+  }
+  for (const auto* cell : cells) {
+    const auto& c = *cell;
+    const auto row = recipe(c);
+    pass_count[row] = c.passes.empty() ? 0 : 1 + static_cast<std::size_t>(std::count(c.passes.begin(), c.passes.end(), '+'));
+    if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
+    if (std::find(columns.begin(), columns.end(), width(c)) == columns.end()) columns.push_back(width(c));
+    top1[{row, width(c)}].push_back(c.top1);
+    pass_seconds[row].push_back(c.pass_seconds);
+  }
+  if (rows.empty()) return "No `improvements` experiment in the database.\n";
+  // Each idea alone first, then the built-up recipe step by step (the rows with overrides).
+  std::stable_sort(rows.begin(), rows.end(), [&](const std::string& a, const std::string& b) {
+    const bool a_built = a.find(" (") != std::string::npos, b_built = b.find(" (") != std::string::npos;
+    return std::make_pair(a_built, pass_count[a]) < std::make_pair(b_built, pass_count[b]);
+  });
+  std::sort(columns.begin(), columns.end(), [](const std::string& a, const std::string& b) { return a > b; });
+  MarkdownTable table{{"passes (in order)"}, {false}, {}};
+  for (const auto& column : columns) {
+    table.header.push_back(column);
+    table.numeric.push_back(true);
+  }
+  table.header.push_back("pass seconds per cell");
+  table.numeric.push_back(true);
+  for (const auto& row : rows) {
+    std::vector<std::string> cells{row};
+    for (const auto& column : columns) {
+      auto it = top1.find({row, column});
+      cells.push_back(it == top1.end() ? "–" : mean_std(it->second));
+    }
+    cells.push_back(seconds(mean(pass_seconds[row])));
+    table.rows.push_back(std::move(cells));
+  }
+  std::string out = table.render();
+  if (fp32) out += fmt::format("\nTop-1 in %; fp32 = {}. Mean ± sample standard deviation (number of seeds).\n",
+                               percent(fp32->top1));
+
+  // The best recipe per width, by mean over seeds.
+  MarkdownTable best{{"width", "best PTQ recipe", "top-1", "to fp32"}, {false, false, true, true}, {}};
+  for (const auto& column : columns) {
+    const std::string* winner = nullptr;
+    double winner_top1 = -1;
+    for (const auto& row : rows) {
+      auto it = top1.find({row, column});
+      if (it != top1.end() && mean(it->second) > winner_top1) {
+        winner = &row;
+        winner_top1 = mean(it->second);
+      }
+    }
+    best.rows.push_back({column, *winner, mean_std(top1[{*winner, column}]),
+                         fp32 ? signed_delta(winner_top1 - fp32->top1) : "–"});
+  }
+  return out + "\n" + best.render();
+}
+
+std::string qat_markdown(const ReportData& data) {
+  const auto* fp32 = float_baseline(data);
+  MarkdownTable table{{"cell", "starts from (PTQ)", "PTQ top-1", "after QAT", "to fp32", "QAT epochs", "QAT seconds",
+                       "device"},
+                      {false, false, true, true, true, true, true, false},
+                      {}};
+  for (const auto& c : data.cells) {
+    if (c.experiment != "qat" || !c.quantize) continue;
+    const PassReport* lsq = nullptr;
+    for (const auto& pass : data.passes) {
+      if (pass.cell_id == c.id && pass.name == "lsq") lsq = &pass;
+    }
+    if (!lsq) continue;
+    // The PTQ cell of the improvements grid with the same recipe up to LSQ, where there is one.
+    CellRow ptq = c;  // the recipe before QAT: LSQ is the last pass
+    const auto lsq_at = c.passes.rfind("lsq");
+    ptq.passes = c.passes.substr(0, lsq_at == 0 || lsq_at == std::string::npos ? 0 : lsq_at - 1);
+    const auto* start = find_cell(data, [&](const CellRow& s) {
+      return s.experiment == "improvements" && s.w_bits == c.w_bits && s.a_bits == c.a_bits && s.seed == c.seed &&
+             s.passes == ptq.passes && overridden_layers(s.options) == overridden_layers(c.options);
+    });
+    table.rows.push_back({c.label.empty() ? width(c) : c.label, recipe(ptq),
+                          start ? percent(start->top1) : "–", percent(c.top1),
+                          fp32 ? signed_delta(c.top1 - fp32->top1) : "–", pass_option(*lsq, "epochs"),
+                          seconds(lsq->seconds), c.device});
+  }
+  if (table.rows.empty()) return "No `qat` experiment in the database.\n";
+  return table.render() +
+         "\nQAT seconds: the `lsq` pass alone (training from the PTQ result), on the device named; the PTQ passes "
+         "before it are in the improvements table.\n";
+}
+
+}  // namespace qx::report

@@ -1,0 +1,156 @@
+// docs/results/performance.md: the `benchmarks` table (tools/record_benchmarks.py) as tables with
+// the ratios that matter, and the grids' own throughput from the experiments they ran.
+#include "report_performance.h"
+
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "markdown.h"
+
+namespace qx::report {
+
+namespace {
+
+struct Measurement {
+  double seconds = 0;
+  std::optional<double> per_second;
+};
+
+using Suite = std::map<std::string, Measurement>;
+
+std::map<std::string, Suite> load_benchmarks(store::Database& db, std::string& machine) {
+  std::map<std::string, Suite> suites;
+  store::Statement query(db, "SELECT suite, name, seconds, items_per_second, machine FROM benchmarks ORDER BY suite, name");
+  while (query.step()) {
+    Measurement m{query.column_double(2), {}};
+    if (!query.column_is_null(3)) m.per_second = query.column_double(3);
+    suites[query.column_text(0)][query.column_text(1)] = m;
+    machine = query.column_text(4);
+  }
+  return suites;
+}
+
+std::string duration(double s) {
+  if (s < 1e-3) return fmt::format("{:.1f} µs", s * 1e6);
+  if (s < 1.0) return fmt::format("{:.2f} ms", s * 1e3);
+  return fmt::format("{:.2f} s", s);
+}
+
+std::string rate(const std::optional<double>& per_second, const char* unit) {
+  if (!per_second) return "–";
+  if (*per_second >= 1e6) return fmt::format("{:.0f} M{}/s", *per_second / 1e6, unit);
+  return fmt::format("{:.0f} {}/s", *per_second, unit);
+}
+
+// The measurement whose name starts with `name`: Google Benchmark appends settings such as
+// "/min_time:5.000" to a name.
+const Measurement* find(const std::map<std::string, Suite>& suites, const std::string& suite, const std::string& name) {
+  auto s = suites.find(suite);
+  if (s == suites.end()) return nullptr;
+  for (const auto& [full, m] : s->second) {
+    if (full == name || full.rfind(name + "/", 0) == 0) return &m;
+  }
+  return nullptr;
+}
+
+std::string ratio_line(const Measurement* slow, const Measurement* fast, const std::string& what) {
+  if (!slow || !fast || fast->seconds <= 0) return "";
+  return fmt::format("- {}: {:.2f}x\n", what, slow->seconds / fast->seconds);
+}
+
+std::string google_benchmark_table(const Suite& suite, const char* unit) {
+  MarkdownTable table{{"benchmark", "time per iteration", "throughput"}, {false, true, true}, {}};
+  for (const auto& [name, m] : suite) table.rows.push_back({"`" + name + "`", duration(m.seconds), rate(m.per_second, unit)});
+  return table.render();
+}
+
+std::string int8_table(const std::map<std::string, Suite>& suites) {
+  MarkdownTable table{{"batch", "fp32", "onednn int8", "int8 / fp32", "qnnpack int8", "int8 / fp32"},
+                      {true, true, true, true, true, true},
+                      {}};
+  for (const int batch : {1, 256}) {
+    const auto* fp32 = find(suites, "torch_int8", fmt::format("fp32/batch:{}", batch));
+    if (!fp32) continue;
+    std::vector<std::string> row{std::to_string(batch), duration(fp32->seconds)};
+    for (const auto* engine : {"onednn", "qnnpack"}) {
+      const auto* int8 = find(suites, "torch_int8", fmt::format("{}/int8/batch:{}", engine, batch));
+      row.push_back(int8 ? duration(int8->seconds) : "–");
+      row.push_back(int8 ? fmt::format("{:.2f}", int8->seconds / fp32->seconds) : "–");
+    }
+    table.rows.push_back(std::move(row));
+  }
+  return table.rows.empty() ? "Not measured.\n" : table.render() +
+      "\nMedian wall time of one forward pass; int8 / fp32 above 1 means the int8 model is slower.\n";
+}
+
+std::string training_table(const std::map<std::string, Suite>& suites) {
+  MarkdownTable table{{"trainer", "layout", "images/s", "qx / this"}, {false, false, true, true}, {}};
+  const auto* qx = find(suites, "qx_bench_training", "BM_TrainerEpoch");
+  if (qx && qx->per_second) table.rows.push_back({"qx (C++, LibTorch)", "channels-last", rate(qx->per_second, "img"), "1.00"});
+  if (auto s = suites.find("python_training"); s != suites.end()) {
+    for (const auto& [name, m] : s->second) {
+      const auto layout = name.substr(name.find('/') + 1);
+      table.rows.push_back({"Python PyTorch", layout, rate(m.per_second, "img"),
+                            qx && qx->per_second && m.per_second ? fmt::format("{:.2f}", *qx->per_second / *m.per_second)
+                                                                 : "–"});
+    }
+  }
+  return table.rows.empty() ? "Not measured.\n" : table.render() +
+      "\nThe same 100 batches of 128 images with augmentation, SGD with Nesterov momentum, all cores; training "
+      "time only (qx's trainer also evaluates and checkpoints, outside this figure).\n";
+}
+
+// Throughput of each finished CPU experiment, from its own timestamps.
+std::string grid_table(store::Database& db) {
+  MarkdownTable table{{"experiment", "started (UTC)", "cells", "wall minutes", "cells per minute", "threads"},
+                      {false, false, true, true, true, true},
+                      {}};
+  store::Statement query(db, R"sql(
+SELECT e.name, COUNT(c.id), (julianday(e.finished_at) - julianday(e.started_at)) * 1440.0, e.threads, e.started_at
+FROM experiments e JOIN cells c ON c.experiment_id = e.id
+WHERE e.status = 'finished' AND e.device = 'cpu' AND e.finished_at IS NOT NULL AND e.name IN ('ptq-grid', 'sensitivity')
+GROUP BY e.id ORDER BY e.id)sql");
+  while (query.step()) {
+    const double minutes = query.column_double(2);
+    if (minutes <= 0) continue;
+    table.rows.push_back({query.column_text(0), query.column_text(4), std::to_string(query.column_int(1)),
+                          fmt::format("{:.1f}", minutes),
+                          fmt::format("{:.1f}", static_cast<double>(query.column_int(1)) / minutes),
+                          std::to_string(query.column_int(3))});
+  }
+  return table.rows.empty() ? "No finished CPU experiment.\n" : table.render() +
+      "\nWhole runs: loading, calibration, quantization and a 10,000-image evaluation per cell. A run that "
+      "resumed counts only the cells it computed.\n";
+}
+
+}  // namespace
+
+std::string performance_markdown(store::Database& db) {
+  std::string machine;
+  const auto suites = load_benchmarks(db, machine);
+  std::string out;
+  out += machine.empty() ? "No benchmarks recorded (tools/record_benchmarks.py).\n\n"
+                         : fmt::format("Machine: {}. Recorded by `tools/record_benchmarks.py`.\n\n", machine);
+  out += "## Hot paths of the quantization engine\n\n";
+  if (auto s = suites.find("qx_bench_quant"); s != suites.end()) {
+    out += google_benchmark_table(s->second, "elements") + "\n";
+    out += ratio_line(find(suites, "qx_bench_quant", "BM_FakeQuantPerTensorAten"),
+                      find(suites, "qx_bench_quant", "BM_FakeQuantPerTensorQx"),
+                      "per-tensor fake-quant, ATen's kernel against qx's AVX2 kernel");
+    out += ratio_line(find(suites, "qx_bench_quant", "BM_EvaluationBatch/simulated:1"),
+                      find(suites, "qx_bench_quant", "BM_EvaluationBatch/simulated:0"),
+                      "one evaluation batch, W8A8 simulation against plain fp32");
+  } else {
+    out += "Not measured.\n";
+  }
+  out += "\n## Training\n\n";
+  if (auto s = suites.find("qx_bench_training"); s != suites.end()) out += google_benchmark_table(s->second, "img") + "\n";
+  out += training_table(suites);
+  out += "\n## Int8 execution: PyTorch's int8 kernels against fp32\n\n" + int8_table(suites);
+  out += "\n## Grid throughput\n\n" + grid_table(db);
+  return out;
+}
+
+}  // namespace qx::report

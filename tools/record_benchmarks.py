@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Runs qx's performance measurements side by side, in one run on one machine, and stores them
+in the results database's `benchmarks` table, from which `qx report` writes
+docs/results/performance.md (docs/performance.md reads them):
+
+  qx_bench_quant     Google Benchmark: fake-quant per tensor (ATen, qx's AVX2 kernel) and per
+                     channel, every observer on a typical activation, one evaluation batch
+                     plain against simulated
+  qx_bench_training  Google Benchmark: one SGD step, a trainer epoch of 100 batches, augmentation
+  python_training    Python PyTorch, the same 100 batches of the same recipe (tools/train_throughput.py)
+  torch_int8         PyTorch's int8 kernels against fp32 at batch 1 and 256 (tools/int8_latency.py)
+
+    /usr/bin/python3 tools/record_benchmarks.py --db results/results.sqlite \\
+        --data ../shared/data/cifar-10-jpeg-batches-bin
+
+Run it on an otherwise idle machine: every figure is a wall time. A suite measured again
+replaces its rows; a suite that fails writes nothing."""
+import argparse, json, os, platform, sqlite3, subprocess, sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYTHON = "/usr/bin/python3"  # Debian's, with PyTorch
+
+
+def machine():
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory_kb = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                memory_kb = int(line.split()[1])
+    return f"{model}, {os.cpu_count()} cores, {memory_kb / 2**20:.0f} GiB, {platform.system()} {platform.release()}"
+
+
+def run(command):
+    print("$ " + " ".join(command), file=sys.stderr, flush=True)
+    return subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout
+
+
+def google_benchmark(binary, suite, extra=()):
+    report = json.loads(run([binary, "--benchmark_format=json", *extra]))
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+    context = {"library_build_type": report["context"].get("library_build_type"),
+               "num_cpus": report["context"].get("num_cpus")}
+    rows = []
+    for b in report["benchmarks"]:
+        if b.get("run_type", "iteration") != "iteration":
+            continue
+        # A trainer epoch also evaluates and checkpoints; its counter counts the training alone.
+        per_second = b.get("train_images_per_second", b.get("items_per_second"))
+        rows.append((suite, b["name"], b["real_time"] * scale[b["time_unit"]], b["iterations"], per_second,
+                     json.dumps(context, sort_keys=True)))
+    return rows
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def python_training(data, iterations):
+    rows = []
+    for layout, flag in (("channels_last", ["--channels-last"]), ("contiguous", [])):
+        for r in json_lines(run([PYTHON, "tools/train_throughput.py", "--data", data, "--iterations", str(iterations),
+                                 *flag])):
+            context = {"torch": r["torch"], "threads": r["threads"], "batch": 128, "images": r["images"]}
+            rows.append(("python_training", f"epoch_of_{iterations}_batches/{layout}", r["seconds_train"],
+                         1, r["images_per_second"], json.dumps(context, sort_keys=True)))
+    return rows
+
+
+def torch_int8(data):
+    return [(r["suite"], r["name"], r["seconds"], r["iterations"], r["items_per_second"],
+             json.dumps(r["context"], sort_keys=True))
+            for r in json_lines(run([PYTHON, "tools/int8_latency.py", "--data", data]))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--build", default="build")
+    parser.add_argument("--suites", default="qx_bench_quant,qx_bench_training,python_training,torch_int8")
+    args = parser.parse_args()
+    if not os.path.isfile(args.db):
+        sys.exit(f"record_benchmarks: no results database '{args.db}'")
+    db = sqlite3.connect(args.db, timeout=30)
+    version = db.execute("SELECT version FROM schema_version").fetchone()[0]
+    if version < 6:
+        sys.exit(f"record_benchmarks: {args.db} is at schema version {version}, the benchmarks table needs 6: "
+                 "open it once with this qx (e.g. qx report) to migrate it")
+    bench = os.path.join(args.build, "benchmarks")
+    # The same 100 batches of 128 in qx's trainer benchmark (BM_TrainerEpoch) and in Python.
+    producers = {
+        "qx_bench_quant": lambda: google_benchmark(os.path.join(bench, "qx_bench_quant"), "qx_bench_quant"),
+        "qx_bench_training": lambda: google_benchmark(os.path.join(bench, "qx_bench_training"), "qx_bench_training"),
+        "python_training": lambda: python_training(args.data, 100),
+        "torch_int8": lambda: torch_int8(args.data),
+    }
+    where = machine()
+    for suite in args.suites.split(","):
+        if suite not in producers:
+            sys.exit(f"record_benchmarks: unknown suite '{suite}' (known: {', '.join(producers)})")
+        rows = producers[suite]()
+        with db:
+            db.execute("DELETE FROM benchmarks WHERE suite = ?", (suite,))
+            db.executemany("INSERT INTO benchmarks (suite, name, seconds, iterations, items_per_second, context, "
+                           "machine) VALUES (?, ?, ?, ?, ?, ?, ?)", [row + (where,) for row in rows])
+        print(f"{suite}: {len(rows)} measurements", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
