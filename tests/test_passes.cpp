@@ -24,6 +24,8 @@ Options options_of(const std::string& owner, std::map<std::string, Options::Valu
 
 class PassTest : public SeededTest {
  protected:
+  // LSQ on a small training set: steps learned, weights back on their grid, hooks restored.
+  void lsq_check(double distill);
   void SetUp() override {
     SeededTest::SetUp();
     model_ = host_.create_model("resnet20", Options("model 'resnet20'"));
@@ -205,9 +207,19 @@ TEST_F(PassTest, ADivergingReconstructionNamesThePassAndTheUnit) {
   }
 }
 
-TEST_F(PassTest, LsqTrainsStepsAndLeavesTheEvaluationArithmetic) {
+void PassTest::lsq_check(double distill) {
+  if (distill > 0) {
+    // The fixture's randomised BatchNorm statistics give logits in the millions, where softmax
+    // saturates to one-hot for float and quantized model alike and the divergence has no
+    // gradient; a smaller classifier brings the logits to where distillation has something to do.
+    torch::NoGradGuard no_grad;
+    for (auto& p : model_->named_parameters()) {
+      if (p.key().rfind("fc.", 0) == 0) p.value().mul_(1e-8);
+    }
+  }
   data::Dataset train{torch::randint(0, 256, {64, 3, 32, 32}, torch::kUInt8), torch::randint(0, 10, {64}, torch::kInt64)};
-  auto spec = cell(4, 4, {"lsq"}, {{"epochs", std::int64_t{1}}, {"batch_size", std::int64_t{16}}, {"curve_every", std::int64_t{2}}});
+  auto spec = cell(4, 4, {"lsq"}, {{"epochs", std::int64_t{1}}, {"batch_size", std::int64_t{16}}, {"curve_every", std::int64_t{2}},
+                                   {"distill", distill}});
   sim::QuantSim sim(*model_, host_, spec);
   sim.calibrate(calibration_);
   sim.quantize_weights();
@@ -219,7 +231,15 @@ TEST_F(PassTest, LsqTrainsStepsAndLeavesTheEvaluationArithmetic) {
   EXPECT_FALSE(torch::equal(sim.weight_site("conv1").qparams.scale, step_before));
   for (auto& site : sim.weight_sites()) expect_on_grid(site);
   for (auto& site : sim.activation_sites()) EXPECT_FALSE(site->learn_scale);
+  // Distillation's float forward passes leave the simulation as they found it: fake-quant at
+  // every activation point again.
+  for (auto& site : sim.activation_sites()) EXPECT_TRUE(site->point->has_hook()) << site->name;
 }
+
+TEST_F(PassTest, LsqTrainsStepsAndLeavesTheEvaluationArithmetic) { lsq_check(0.0); }
+
+// Distillation's float forward passes (FloatScope, float weights substituted) inside training.
+TEST_F(PassTest, LsqWithDistillationTrainsStepsAndLeavesTheEvaluationArithmetic) { lsq_check(1.0); }
 
 TEST_F(PassTest, MixedPrecisionSpendsTheAverageBudgetWhereTheOutputIsMostSensitive) {
   auto spec = cell(4, 8, {"mixed_precision"}, {{"candidates", std::string("2,4,8")}});

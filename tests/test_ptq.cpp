@@ -107,6 +107,24 @@ TEST_F(PtqTest, PassListsAndSeedsAreGridAxes) {
   EXPECT_THAT(sim::cell_options_json(experiment.cells[2]), HasSubstr("\"passes\":[{\"name\":\"cle\""));
 }
 
+TEST_F(PtqTest, FixedCellsOverrideTheirPassesOptions) {
+  const std::string cells =
+      "[passes.adaround]\niterations = 5\nwarmup = 0.1\n"
+      "[[cells]]\nname = \"a\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nbits = 4\npasses = [\"adaround\"]\n"
+      "[[cells]]\nname = \"b\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nbits = 4\npasses = [\"adaround\"]\n"
+      "[cells.pass_options.adaround]\niterations = 7\n";
+  write(cells);
+  const auto experiment = config::load_ptq_experiment((scratch_ / "e.toml").string());
+  ASSERT_EQ(experiment.cells.size(), 2u);
+  EXPECT_EQ(experiment.cells[0].passes[0].options.get_int("iterations", 0), 5);
+  EXPECT_EQ(experiment.cells[1].passes[0].options.get_int("iterations", 0), 7);
+  EXPECT_EQ(experiment.cells[1].passes[0].options.get_double("warmup", 0), 0.1);  // the rest from [passes.adaround]
+  EXPECT_NE(sim::cell_options_json(experiment.cells[0]), sim::cell_options_json(experiment.cells[1]));
+  write(cells + "[cells.pass_options.cle]\nx = 1\n");
+  EXPECT_THAT([&] { config::load_ptq_experiment((scratch_ / "e.toml").string()); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("pass_options for 'cle', which the cell does not run")));
+}
+
 TEST_F(PtqTest, SeveralGridsWithExplicitWidths) {
   write("[[grid]]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nwidths = [[4, 4], [2, 8]]\n"
         "[[grid]]\nobservers = [\"mse\"]\nquantizers = [\"per_channel\"]\nbits = [3]\npasses = [[\"cle\"]]\n");

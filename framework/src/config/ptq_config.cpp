@@ -1,5 +1,6 @@
 #include "qx/config/ptq_config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 
@@ -208,6 +209,16 @@ PtqExperiment load_ptq_experiment(const std::string& path) {
       cell.fold_batch_norm = entry.get_bool("fold_batch_norm", true);
       cell.overrides = find_set(overrides, entry.get_string("overrides", kNoOverrides), entry.where());
       cell.passes = choose_passes(entry.get_string_array("passes", std::vector<std::string>{}), plugins.passes);
+      // [cells.pass_options.<pass>]: this cell's options for one of its passes, over [passes.<pass>].
+      auto own = entry.section("pass_options");
+      for (const auto& name : own.keys()) {
+        auto it = std::find_if(cell.passes.begin(), cell.passes.end(), [&](const auto& p) { return p.name == name; });
+        if (it == cell.passes.end()) fail("{}: pass_options for '{}', which the cell does not run", own.where(), name);
+        auto section = own.section(name);
+        it->options.set_all(section.remaining_as_options(name));
+        section.finish();
+      }
+      own.finish();
       cell.seed = entry.get_int("seed", 0, 0);
     }
     entry.finish();

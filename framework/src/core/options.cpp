@@ -8,6 +8,10 @@ void Options::set(const std::string& key, Value value, std::string where) {
   entries_[key] = Entry{std::move(value), std::move(where)};
 }
 
+void Options::set_all(const Options& other) {
+  for (const auto& [key, entry] : other.entries_) entries_[key] = Entry{entry.value, entry.where};
+}
+
 const Options::Entry* Options::find(const std::string& key) const {
   auto it = entries_.find(key);
   if (it == entries_.end()) return nullptr;

@@ -5,6 +5,7 @@
 #include <regex>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "markdown.h"
 #include "report_tables.h"
@@ -26,11 +27,18 @@ double mean(const std::vector<double>& values) {
   return values.empty() ? 0.0 : sum / static_cast<double>(values.size());
 }
 
-// A number out of a pass's recorded options, {"name":"lsq","options":{"epochs":6}}.
-std::string pass_option(const PassReport& pass, const std::string& key) {
-  const std::regex value("\"" + key + "\":([0-9.eE+-]+)");
-  std::smatch match;
-  return std::regex_search(pass.options, match, value) ? match[1].str() : std::string("default");
+// A pass's recorded options as text: {"name":"lsq","options":{"distill":1.0,"epochs":6}} gives
+// "distill 1.0, epochs 6"; the pass's defaults for the rest (docs/passes.md).
+std::string pass_options_text(const PassReport& pass) {
+  static const std::regex item("\"([a-z_]+)\":([^,{}]+)");
+  const auto start = pass.options.find("\"options\":{");
+  if (start == std::string::npos) return "defaults";
+  const auto options = pass.options.substr(start + 11);
+  std::vector<std::string> items;
+  for (std::sregex_iterator it(options.begin(), options.end(), item), end; it != end; ++it) {
+    items.push_back((*it)[1].str() + " " + (*it)[2].str());
+  }
+  return items.empty() ? "defaults" : fmt::format("{}", fmt::join(items, ", "));
 }
 
 }  // namespace
@@ -115,9 +123,9 @@ std::string improvements_markdown(const ReportData& data) {
 
 std::string qat_markdown(const ReportData& data) {
   const auto* fp32 = float_baseline(data);
-  MarkdownTable table{{"cell", "starts from (PTQ)", "PTQ top-1", "after QAT", "to fp32", "QAT epochs", "QAT seconds",
+  MarkdownTable table{{"cell", "starts from (PTQ)", "PTQ top-1", "after QAT", "to fp32", "LSQ options", "QAT seconds",
                        "device"},
-                      {false, false, true, true, true, true, true, false},
+                      {false, false, true, true, true, false, true, false},
                       {}};
   for (const auto& c : data.cells) {
     if (c.experiment != "qat" || !c.quantize) continue;
@@ -136,7 +144,7 @@ std::string qat_markdown(const ReportData& data) {
     });
     table.rows.push_back({c.label.empty() ? width(c) : c.label, recipe(ptq),
                           start ? percent(start->top1) : "–", percent(c.top1),
-                          fp32 ? signed_delta(c.top1 - fp32->top1) : "–", pass_option(*lsq, "epochs"),
+                          fp32 ? signed_delta(c.top1 - fp32->top1) : "–", pass_options_text(*lsq),
                           seconds(lsq->seconds), c.device});
   }
   if (table.rows.empty()) return "No `qat` experiment in the database.\n";

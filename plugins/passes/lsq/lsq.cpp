@@ -38,6 +38,12 @@ struct LsqSettings {
   std::int64_t curve_every = 50;  // steps per point of the training curve in the report
   std::int64_t images_per_epoch = 0;  // 0 = the whole training set (smaller for tests and smoke runs)
   bool learn_steps = true;            // false: plain straight-through QAT with the PTQ steps fixed
+  // Weight of distillation from the float model (0: the labels alone). The folded float model
+  // fits the training set almost perfectly, so the labels' cross-entropy is near zero and carries
+  // little gradient; the float model's softened outputs still say how far the quantized one is
+  // from it (Hinton et al. 2015; used for low-bit QAT by Mishra and Marr 2018, Apprentice).
+  double distill = 0.0;
+  double temperature = 1.0;
 };
 
 // One weight layer during training: its latent float weight and learnable step.
@@ -136,9 +142,18 @@ class LsqPass : public Pass {
         const double lr = 0.5 * settings_.lr * (1.0 + std::cos(M_PI * static_cast<double>(step) / total));
         optimizer.options().lr(lr);
         optimizer.zero_grad();
+        const auto teacher = settings_.distill > 0 ? float_logits(context, weights, images) : torch::Tensor();
         for (auto& w : weights) w.substitution->set(w.quantized());
         const auto logits = context.model.forward(images);
-        const auto loss = torch::nn::functional::cross_entropy(logits, labels);
+        auto loss = torch::nn::functional::cross_entropy(logits, labels);
+        if (teacher.defined()) {
+          namespace F = torch::nn::functional;
+          const double t = settings_.temperature;
+          const auto divergence = F::kl_div(F::log_softmax(logits / t, F::LogSoftmaxFuncOptions(1)),
+                                            F::softmax(teacher / t, F::SoftmaxFuncOptions(1)),
+                                            F::KLDivFuncOptions().reduction(torch::kBatchMean));
+          loss = (1.0 - settings_.distill) * loss + settings_.distill * t * t * divergence;
+        }
         const double value = loss.item<double>();
         if (!std::isfinite(value)) qx::fail("{}: loss is {} at step {}{}", context.name, value, step, first_bad(weights));
         loss.backward();
@@ -165,6 +180,16 @@ class LsqPass : public Pass {
     return fmt::format("{{\"steps_per_epoch\":{},\"curve\":[{}]}}", steps_per_epoch, fmt::join(curve, ","));
   }
 
+  // The float model's logits for the batch: float weights through the substitutions, float biases
+  // and no activation fake-quant (FloatScope), without gradients.
+  static torch::Tensor float_logits(PassContext& context, std::vector<TrainedWeight>& weights,
+                                    const torch::Tensor& images) {
+    torch::NoGradGuard no_grad;
+    for (auto& w : weights) w.substitution->set(context.sim.float_weight(w.site->name));
+    qx::sim::QuantSim::FloatScope float_model(context.sim);
+    return context.model.forward(images);
+  }
+
   // Which layer went bad first, for the error message.
   static std::string first_bad(const std::vector<TrainedWeight>& weights) {
     for (const auto& w : weights) {
@@ -180,7 +205,7 @@ class LsqPass : public Pass {
 
 }  // namespace
 
-QX_PLUGIN(pass, lsq, "1.0.0", registrar) {
+QX_PLUGIN(pass, lsq, "1.1.0", registrar) {
   registrar.add_pass("lsq", [](const qx::Options& options) {
     LsqSettings s;
     s.epochs = options.get_int("epochs", s.epochs, 1, 1000);
@@ -190,6 +215,8 @@ QX_PLUGIN(pass, lsq, "1.0.0", registrar) {
     s.curve_every = options.get_int("curve_every", s.curve_every, 1, 1000000);
     s.learn_steps = options.get_bool("learn_steps", s.learn_steps);
     s.images_per_epoch = options.get_int("images_per_epoch", s.images_per_epoch, 0, 100000000);
+    s.distill = options.get_double("distill", s.distill, 0.0, 1.0);
+    s.temperature = options.get_double("temperature", s.temperature, 0.01, 100.0);
     return std::make_unique<LsqPass>(s);
   });
 }

@@ -19,6 +19,8 @@ class Options {
 
   // `where` is the value's source position ("file:line:col"), used in error messages.
   void set(const std::string& key, Value value, std::string where = {});
+  // Every value of `other`, with its position, replacing ours where both have a key.
+  void set_all(const Options& other);
 
   bool has(const std::string& key) const { return entries_.count(key) != 0; }
   std::int64_t get_int(const std::string& key, std::int64_t fallback) const;
