@@ -2,7 +2,7 @@
 //   * per-tensor fake-quant: ATen's kernel against qx's AVX2 kernel (bit-identical, tested);
 //   * per-channel fake-quant (ATen);
 //   * each observer's observe() on a typical activation tensor (ResNet20's first stage, batch 128);
-//   * one evaluation batch through ResNet20: plain fp32 against the W8A8 simulation.
+//   * one 200-image evaluation batch through ResNet20: plain fp32 against the W8A8 simulation.
 // Run: ./build/benchmarks/qx_bench_quant --benchmark_format=json > bench_quant.json
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -65,14 +65,15 @@ BENCHMARK_CAPTURE(BM_Observe, mse, std::string("mse"))->Unit(benchmark::kMicrose
 BENCHMARK_CAPTURE(BM_Observe, kl, std::string("kl"))->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_Observe, histogram, std::string("histogram"))->Unit(benchmark::kMicrosecond);
 
-// One evaluation batch of 1000 images: state.range(0) = 0 plain fp32, 1 simulated W8A8.
+// One evaluation batch of 200 images, the experiments' batch (docs/performance.md says why not
+// larger): state.range(0) = 0 plain fp32, 1 simulated W8A8.
 void BM_EvaluationBatch(benchmark::State& state) {
   qx::PluginHost host(QX_PLUGIN_DIR);
   auto model = host.create_model("resnet20", qx::Options("model 'resnet20'"));
   model->eval();
   qx::train::to_channels_last(*model);
   torch::manual_seed(0);
-  const auto images = torch::randn({1000, 3, 32, 32}).contiguous(torch::MemoryFormat::ChannelsLast);
+  const auto images = torch::randn({200, 3, 32, 32}).contiguous(torch::MemoryFormat::ChannelsLast);
   qx::sim::CellSpec cell;
   cell.quantize = state.range(0) == 1;
   cell.observer = cell.weight_observer = {"minmax", qx::Options("observer 'minmax'")};

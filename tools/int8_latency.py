@@ -37,8 +37,8 @@ def main():
     parser.add_argument("--batches", default="1,256")
     parser.add_argument("--threads", type=int, default=0, help="0: all cores")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    # All cores, as qx uses them (Debian's PyTorch starts with one thread).
+    torch.set_num_threads(args.threads or os.cpu_count())
     images, _ = load_split(args.data, ["data_batch_1.bin"])
     calibration = images[:512]
     context = {"threads": torch.get_num_threads(), "torch": torch.__version__}

@@ -15,7 +15,7 @@ docs/results/performance.md (docs/performance.md reads them):
 
 Run it on an otherwise idle machine: every figure is a wall time. A suite measured again
 replaces its rows; a suite that fails writes nothing."""
-import argparse, json, os, platform, sqlite3, subprocess, sys
+import argparse, json, os, platform, sqlite3, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = "/usr/bin/python3"  # Debian's, with PyTorch
@@ -41,8 +41,11 @@ def run(command):
     return subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout
 
 
-def google_benchmark(binary, suite, extra=()):
-    report = json.loads(run([binary, "--benchmark_format=json", *extra]))
+def google_benchmark(binary, suite):
+    # Through a file: the trainer benchmark logs its epochs on stdout.
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        run([binary, f"--benchmark_out={out.name}", "--benchmark_out_format=json"])
+        report = json.load(open(out.name))
     scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
     context = {"library_build_type": report["context"].get("library_build_type"),
                "num_cpus": report["context"].get("num_cpus")}

@@ -60,9 +60,19 @@ std::string ratio_line(const Measurement* slow, const Measurement* fast, const s
   return fmt::format("- {}: {:.2f}x\n", what, slow->seconds / fast->seconds);
 }
 
-std::string google_benchmark_table(const Suite& suite, const char* unit) {
+// What a benchmark counts: images for model passes and batches, tensor elements otherwise.
+const char* unit_of(const std::string& name) {
+  for (const char* prefix : {"BM_Evaluation", "BM_Train", "BM_Augment"}) {
+    if (name.rfind(prefix, 0) == 0) return "img";
+  }
+  return "elements";
+}
+
+std::string google_benchmark_table(const Suite& suite) {
   MarkdownTable table{{"benchmark", "time per iteration", "throughput"}, {false, true, true}, {}};
-  for (const auto& [name, m] : suite) table.rows.push_back({"`" + name + "`", duration(m.seconds), rate(m.per_second, unit)});
+  for (const auto& [name, m] : suite) {
+    table.rows.push_back({"`" + name + "`", duration(m.seconds), rate(m.per_second, unit_of(name))});
+  }
   return table.render();
 }
 
@@ -135,7 +145,7 @@ std::string performance_markdown(store::Database& db) {
                          : fmt::format("Machine: {}. Recorded by `tools/record_benchmarks.py`.\n\n", machine);
   out += "## Hot paths of the quantization engine\n\n";
   if (auto s = suites.find("qx_bench_quant"); s != suites.end()) {
-    out += google_benchmark_table(s->second, "elements") + "\n";
+    out += google_benchmark_table(s->second) + "\n";
     out += ratio_line(find(suites, "qx_bench_quant", "BM_FakeQuantPerTensorAten"),
                       find(suites, "qx_bench_quant", "BM_FakeQuantPerTensorQx"),
                       "per-tensor fake-quant, ATen's kernel against qx's AVX2 kernel");
@@ -146,7 +156,7 @@ std::string performance_markdown(store::Database& db) {
     out += "Not measured.\n";
   }
   out += "\n## Training\n\n";
-  if (auto s = suites.find("qx_bench_training"); s != suites.end()) out += google_benchmark_table(s->second, "img") + "\n";
+  if (auto s = suites.find("qx_bench_training"); s != suites.end()) out += google_benchmark_table(s->second) + "\n";
   out += training_table(suites);
   out += "\n## Int8 execution: PyTorch's int8 kernels against fp32\n\n" + int8_table(suites);
   out += "\n## Grid throughput\n\n" + grid_table(db);
