@@ -218,8 +218,9 @@ void PassTest::lsq_check(double distill) {
     }
   }
   data::Dataset train{torch::randint(0, 256, {64, 3, 32, 32}, torch::kUInt8), torch::randint(0, 10, {64}, torch::kInt64)};
-  auto spec = cell(4, 4, {"lsq"}, {{"epochs", std::int64_t{1}}, {"batch_size", std::int64_t{16}}, {"curve_every", std::int64_t{2}},
-                                   {"distill", distill}});
+  auto spec = cell(4, 4, {"lsq"},
+                   {{"epochs", std::int64_t{1}}, {"batch_size", std::int64_t{16}}, {"curve_every", std::int64_t{2}},
+                    {"distill", distill}});
   sim::QuantSim sim(*model_, host_, spec);
   sim.calibrate(calibration_);
   sim.quantize_weights();

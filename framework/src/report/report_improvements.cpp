@@ -61,7 +61,8 @@ std::string improvements_markdown(const ReportData& data) {
   }
   for (const auto& c : data.cells) {
     if (c.experiment == "improvements" || !base_ptq_cell(c)) continue;
-    const bool grid_width = std::any_of(cells.begin(), cells.end(), [&](const CellRow* i) { return width(*i) == width(c); });
+    const bool grid_width =
+        std::any_of(cells.begin(), cells.end(), [&](const CellRow* i) { return width(*i) == width(c); });
     const bool present = std::any_of(cells.begin(), cells.end(), [&](const CellRow* i) {
       return base_ptq_cell(*i) && width(*i) == width(c);
     });
@@ -70,7 +71,8 @@ std::string improvements_markdown(const ReportData& data) {
   for (const auto* cell : cells) {
     const auto& c = *cell;
     const auto row = recipe(c);
-    pass_count[row] = c.passes.empty() ? 0 : 1 + static_cast<std::size_t>(std::count(c.passes.begin(), c.passes.end(), '+'));
+    const auto joins = static_cast<std::size_t>(std::count(c.passes.begin(), c.passes.end(), '+'));
+    pass_count[row] = c.passes.empty() ? 0 : 1 + joins;
     if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
     if (std::find(columns.begin(), columns.end(), width(c)) == columns.end()) columns.push_back(width(c));
     top1[{row, width(c)}].push_back(c.top1);

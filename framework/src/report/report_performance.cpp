@@ -22,7 +22,8 @@ using Suite = std::map<std::string, Measurement>;
 
 std::map<std::string, Suite> load_benchmarks(store::Database& db, std::string& machine) {
   std::map<std::string, Suite> suites;
-  store::Statement query(db, "SELECT suite, name, seconds, items_per_second, machine FROM benchmarks ORDER BY suite, name");
+  store::Statement query(db, "SELECT suite, name, seconds, items_per_second, machine FROM benchmarks "
+                             "ORDER BY suite, name");
   while (query.step()) {
     Measurement m{query.column_double(2), {}};
     if (!query.column_is_null(3)) m.per_second = query.column_double(3);
@@ -98,13 +99,15 @@ std::string int8_table(const std::map<std::string, Suite>& suites) {
 std::string training_table(const std::map<std::string, Suite>& suites) {
   MarkdownTable table{{"trainer", "layout", "images/s", "qx / this"}, {false, false, true, true}, {}};
   const auto* qx = find(suites, "qx_bench_training", "BM_TrainerEpoch");
-  if (qx && qx->per_second) table.rows.push_back({"qx (C++, LibTorch)", "channels-last", rate(qx->per_second, "img"), "1.00"});
+  if (qx && qx->per_second) {
+    table.rows.push_back({"qx (C++, LibTorch)", "channels-last", rate(qx->per_second, "img"), "1.00"});
+  }
   if (auto s = suites.find("python_training"); s != suites.end()) {
     for (const auto& [name, m] : s->second) {
       const auto layout = name.substr(name.find('/') + 1);
+      const bool both = qx && qx->per_second && m.per_second;
       table.rows.push_back({"Python PyTorch", layout, rate(m.per_second, "img"),
-                            qx && qx->per_second && m.per_second ? fmt::format("{:.2f}", *qx->per_second / *m.per_second)
-                                                                 : "–"});
+                            both ? fmt::format("{:.2f}", *qx->per_second / *m.per_second) : "–"});
     }
   }
   return table.rows.empty() ? "Not measured.\n" : table.render() +

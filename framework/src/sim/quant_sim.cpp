@@ -59,10 +59,10 @@ class FakeQuantHook : public nn::ActivationHook {
     if (site_.learn_scale && site_.grad_factor <= 0) {
       site_.grad_factor = 1.0 / std::sqrt(static_cast<double>(x.numel() / x.size(0) * q.qmax));
     }
-    auto quantized = site_.learn_scale
-                         ? torch::_fake_quantize_learnable_per_tensor_affine(
-                               x, q.scale, q.zero_point.to(x.device(), torch::kFloat).reshape({1}), q.qmin, q.qmax, site_.grad_factor)
-                         : quantizer_.apply(x, q);
+    auto quantized = site_.learn_scale ? torch::_fake_quantize_learnable_per_tensor_affine(
+                                             x, q.scale, q.zero_point.to(x.device(), torch::kFloat).reshape({1}),
+                                             q.qmin, q.qmax, site_.grad_factor)
+                                       : quantizer_.apply(x, q);
     if (site_.drop_probability <= 0) return quantized;
     return torch::where(torch::rand_like(x) < site_.drop_probability, x, quantized);
   }

@@ -15,8 +15,10 @@ CREATE TEMP TABLE merge_cells AS SELECT * FROM merge_source.cells
   WHERE status = 'finished' AND key NOT IN (SELECT key FROM main.cells);
 CREATE TEMP TABLE merge_experiments AS SELECT * FROM merge_source.experiments
   WHERE id IN (SELECT experiment_id FROM merge_cells);
-CREATE TEMP TABLE merge_tensors AS SELECT * FROM merge_source.cell_tensors WHERE cell_id IN (SELECT id FROM merge_cells);
-CREATE TEMP TABLE merge_passes AS SELECT * FROM merge_source.cell_passes WHERE cell_id IN (SELECT id FROM merge_cells);
+CREATE TEMP TABLE merge_tensors AS SELECT * FROM merge_source.cell_tensors
+  WHERE cell_id IN (SELECT id FROM merge_cells);
+CREATE TEMP TABLE merge_passes AS SELECT * FROM merge_source.cell_passes
+  WHERE cell_id IN (SELECT id FROM merge_cells);
 CREATE TEMP TABLE merge_offset AS SELECT (SELECT IFNULL(MAX(id), 0) FROM main.experiments) AS experiment,
                                          (SELECT IFNULL(MAX(id), 0) FROM main.cells) AS cell;
 UPDATE merge_tensors SET cell_id = cell_id + (SELECT cell FROM merge_offset);
@@ -56,7 +58,8 @@ MergeSummary merge_results(ResultsDb& into, const std::string& from) {
     }
   } detach{db};
 
-  if (count(db, "SELECT COUNT(*) FROM merge_source.sqlite_master WHERE type = 'table' AND name = 'schema_version'") == 0) {
+  if (count(db, "SELECT COUNT(*) FROM merge_source.sqlite_master "
+                "WHERE type = 'table' AND name = 'schema_version'") == 0) {
     fail("merge: '{}' is not a qx results database (no schema_version table)", from);
   }
   const auto version = count(db, "SELECT version FROM merge_source.schema_version");

@@ -78,10 +78,12 @@ class LsqPass : public Pass {
     std::vector<TrainedWeight> weights;
     for (auto& site : sim.weight_sites()) {
       const auto& q = site.qparams;
+      const auto step = (q.axis >= 0 ? q.scale : q.scale.reshape({1})).detach().to(sim.device()).clone();
+      const auto zero_point = q.zero_point.to(sim.device(), torch::kFloat)
+                                  .reshape(q.axis >= 0 ? q.zero_point.sizes() : c10::IntArrayRef{1});
       TrainedWeight w{&site, sim.float_weight(site.name).clone().requires_grad_(true),
-                      (q.axis >= 0 ? q.scale : q.scale.reshape({1})).detach().to(sim.device()).clone().requires_grad_(settings_.learn_steps),
-                      q.zero_point.to(sim.device(), torch::kFloat).reshape(q.axis >= 0 ? q.zero_point.sizes() : c10::IntArrayRef{1}),
-                      0.0, std::make_unique<WeightSubstitution>(site)};
+                      step.requires_grad_(settings_.learn_steps), zero_point, 0.0,
+                      std::make_unique<WeightSubstitution>(site)};
       const auto per_step = site.weight.numel() / (q.axis >= 0 ? q.scale.numel() : 1);
       w.grad_factor = 1.0 / std::sqrt(static_cast<double>(per_step * q.qmax));
       parameters.emplace_back(site.name + ".latent", w.latent);
