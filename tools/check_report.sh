@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the report from the results database into a scratch folder and compares it, byte
 # for byte, with docs/results/ and the README's generated region. Exit 0 only if equal: the
-# committed figures are exactly what `qx report` makes of the committed database. Where the
-# database is missing (a checkout without it) the check is skipped (exit 77).
+# committed figures are exactly what `qx report` makes of the database. The database is data and
+# not in the repository, so on a clone that has not produced it the check is skipped (exit 77).
 #   tools/check_report.sh [QX_BINARY=build/qx]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
