@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Re-runs experiments into a scratch database and compares every cell's accuracy with the
-# committed results database, cell by cell (matched by key): exit 0 only if every re-run cell
+# reference results database (results/results.sqlite), cell by cell (matched by key): exit 0 only if every re-run cell
 # has exactly the committed top-1, top-5 and loss. Timings are not compared.
 #   tools/check_reproduction.sh [--data DIR] EXPERIMENT.toml...     e.g. experiments/ptq_grid.toml
-# Cells run where the committed ones ran: on this machine's CPU with the committed checkpoint.
+# Cells run where the reference ones ran: on this machine's CPU with the committed checkpoint.
 # Cells computed on a GPU (experiments.device = 'cuda') are reproducible on a GPU only.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +29,7 @@ WHERE r.status = 'finished';
 SELECT label, observer, quantizer, w_bits, a_bits, passes, rerun, committed FROM compared
 WHERE committed IS NULL OR rerun != committed OR NOT same_rest;
 .headers off
-SELECT printf('%d cells re-run: %d identical to the committed database, %d differ, %d not in it',
+SELECT printf('%d cells re-run: %d identical to the reference database, %d differ, %d not in it',
               COUNT(*), SUM(committed = rerun AND same_rest), SUM(committed != rerun OR NOT same_rest),
               SUM(committed IS NULL)) FROM compared;
 SQL
