@@ -1,4 +1,4 @@
-// The histogram-based observers (percentile, mse, kl, histogram) and the histogram behind them,
+// The histogram-based observers (percentile, mse, lp_norm, kl, histogram) and the histogram behind them,
 // against values worked out by hand and, for `histogram`, against torch.ao itself.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -28,7 +28,7 @@ class HistogramObserverTest : public SeededTest {
   PluginHost host_{QX_PLUGIN_DIR};
 };
 
-const std::vector<std::string> kHistogramObservers = {"percentile", "mse", "kl"};
+const std::vector<std::string> kHistogramObservers = {"percentile", "mse", "lp_norm", "kl"};
 
 TEST(StreamHistogram, GrowingMergesBinsExactly) {
   quant::StreamHistogram histogram(8, -1);
@@ -112,12 +112,15 @@ TEST_F(HistogramObserverTest, MseFindsTheAnalyticOptimumForUniformData) {
 TEST_F(HistogramObserverTest, HugeOutlierIsClippedAtLowBitWidths) {
   auto x = torch::randn({20000});
   x[0] = 1000.0;
-  for (const auto& name : kHistogramObservers) {
+  for (const auto& name : {"percentile", "mse", "kl"}) {
     const auto range = observe(name, x, QuantSpec{4, true});
     // mse keeps more than the others (30): the one outlier's clipping error, (1000 - a)^2, still
     // weighs as much as the rounding error of all 20,000 other values.
     EXPECT_LT(range.max.item<float>(), 100.0f) << name;
   }
+  // lp_norm keeps it, rightly by its measure: rounding the whole bulk to zero costs sum x^2, about
+  // 20,000, and clipping the outlier about 10^6. The tensor's error, not the network's.
+  EXPECT_GT(observe("lp_norm", x, QuantSpec{4, true}).max.item<float>(), 900.0f);
 }
 
 TEST_F(HistogramObserverTest, HugeRangeStaysFinite) {
@@ -127,6 +130,34 @@ TEST_F(HistogramObserverTest, HugeRangeStaysFinite) {
     EXPECT_TRUE(std::isfinite(range.min.item<float>()) && std::isfinite(range.max.item<float>())) << name;
     EXPECT_LE(range.min.item<float>(), 0.0f) << name;
   }
+}
+
+// The real squared error of quantizing x to `range` on `spec`'s grid.
+double quantization_error(const torch::Tensor& x, const quant::Range& range, const QuantSpec& spec) {
+  return (x - quant::fake_quantize(x, quant::compute_qparams(range.min, range.max, spec))).square().sum().item<double>();
+}
+
+// Laplace-distributed weights at 2 bits: most values sit within a step of zero, where mse's
+// Delta^2/12 overcharges them, so mse clips harder than the real error warrants; lp_norm, rounding
+// each value, lands on a range with less real error than both mse's and the full range.
+TEST_F(HistogramObserverTest, LpNormMinimisesTheRealErrorWhereMseMisjudgesIt) {
+  const auto u = torch::rand({20000}) - 0.5;
+  const auto x = -torch::sign(u) * torch::log1p(-2.0 * u.abs());  // Laplace(0, 1)
+  const QuantSpec spec{2, true};
+  const auto lp = observe("lp_norm", x, spec), mse = observe("mse", x, spec);
+  const quant::Range full{x.min(), x.max()};
+  EXPECT_LT(quantization_error(x, lp, spec), quantization_error(x, mse, spec));
+  EXPECT_LT(quantization_error(x, lp, spec), quantization_error(x, full, spec));
+  EXPECT_GT(lp.max.item<float>(), mse.max.item<float>());
+}
+
+// A larger p weighs the clamped tail's large errors more, so it keeps a wider range.
+TEST_F(HistogramObserverTest, LpNormWithLargerPClipsLess) {
+  const auto x = torch::randn({20000});
+  Options p4("observer 'lp_norm'");
+  p4.set("p", 4.0);
+  const QuantSpec spec{3, true};
+  EXPECT_GT(observe("lp_norm", x, spec, p4).max.item<float>(), observe("lp_norm", x, spec).max.item<float>());
 }
 
 TEST_F(HistogramObserverTest, KlClipsAGaussianAt8BitsButNotAt16) {
@@ -166,6 +197,9 @@ TEST_F(HistogramObserverTest, OptionsAreValidated) {
   EXPECT_THAT([&] { make("mse", -1, bins)->observe(torch::ones({3})); },
               ::testing::ThrowsMessage<Error>(HasSubstr("multiple of 4")));
   EXPECT_THAT([&] { make("histogram", 0); }, ::testing::ThrowsMessage<Error>(HasSubstr("per tensor only")));
+  Options p("observer 'lp_norm'");
+  p.set("p", 0.5);
+  EXPECT_THAT([&] { make("lp_norm", -1, p); }, ::testing::ThrowsMessage<Error>(HasSubstr("'p'")));
 }
 
 // The port of torch.ao's HistogramObserver chooses the same range, batch after batch.

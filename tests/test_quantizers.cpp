@@ -35,6 +35,8 @@ TEST_F(QuantizerTest, GridsPerRole) {
     expect_grid(make("symmetric")->spec(TensorRole::kActivation, bits), bits, true, -1, "symmetric act");
     expect_grid(make("per_channel")->spec(TensorRole::kWeight, bits), bits, true, 0, "per_channel weight");
     expect_grid(make("per_channel")->spec(TensorRole::kActivation, bits), bits, false, -1, "per_channel act");
+    expect_grid(make("per_channel_affine")->spec(TensorRole::kWeight, bits), bits, false, 0, "affine weight");
+    expect_grid(make("per_channel_affine")->spec(TensorRole::kActivation, bits), bits, false, -1, "affine act");
   }
 }
 
@@ -67,7 +69,7 @@ TEST_F(QuantizerTest, PytorchBackendsReproduceTorchAoGrids) {
 TEST_F(QuantizerTest, RoundTripErrorIsAtMostHalfAStep) {
   const auto weight = torch::randn({8, 4, 3, 3});
   const auto activation = torch::relu(torch::randn({4, 8, 6, 6})) * 3.0;
-  for (const std::string name : {"asymmetric", "symmetric", "per_channel", "pytorch"}) {
+  for (const std::string name : {"asymmetric", "symmetric", "per_channel", "per_channel_affine", "pytorch"}) {
     const auto quantizer = make(name);
     for (int bits = 2; bits <= 16; ++bits) {
       for (const auto role : {TensorRole::kWeight, TensorRole::kActivation}) {
@@ -88,6 +90,19 @@ TEST_F(QuantizerTest, RoundTripErrorIsAtMostHalfAStep) {
       }
     }
   }
+}
+
+// A lopsided channel, [-0.2, 1], at 2 bits: the symmetric grid's levels are -4/3, -2/3, 0, 2/3,
+// so the top third of the channel is clamped to 2/3; the affine grid's are 0, 0.4, 0.8, 1.2.
+TEST_F(QuantizerTest, AffinePerChannelFitsALopsidedChannelAt2Bits) {
+  const auto weight = torch::linspace(-0.2, 1.0, 121).view({1, 121});
+  const auto squared_error = [&](const std::string& name) {
+    const auto quantizer = make(name);
+    const auto spec = quantizer->spec(TensorRole::kWeight, 2);
+    const auto q = quantizer->qparams(quant::tensor_min_max(weight, spec.axis), spec);
+    return (quantizer->apply(weight, q) - weight).square().mean().item<double>();
+  };
+  EXPECT_LT(squared_error("per_channel_affine"), 0.5 * squared_error("per_channel"));
 }
 
 TEST_F(QuantizerTest, Float16RoundsToHalfPrecision) {

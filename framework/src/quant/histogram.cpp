@@ -75,4 +75,36 @@ torch::Tensor StreamHistogram::abs_counts() const {
   return counts_.slice(1, half, bins_) + counts_.slice(1, 0, half).flip(1);
 }
 
+Range minimise_clipping_error(const StreamHistogram& histogram, const QuantSpec& spec, std::int64_t candidates,
+                              const ClippingError& error) {
+  constexpr std::int64_t kPairSteps = 32;  // 32 x 32 candidate pairs x 4096 bins: 32 MB of float64
+  const auto& seen = histogram.extremes();
+  const auto seen_min = seen.min.to(torch::kFloat64).reshape({-1});
+  const auto seen_max = seen.max.to(torch::kFloat64).reshape({-1});
+  const auto centers = histogram.centers();
+  const auto fractions = torch::arange(1, candidates + 1, torch::kFloat64) / static_cast<double>(candidates);
+  auto low = torch::empty({histogram.rows()}, torch::kFloat64), high = torch::empty_like(low);
+  for (std::int64_t row = 0; row < histogram.rows(); ++row) {
+    const double lo = seen_min[row].item<double>(), hi = seen_max[row].item<double>();
+    torch::Tensor low_k, high_k;
+    if (spec.symmetric) {
+      high_k = fractions * std::max(-lo, hi);
+      low_k = -high_k;
+    } else if (lo >= 0.0 || hi <= 0.0) {  // one-sided: only the far end moves
+      low_k = fractions * std::min(lo, 0.0);
+      high_k = fractions * std::max(hi, 0.0);
+    } else {  // two-sided affine: every pair of shrunk ends, on a coarser grid to bound memory
+      const auto coarse = torch::linspace(1.0 / kPairSteps, 1.0, kPairSteps, torch::kFloat64);
+      const auto grid = torch::meshgrid({coarse * lo, coarse * hi}, "ij");
+      low_k = grid[0].flatten();
+      high_k = grid[1].flatten();
+    }
+    const auto errors = error(histogram.counts()[row], centers[row], low_k, high_k, spec);
+    const auto best = errors.argmin().item<std::int64_t>();
+    low[row] = low_k[best];
+    high[row] = high_k[best];
+  }
+  return {low.to(torch::kFloat32).view(seen.min.sizes()), high.to(torch::kFloat32).view(seen.max.sizes())};
+}
+
 }  // namespace qx::quant

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <regex>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -14,10 +15,21 @@ namespace qx::report {
 
 namespace {
 
-// "+cle+qdrop (conv1 W8A8, fc W8A8)": a cell's recipe beyond the base PTQ, as a row name.
+// What a cell changes in the base PTQ's weight grid: its quantizer and weight observer, where
+// they are not the base's (per_channel, minmax); empty for the base grid.
+std::string weight_grid(const CellRow& c) {
+  std::vector<std::string> changes;
+  if (c.quantizer != "per_channel") changes.push_back(c.quantizer + " grid");
+  if (c.weight_observer != "minmax") changes.push_back(c.weight_observer + " weight ranges");
+  return fmt::format("{}", fmt::join(changes, ", "));
+}
+
+// "+cle+qdrop (conv1 W8A8, fc W8A8) · per_channel_affine grid": a cell's recipe beyond the base
+// PTQ, as a row name.
 std::string recipe(const CellRow& c) {
   auto row = c.passes.empty() ? std::string("PTQ alone") : "+" + c.passes;
   if (const auto layers = overridden_layers(c.options); !layers.empty()) row += " (" + layers + ")";
+  if (const auto grid = weight_grid(c); !grid.empty()) row += " · " + grid;
   return row;
 }
 
@@ -79,10 +91,13 @@ std::string improvements_markdown(const ReportData& data) {
     pass_seconds[row].push_back(c.pass_seconds);
   }
   if (rows.empty()) return "No `improvements` experiment in the database.\n";
-  // Each idea alone first, then the built-up recipe step by step (the rows with overrides).
+  // Each idea alone first, then the built-up recipe step by step (the rows with overrides), then
+  // the same on a changed weight grid.
   std::stable_sort(rows.begin(), rows.end(), [&](const std::string& a, const std::string& b) {
-    const bool a_built = a.find(" (") != std::string::npos, b_built = b.find(" (") != std::string::npos;
-    return std::make_pair(a_built, pass_count[a]) < std::make_pair(b_built, pass_count[b]);
+    const auto order = [&](const std::string& row) {
+      return std::make_tuple(row.find(" · ") != std::string::npos, row.find(" (") != std::string::npos, pass_count[row]);
+    };
+    return order(a) < order(b);
   });
   std::sort(columns.begin(), columns.end(), [](const std::string& a, const std::string& b) { return a > b; });
   MarkdownTable table{{"passes (in order)"}, {false}, {}};
@@ -142,7 +157,8 @@ std::string qat_markdown(const ReportData& data) {
     ptq.passes = c.passes.substr(0, lsq_at == 0 || lsq_at == std::string::npos ? 0 : lsq_at - 1);
     const auto* start = find_cell(data, [&](const CellRow& s) {
       return s.experiment == "improvements" && s.w_bits == c.w_bits && s.a_bits == c.a_bits && s.seed == c.seed &&
-             s.passes == ptq.passes && overridden_layers(s.options) == overridden_layers(c.options);
+             s.passes == ptq.passes && overridden_layers(s.options) == overridden_layers(c.options) &&
+             weight_grid(s) == weight_grid(c);
     });
     table.rows.push_back({c.label.empty() ? width(c) : c.label, recipe(ptq),
                           start ? percent(start->top1) : "–", percent(c.top1),

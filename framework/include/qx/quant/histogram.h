@@ -7,6 +7,7 @@
 // every new bin edge is then an old edge and growing merges pairs of bins exactly. The first
 // batch sets R to its largest |x|, so one-pass statistics (weights) lose nothing to growth.
 #include <cstdint>
+#include <functional>
 
 #include <torch/torch.h>
 
@@ -46,5 +47,17 @@ class StreamHistogram {
 
 // Rows of x along `axis` (axis < 0: a single row), as float64 [rows, values].
 torch::Tensor rows_of(const torch::Tensor& x, std::int64_t axis);
+
+// The error of quantizing one row's histogram to each of K candidate ranges [low_k, high_k]:
+// (counts [B], centers [B], low [K], high [K], spec) -> error [K].
+using ClippingError = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
+                                                  const torch::Tensor&, const QuantSpec&)>;
+
+// The shared search of the error-minimising observers (mse, lp_norm): per row, the candidate range
+// with the smallest error. Candidates shrink the observed range in `candidates` even steps:
+// [-a, a] for symmetric grids; for affine grids the upper end alone for one-sided data and both
+// ends independently (32 steps each) for two-sided data.
+Range minimise_clipping_error(const StreamHistogram& histogram, const QuantSpec& spec, std::int64_t candidates,
+                              const ClippingError& error);
 
 }  // namespace qx::quant

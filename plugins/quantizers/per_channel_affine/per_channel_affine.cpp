@@ -1,0 +1,32 @@
+// Weights: affine, one scale and zero point per output channel (axis 0), the grid spanning each
+// channel's own [min, max]. Activations: affine, per tensor, as `per_channel`.
+//
+// The symmetric signed grid of b bits is [-2^(b-1), 2^(b-1) - 1] steps around zero, the step set
+// by the channel's largest magnitude a: at 2 bits the levels are -4a/3, -2a/3, 0 and 2a/3. Only a
+// channel whose minimum reaches below -a uses the bottom one, and the top third of the positive
+// side is clamped. After BatchNorm folding few channels are balanced (ResNet20's median channel
+// has its shorter side at 0.8 of its longer one), so an affine grid over [min, max], zero kept
+// exactly on the grid, spends the four levels where the weights are. BRECQ and QDrop quantize
+// weights this way (per channel, asymmetric); the price is a zero-point term per output channel in
+// an integer convolution's accumulator.
+#include "qx/plugin/abi.h"
+#include "qx/plugin/registrar.h"
+#include "qx/quant/quantizer.h"
+
+namespace {
+
+using namespace qx::quant;
+
+class PerChannelAffineQuantizer : public Quantizer {
+ public:
+  QuantSpec spec(TensorRole role, int bits) const override {
+    return QuantSpec{bits, /*symmetric=*/false, /*axis=*/role == TensorRole::kWeight ? 0 : -1};
+  }
+};
+
+}  // namespace
+
+QX_PLUGIN(quantizer, per_channel_affine, "1.0.0", registrar) {
+  registrar.add_quantizer("per_channel_affine",
+                          [](const qx::Options&) { return std::make_unique<PerChannelAffineQuantizer>(); });
+}
