@@ -150,9 +150,10 @@ TEST(ShippedExperiments, ParseAndExpand) {
   EXPECT_EQ(sensitivity.cells.size(), 20u * 2 + 2 * 3);  // one layer at a time; unfolded BatchNorm
   EXPECT_EQ(grid.histogram_layers.size(), 4u);
   const auto improvements = config::load_ptq_experiment(dir + "improvements.toml");
-  // Built up: 5 widths x 3; affine weight grid: 5 x 2, lp_norm + QDrop 5 + 2 seeds, its share on
-  // the symmetric grid 1; seeds: 2 x 2; alone: 5 x (7 pass lists + the first/last rule).
-  EXPECT_EQ(improvements.cells.size(), 15u + 10 + 7 + 1 + 4 + 40);
+  // Built up: 5 widths x 3; affine weight grid: 5 x 2, lp_norm + QDrop 5 + 2 seeds, lp_norm
+  // alone 5, lp_norm's share on the symmetric grid 1; seeds: 2 x 2; alone: 5 x (7 pass lists +
+  // the first/last rule).
+  EXPECT_EQ(improvements.cells.size(), 15u + 10 + 7 + 5 + 1 + 4 + 40);
   const auto qat = config::load_ptq_experiment(dir + "qat.toml");
   EXPECT_EQ(qat.cells.size(), 2u);
   PluginHost host(QX_PLUGIN_DIR);

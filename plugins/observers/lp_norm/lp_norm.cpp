@@ -3,10 +3,12 @@
 // candidate's fake-quantization (round to nearest, clamp to the grid).
 //
 // `mse` charges every value inside the range Δ²/12, the error of values spread evenly within a
-// step. Weights at 2 and 3 bits are not: most of a channel's weights sit within one or two steps
-// of zero, so their real rounding error is far below Δ²/12, and that model clips the channel's few
-// large weights, the ones that matter, too hard. Rounding each bin charges what the grid really
-// does. p > 2 weighs the large errors more; BRECQ (Li et al. 2021) picks weight ranges with p = 2.4.
+// step. Weights at 2 and 3 bits are not: most of a channel's weights sit within a step of zero and
+// round with far less error, so that model overcharges wide ranges. Rounding each bin charges what
+// the grid really does. It is still the tensor's error, not the network's: as final weight ranges
+// it clips the few large weights harder than the network tolerates, as the starting point of a
+// block reconstruction it is what BRECQ (Li et al. 2021, p = 2.4) uses (docs/passes.md).
+// p > 2 weighs the large errors more.
 //
 // Options: p (default 2.0, in [1, 4]), candidates (default 100), bins (default 4096).
 #include "qx/core/error.h"
