@@ -93,7 +93,7 @@ TEST_F(QuantizerTest, RoundTripErrorIsAtMostHalfAStep) {
 }
 
 // A lopsided channel, [-0.2, 1], at 2 bits: the symmetric grid's levels are -4/3, -2/3, 0, 2/3,
-// so the top third of the channel is clamped to 2/3; the affine grid's are 0, 0.4, 0.8, 1.2.
+// so the channel is served by 0 and 2/3 alone; the affine grid's are 0, 0.4, 0.8, 1.2.
 TEST_F(QuantizerTest, AffinePerChannelFitsALopsidedChannelAt2Bits) {
   const auto weight = torch::linspace(-0.2, 1.0, 121).view({1, 121});
   const auto squared_error = [&](const std::string& name) {

@@ -2,11 +2,12 @@
 // channel's own [min, max]. Activations: affine, per tensor, as `per_channel`.
 //
 // The symmetric signed grid of b bits is [-2^(b-1), 2^(b-1) - 1] steps around zero, the step set
-// by the channel's largest magnitude a: at 2 bits the levels are -4a/3, -2a/3, 0 and 2a/3. Only a
-// channel whose minimum reaches below -a uses the bottom one, and the top third of the positive
-// side is clamped. After BatchNorm folding few channels are balanced (ResNet20's median channel
-// has its shorter side at 0.8 of its longer one), so an affine grid over [min, max], zero kept
-// exactly on the grid, spends the four levels where the weights are. BRECQ and QDrop quantize
+// by the channel's largest magnitude a: at 2 bits the levels are -4a/3, -2a/3, 0 and 2a/3. No
+// weight lies beyond -a, and only a tie at exactly -a rounds to the bottom level, so the weights
+// are in effect ternary. An affine grid over [min, max], zero kept exactly on the grid, gives the
+// same levels for a channel balanced around zero; after BatchNorm folding few channels are
+// (ResNet20's median channel has its shorter side at 0.8 of its longer one), and for a lopsided
+// channel all four levels fall inside its range. BRECQ and QDrop quantize
 // weights this way (per channel, asymmetric); the price is a zero-point term per output channel in
 // an integer convolution's accumulator.
 #include "qx/plugin/abi.h"
