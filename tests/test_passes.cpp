@@ -242,6 +242,33 @@ TEST_F(PassTest, LsqTrainsStepsAndLeavesTheEvaluationArithmetic) { lsq_check(0.0
 // Distillation's float forward passes (FloatScope, float weights substituted) inside training.
 TEST_F(PassTest, LsqWithDistillationTrainsStepsAndLeavesTheEvaluationArithmetic) { lsq_check(1.0); }
 
+// The steps have their own learning rate: at zero they stay exactly where PTQ put them while
+// the weights still train.
+TEST_F(PassTest, LsqStepLearningRateScalesOnlyTheSteps) {
+  data::Dataset train{torch::randint(0, 256, {64, 3, 32, 32}, torch::kUInt8), torch::randint(0, 10, {64}, torch::kInt64)};
+  auto spec = cell(4, 4, {"lsq"}, {{"epochs", std::int64_t{1}}, {"batch_size", std::int64_t{16}}, {"step_lr_scale", 0.0}});
+  sim::QuantSim sim(*model_, host_, spec);
+  sim.calibrate(calibration_);
+  sim.quantize_weights();
+  sim.quantize_activations();
+  std::map<std::string, torch::Tensor> steps_before, weights_before;
+  for (auto& site : sim.weight_sites()) {
+    steps_before[site.name] = site.qparams.scale.clone();
+    weights_before[site.name] = site.weight.clone();
+  }
+  for (auto& site : sim.activation_sites()) steps_before[site->name] = site->qparams.scale.clone();
+  sim.run_passes(passes::PassStage::kQuantizedModel, calibration_, &train);
+  bool weights_moved = false;
+  for (auto& site : sim.weight_sites()) {
+    EXPECT_TRUE(torch::equal(site.qparams.scale, steps_before[site.name])) << site.name;
+    weights_moved = weights_moved || !torch::equal(site.weight, weights_before[site.name]);
+  }
+  for (auto& site : sim.activation_sites()) {
+    EXPECT_TRUE(torch::equal(site->qparams.scale.reshape({-1}), steps_before[site->name].reshape({-1}))) << site->name;
+  }
+  EXPECT_TRUE(weights_moved);
+}
+
 TEST_F(PassTest, MixedPrecisionSpendsTheAverageBudgetWhereTheOutputIsMostSensitive) {
   auto spec = cell(4, 8, {"mixed_precision"}, {{"candidates", std::string("2,4,8")}});
   sim::QuantSim sim(*model_, host_, spec);

@@ -60,6 +60,7 @@ void write_report(const ReportOptions& options) {
   auto& db = results.database();
   const auto data = load_report_data(db, {options.run_uid, options.epoch});
   fs::create_directories(options.out_dir);
+  const auto qat = qat_markdown(db, data);
 
   write_file(options.out_dir / "summary.md", header(data, "Summary") + "## Training\n\n" + training_markdown(data) +
                                                  "\n## PTQ at 16 and 8 bits: qx against PyTorch\n\n" +
@@ -70,7 +71,7 @@ void write_report(const ReportOptions& options) {
                                               grid_markdown(data));
   write_file(options.out_dir / "improvements.md",
              header(data, "Improvement passes (experiments/improvements.toml)") + improvements_markdown(data) +
-                 "\n## Quantization-aware training (experiments/qat.toml)\n\n" + qat_markdown(data));
+                 "\n## Quantization-aware training (experiments/qat.toml)\n\n" + qat);
   write_file(options.out_dir / "layers.md", header(data, "Per-tensor SQNR") + layers_markdown(db, data));
   write_file(options.out_dir / "performance.md", header(data, "Performance") + performance_markdown(db));
   write_file(options.out_dir / "findings.md",
@@ -101,7 +102,7 @@ void write_report(const ReportOptions& options) {
                  figure("accuracy_vs_bits.svg") + "**What breaks at 4 and 2 bits, measured.**\n\n" +
                  findings_markdown(data) + "\n" + figure("histogram_layer3.2.conv1.svg") + figure("sensitivity.svg") +
                  "**Improvement passes at low bit widths.**\n\n" + improvements_markdown(data) + "\n" +
-                 "**Quantization-aware training (LSQ) from the PTQ result.**\n\n" + qat_markdown(data) + "\n" +
+                 "**Quantization-aware training (LSQ) from the PTQ result.**\n\n" + qat + "\n" +
                  figure("qat.svg") + "**Model size.**\n\n" + sizes_markdown(data);
     update_readme(options.readme, generated);
   }

@@ -145,13 +145,13 @@ ORDER BY id)sql");
 }
 
 std::vector<TensorRow> load_tensors(store::Database& db, std::int64_t cell_id) {
-  store::Statement query(db, "SELECT name, role, bits, sqnr_db, range_min, range_max FROM cell_tensors "
+  store::Statement query(db, "SELECT name, role, bits, sqnr_db, range_min, range_max, scale FROM cell_tensors "
                              "WHERE cell_id = ? ORDER BY position");
   query.bind(1, cell_id);
   std::vector<TensorRow> rows;
   while (query.step()) {
     TensorRow row{cell_id, query.column_text(0), query.column_text(1), static_cast<int>(query.column_int(2)), {},
-                  numbers(query.column_text(4)), numbers(query.column_text(5))};
+                  numbers(query.column_text(4)), numbers(query.column_text(5)), numbers(query.column_text(6))};
     if (!query.column_is_null(3)) row.sqnr_db = query.column_double(3);
     rows.push_back(std::move(row));
   }

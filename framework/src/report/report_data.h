@@ -51,6 +51,7 @@ struct TensorRow {
   int bits = 0;
   std::optional<double> sqnr_db;
   std::vector<double> range_min, range_max;  // one value, or one per channel
+  std::vector<double> scale;                  // likewise
 };
 
 // A stored histogram of one tensor of the checkpoint (run/tensor_histograms.h).

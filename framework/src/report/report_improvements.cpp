@@ -1,6 +1,7 @@
 // The improvement passes' ablation table and the QAT table: what each idea buys at low widths,
 // and at what cost.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <regex>
 #include <tuple>
@@ -51,6 +52,29 @@ std::string pass_options_text(const PassReport& pass) {
     items.push_back((*it)[1].str() + " " + (*it)[2].str());
   }
   return items.empty() ? "defaults" : fmt::format("{}", fmt::join(items, ", "));
+}
+
+// How far training moved the quantization steps from where PTQ put them: the median over weight
+// channels, and over activation points, of |step after / step before - 1|. It tells a step that
+// was learned from one that only came along (docs/passes.md, lsq).
+std::string step_change(store::Database& db, std::int64_t before, std::int64_t after) {
+  const auto start = load_tensors(db, before);
+  std::map<std::string, std::vector<double>> moved;  // by role
+  for (const auto& t : load_tensors(db, after)) {
+    const auto s = std::find_if(start.begin(), start.end(),
+                                [&](const TensorRow& r) { return r.name == t.name && r.role == t.role; });
+    if (s == start.end() || s->scale.size() != t.scale.size()) continue;
+    for (std::size_t i = 0; i < t.scale.size(); ++i) {
+      if (s->scale[i] > 0) moved[t.role].push_back(std::abs(t.scale[i] / s->scale[i] - 1.0));
+    }
+  }
+  auto median = [](std::vector<double> values) {
+    if (values.empty()) return std::string("–");
+    const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
+    std::nth_element(values.begin(), middle, values.end());
+    return fmt::format("{:.2f}%", 100.0 * *middle);
+  };
+  return median(moved["weight"]) + " / " + median(moved["activation"]);
 }
 
 }  // namespace
@@ -139,11 +163,11 @@ std::string improvements_markdown(const ReportData& data) {
   return out + "\n" + best.render();
 }
 
-std::string qat_markdown(const ReportData& data) {
+std::string qat_markdown(store::Database& db, const ReportData& data) {
   const auto* fp32 = float_baseline(data);
   MarkdownTable table{{"cell", "starts from (PTQ)", "PTQ top-1", "after QAT", "to fp32", "LSQ options", "QAT seconds",
-                       "device"},
-                      {false, false, true, true, true, false, true, false},
+                       "device", "steps moved (weights / activations)"},
+                      {false, false, true, true, true, false, true, false, true},
                       {}};
   for (const auto& c : data.cells) {
     if (c.experiment != "qat" || !c.quantize) continue;
@@ -164,12 +188,14 @@ std::string qat_markdown(const ReportData& data) {
     table.rows.push_back({c.label.empty() ? width(c) : c.label, recipe(ptq),
                           start ? percent(start->top1) : "–", percent(c.top1),
                           fp32 ? signed_delta(c.top1 - fp32->top1) : "–", pass_options_text(*lsq),
-                          seconds(lsq->seconds), c.device});
+                          seconds(lsq->seconds), c.device, start ? step_change(db, start->id, c.id) : "–"});
   }
   if (table.rows.empty()) return "No `qat` experiment in the database.\n";
   return table.render() +
          "\nQAT seconds: the `lsq` pass alone (training from the PTQ result), on the device named; the PTQ passes "
-         "before it are in the improvements table.\n";
+         "before it are in the improvements table. Steps moved: the median relative change of the quantization steps "
+         "from the PTQ cell to the trained one, over weight channels and over activation points (for a cell run on "
+         "another device than its PTQ cell, the devices' own small differences are in it too).\n";
 }
 
 }  // namespace qx::report

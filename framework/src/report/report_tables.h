@@ -28,8 +28,9 @@ std::string comparison_markdown(const ReportData& data);
 std::string grid_markdown(const ReportData& data);
 // Pass ablations from the `improvements` experiment, mean ± std over seeds (report_improvements.cpp).
 std::string improvements_markdown(const ReportData& data);
-// QAT cells (experiment `qat`) against the PTQ cell they start from, with their cost.
-std::string qat_markdown(const ReportData& data);
+// QAT cells (experiment `qat`) against the PTQ cell they start from, with their cost and how far
+// training moved the quantization steps (read from the cells' stored tensors).
+std::string qat_markdown(store::Database& db, const ReportData& data);
 // What breaks at low widths: one row per cause, each a comparison of cells that differ in it alone.
 std::string findings_markdown(const ReportData& data);
 // Per-tensor SQNR of representative grid cells.

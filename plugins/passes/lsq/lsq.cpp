@@ -44,6 +44,10 @@ struct LsqSettings {
   // from it (Hinton et al. 2015; used for low-bit QAT by Mishra and Marr 2018, Apprentice).
   double distill = 0.0;
   double temperature = 1.0;
+  // The steps' learning rate as a multiple of the weights'. LSQ trains both at one rate, and its
+  // step-gradient scale 1 / sqrt(elements x qmax) assumes LSQ's rate (0.01) and schedule; at the
+  // lower rate the folded weights need, the steps barely move (docs/passes.md).
+  double step_lr_scale = 1.0;
 };
 
 // One weight layer during training: its latent float weight and learnable step.
@@ -63,6 +67,11 @@ struct TrainedWeight {
   }
 };
 
+// Latent weights and biases at the schedule's rate; steps at step_lr_scale times it.
+struct Optimizers {
+  qx::train::Sgd weights, steps;
+};
+
 class LsqPass : public Pass {
  public:
   explicit LsqPass(LsqSettings settings) : settings_(settings) {}
@@ -74,7 +83,7 @@ class LsqPass : public Pass {
   void run(PassContext& context) override {
     if (!context.train_set) qx::fail("{}: needs the training set", context.name);
     auto& sim = context.sim;
-    std::vector<std::pair<std::string, torch::Tensor>> parameters;
+    std::vector<std::pair<std::string, torch::Tensor>> parameters, steps;
     std::vector<TrainedWeight> weights;
     for (auto& site : sim.weight_sites()) {
       const auto& q = site.qparams;
@@ -87,7 +96,7 @@ class LsqPass : public Pass {
       const auto per_step = site.weight.numel() / (q.axis >= 0 ? q.scale.numel() : 1);
       w.grad_factor = 1.0 / std::sqrt(static_cast<double>(per_step * q.qmax));
       parameters.emplace_back(site.name + ".latent", w.latent);
-      if (settings_.learn_steps) parameters.emplace_back(site.name + ".step", w.scale);
+      if (settings_.learn_steps) steps.emplace_back(site.name + ".step", w.scale);
       weights.push_back(std::move(w));
     }
     for (auto& site : sim.activation_sites()) {
@@ -95,7 +104,7 @@ class LsqPass : public Pass {
       site->qparams.scale = site->qparams.scale.detach().reshape({1}).to(sim.device()).clone().requires_grad_(true);
       site->learn_scale = true;
       site->grad_factor = 0.0;  // LSQ's, from the first batch
-      parameters.emplace_back(site->name + ".step", site->qparams.scale);
+      steps.emplace_back(site->name + ".step", site->qparams.scale);
     }
     for (auto& item : context.model.named_parameters()) {
       const auto& key = item.key();
@@ -103,9 +112,10 @@ class LsqPass : public Pass {
         parameters.emplace_back(item.key(), item.value());
       }
     }
-    qx::train::Sgd optimizer(parameters,
-                             qx::train::SgdOptions().lr(settings_.lr).weight_decay(settings_.weight_decay));
-    context.report = train(context, weights, optimizer);
+    // Biases at the weights' rate (weight decay reaches only rank >= 2 parameters); steps undecayed.
+    Optimizers optimizers{{parameters, qx::train::SgdOptions().lr(settings_.lr).weight_decay(settings_.weight_decay)},
+                          {steps, qx::train::SgdOptions().lr(settings_.lr * settings_.step_lr_scale).weight_decay(0.0)}};
+    context.report = train(context, weights, optimizers);
 
     torch::NoGradGuard no_grad;
     for (auto& w : weights) {
@@ -121,7 +131,7 @@ class LsqPass : public Pass {
   }
 
  private:
-  std::string train(PassContext& context, std::vector<TrainedWeight>& weights, qx::train::Sgd& optimizer) const {
+  std::string train(PassContext& context, std::vector<TrainedWeight>& weights, Optimizers& optimizers) const {
     const auto& data = *context.train_set;
     const auto size = settings_.images_per_epoch > 0 ? std::min(settings_.images_per_epoch, data.size()) : data.size();
     const auto steps_per_epoch = std::max<std::int64_t>(1, size / settings_.batch_size);
@@ -142,8 +152,10 @@ class LsqPass : public Pass {
         images = images.to(device);
         const auto labels = data.labels.index_select(0, indices).to(device);
         const double lr = 0.5 * settings_.lr * (1.0 + std::cos(M_PI * static_cast<double>(step) / total));
-        optimizer.options().lr(lr);
-        optimizer.zero_grad();
+        optimizers.weights.options().lr(lr);
+        optimizers.steps.options().lr(lr * settings_.step_lr_scale);
+        optimizers.weights.zero_grad();
+        optimizers.steps.zero_grad();
         const auto teacher = settings_.distill > 0 ? float_logits(context, weights, images) : torch::Tensor();
         for (auto& w : weights) w.substitution->set(w.quantized());
         const auto logits = context.model.forward(images);
@@ -159,7 +171,8 @@ class LsqPass : public Pass {
         const double value = loss.item<double>();
         if (!std::isfinite(value)) qx::fail("{}: loss is {} at step {}{}", context.name, value, step, first_bad(weights));
         loss.backward();
-        optimizer.step();
+        optimizers.weights.step();
+        optimizers.steps.step();
         {
           torch::NoGradGuard no_grad;
           for (auto& w : weights) w.scale.clamp_min_(1e-8);
@@ -207,7 +220,7 @@ class LsqPass : public Pass {
 
 }  // namespace
 
-QX_PLUGIN(pass, lsq, "1.1.0", registrar) {
+QX_PLUGIN(pass, lsq, "1.2.0", registrar) {
   registrar.add_pass("lsq", [](const qx::Options& options) {
     LsqSettings s;
     s.epochs = options.get_int("epochs", s.epochs, 1, 1000);
@@ -219,6 +232,7 @@ QX_PLUGIN(pass, lsq, "1.1.0", registrar) {
     s.images_per_epoch = options.get_int("images_per_epoch", s.images_per_epoch, 0, 100000000);
     s.distill = options.get_double("distill", s.distill, 0.0, 1.0);
     s.temperature = options.get_double("temperature", s.temperature, 0.01, 100.0);
+    s.step_lr_scale = options.get_double("step_lr_scale", s.step_lr_scale, 0.0, 10000.0);
     return std::make_unique<LsqPass>(s);
   });
 }
