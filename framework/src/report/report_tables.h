@@ -1,5 +1,5 @@
 #pragma once
-// The report's Markdown sections, each generated from ReportData alone.
+// The report's Markdown sections, each generated from ReportData (and, where it takes one, the database).
 #include <functional>
 #include <string>
 
