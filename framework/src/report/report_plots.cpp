@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -96,13 +97,19 @@ std::vector<std::string> write_plots(const ReportData& data, const fs::path& out
       }
       const auto name = fmt::format("qat{}", n++);
       blocks += block(name, rows);
-      plot += fmt::format("${} using 1:2 with lines lw 2 title 'W{}A{} +{}', ", name, cell->w_bits, cell->a_bits,
-                          cell->passes);
+      // Distilled cells plot their distillation loss, not cross-entropy: the legend says which.
+      std::smatch distill;
+      const bool distilled = std::regex_search(pass.options, distill, std::regex("\"distill\":([0-9.eE+-]+)")) &&
+                             std::stod(distill[1].str()) > 0;
+      plot += fmt::format("${} using 1:2 with lines lw 2 title '{}, {}{}', ", name,
+                          cell->label.empty() ? fmt::format("W{}A{}", cell->w_bits, cell->a_bits) : cell->label,
+                          cell->device, distilled ? ", distilled" : "");
     }
     if (n > 0) {
       plot.resize(plot.size() - 2);
       render(gnuplot,
-             blocks + "set xlabel 'epoch of QAT'\nset ylabel 'training loss'\nset grid\nset key top right\n"
+             blocks + "set xlabel 'epoch of QAT'\nset ylabel 'training loss (distilled: KL to the float model)'\n"
+                      "set logscale y\nset grid\nset key top right\n"
                       "set title 'LSQ quantization-aware training from the PTQ result'\n" + plot + "\n",
              out_dir / "qat.svg");
       written.push_back("qat.svg");
