@@ -43,14 +43,8 @@ double mean(const std::vector<double>& values) {
 // A pass's recorded options as text: {"name":"lsq","options":{"distill":1.0,"epochs":6}} gives
 // "distill 1.0, epochs 6"; the pass's defaults for the rest (docs/passes.md).
 std::string pass_options_text(const PassReport& pass) {
-  static const std::regex item("\"([a-z_]+)\":([^,{}]+)");
-  const auto start = pass.options.find("\"options\":{");
-  if (start == std::string::npos) return "defaults";
-  const auto options = pass.options.substr(start + 11);
   std::vector<std::string> items;
-  for (std::sregex_iterator it(options.begin(), options.end(), item), end; it != end; ++it) {
-    items.push_back((*it)[1].str() + " " + (*it)[2].str());
-  }
+  for (const auto& [key, value] : recorded_options(pass)) items.push_back(key + " " + value);
   return items.empty() ? "defaults" : fmt::format("{}", fmt::join(items, ", "));
 }
 
@@ -78,6 +72,18 @@ std::string step_change(store::Database& db, std::int64_t before, std::int64_t a
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> recorded_options(const PassReport& pass) {
+  static const std::regex item("\"([a-z_]+)\":([^,{}]+)");
+  const auto start = pass.options.find("\"options\":{");
+  if (start == std::string::npos) return {};
+  const auto options = pass.options.substr(start + 11);
+  std::vector<std::pair<std::string, std::string>> items;
+  for (std::sregex_iterator it(options.begin(), options.end(), item), end; it != end; ++it) {
+    items.emplace_back((*it)[1].str(), (*it)[2].str());
+  }
+  return items;
+}
 
 // The base PTQ of the improvements grid: the same cell as the PTQ grid's mse/per_channel cell of
 // that width, so a key finished there is not run again, and the row takes it from there.

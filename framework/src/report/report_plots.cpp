@@ -1,5 +1,6 @@
 #include "report_plots.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -98,12 +99,13 @@ std::vector<std::string> write_plots(const ReportData& data, const fs::path& out
       const auto name = fmt::format("qat{}", n++);
       blocks += block(name, rows);
       // Distilled cells plot their distillation loss, not cross-entropy: the legend says which.
-      std::smatch distill;
-      const bool distilled = std::regex_search(pass.options, distill, std::regex("\"distill\":([0-9.eE+-]+)")) &&
-                             std::stod(distill[1].str()) > 0;
+      const auto options = recorded_options(pass);
+      const bool distilled = std::any_of(options.begin(), options.end(), [](const auto& option) {
+        return option.first == "distill" && std::stod(option.second) > 0;
+      });
       plot += fmt::format("${} using 1:2 with lines lw 2 title '{}, {}{}', ", name,
-                          cell->label.empty() ? fmt::format("W{}A{}", cell->w_bits, cell->a_bits) : cell->label,
-                          cell->device, distilled ? ", distilled" : "");
+                          cell->label.empty() ? width(*cell) : cell->label, cell->device,
+                          distilled ? ", distilled" : "");
     }
     if (n > 0) {
       plot.resize(plot.size() - 2);

@@ -2,6 +2,8 @@
 // The report's Markdown sections, each generated from ReportData (and, where it takes one, the database).
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "report_data.h"
 
@@ -18,6 +20,8 @@ const CellRow* find_cell(const ReportData& data, const std::function<bool(const 
 // Layers named in a cell's overrides with their widths, e.g. "conv1 W8A8, fc W8A8".
 std::string overridden_layers(const std::string& options);
 std::string width(const CellRow& c);  // "W4A8"
+// The options a pass was given, as recorded with its cell, in order: {"distill", "1.0"}, ...
+std::vector<std::pair<std::string, std::string>> recorded_options(const PassReport& pass);
 
 std::string training_markdown(const ReportData& data);
 // Measured sizes of the files `qx pack` wrote.
