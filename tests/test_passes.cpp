@@ -269,6 +269,41 @@ TEST_F(PassTest, LsqStepLearningRateScalesOnlyTheSteps) {
   EXPECT_TRUE(weights_moved);
 }
 
+// With weight_optimizer "adam" each latent weight lives in units of its channel's step, so a few
+// small Adam updates move every weight by a fraction of its own step, at most one grid level after
+// re-rounding, even in channels whose folded weights are orders of magnitude smaller than their
+// neighbours' (the fixture's BatchNorm scales are exp(normal)). The same Adam in float units
+// would move those channels by many of their steps.
+TEST_F(PassTest, LsqAdamMovesEveryWeightByAtMostOneOfItsOwnSteps) {
+  data::Dataset train{torch::randint(0, 256, {64, 3, 32, 32}, torch::kUInt8), torch::randint(0, 10, {64}, torch::kInt64)};
+  auto spec = cell(4, 4, {"lsq"},
+                   {{"epochs", std::int64_t{1}}, {"batch_size", std::int64_t{16}}, {"step_lr_scale", 0.0},
+                    {"weight_optimizer", std::string("adam")}, {"adam_lr", 0.01}});
+  sim::QuantSim sim(*model_, host_, spec);
+  sim.calibrate(calibration_);
+  sim.quantize_weights();
+  sim.quantize_activations();
+  std::map<std::string, torch::Tensor> before;
+  for (auto& site : sim.weight_sites()) before[site.name] = site.weight.clone();
+  sim.run_passes(passes::PassStage::kQuantizedModel, calibration_, &train);
+  double moved = 0;
+  for (auto& site : sim.weight_sites()) {
+    expect_on_grid(site);
+    std::vector<std::int64_t> shape(site.weight.dim(), 1);
+    shape[site.qparams.axis] = -1;
+    const auto levels = ((site.weight - before[site.name]) / site.qparams.scale.reshape(shape)).abs();
+    EXPECT_LE(levels.max().item<double>(), 1.0 + 1e-3) << site.name;
+    moved += levels.gt(0.5).sum().item<double>();
+  }
+  EXPECT_GT(moved, 0);
+}
+
+TEST_F(PassTest, LsqRefusesAnUnknownWeightOptimizer) {
+  EXPECT_THAT([&] { host_.create_pass("lsq", options_of("pass 'lsq'", {{"weight_optimizer", std::string("rmsprop")}})); },
+              ::testing::ThrowsMessage<Error>(
+                  HasSubstr("option 'weight_optimizer' of pass 'lsq' must be one of sgd, adam, got 'rmsprop'")));
+}
+
 TEST_F(PassTest, MixedPrecisionSpendsTheAverageBudgetWhereTheOutputIsMostSensitive) {
   auto spec = cell(4, 8, {"mixed_precision"}, {{"candidates", std::string("2,4,8")}});
   sim::QuantSim sim(*model_, host_, spec);

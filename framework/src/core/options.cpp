@@ -1,5 +1,9 @@
 #include "qx/core/options.h"
 
+#include <algorithm>
+
+#include <fmt/ranges.h>
+
 #include "qx/core/error.h"
 
 namespace qx {
@@ -70,6 +74,17 @@ double Options::get_double(const std::string& key, double fallback, double min, 
     const Entry* entry = find(key);
     fail("{}option '{}' of {} must be in [{}, {}], got {}", entry && !entry->where.empty() ? entry->where + ": " : std::string(), key, owner_,
          min, max, value);
+  }
+  return value;
+}
+
+std::string Options::get_choice(const std::string& key, const std::string& fallback,
+                                const std::vector<std::string>& choices) const {
+  const auto value = get_string(key, fallback);
+  if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
+    const Entry* entry = find(key);
+    fail("{}option '{}' of {} must be one of {}, got '{}'", entry && !entry->where.empty() ? entry->where + ": " : std::string(),
+         key, owner_, fmt::join(choices, ", "), value);
   }
   return value;
 }

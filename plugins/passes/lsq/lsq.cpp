@@ -48,28 +48,58 @@ struct LsqSettings {
   // step-gradient scale 1 / sqrt(elements x qmax) assumes LSQ's rate (0.01) and schedule; at the
   // lower rate the folded weights need, the steps barely move (docs/passes.md).
   double step_lr_scale = 1.0;
+  // How the latent weights train. "sgd": the folded float weights, by SGD at `lr`. "adam": each
+  // weight in units of its channel's initial step, by Adam at `adam_lr`. Folding leaves channels
+  // whose weights (and steps) differ by a hundredfold, so one SGD rate is too fast for some and
+  // too slow for others; Adam's per-element normalisation in step units moves every weight by
+  // about `adam_lr` of its own grid step per iteration, whatever its channel's scale or the width.
+  // `weight_decay` then applies to nothing: a few epochs from a trained model need none.
+  std::string weight_optimizer = "sgd";
+  double adam_lr = 1e-3;
 };
 
-// One weight layer during training: its latent float weight and learnable step.
+// One weight layer during training: its latent weight and learnable step. The float weight is
+// latent * unit: unit is 1, or (weight_optimizer "adam") the channel's initial step.
 struct TrainedWeight {
   qx::sim::WeightSite* site;
-  torch::Tensor latent, scale, zero_point;
+  torch::Tensor latent, unit, scale, zero_point;
   double grad_factor;
   std::unique_ptr<WeightSubstitution> substitution;
 
+  torch::Tensor float_value() const { return unit.defined() ? latent * unit : latent; }
   torch::Tensor quantized() const {
     const auto& q = site->qparams;
     if (q.axis >= 0) {
-      return torch::_fake_quantize_learnable_per_channel_affine(latent, scale, zero_point, q.axis, q.qmin, q.qmax,
-                                                                grad_factor);
+      return torch::_fake_quantize_learnable_per_channel_affine(float_value(), scale, zero_point, q.axis, q.qmin,
+                                                                q.qmax, grad_factor);
     }
-    return torch::_fake_quantize_learnable_per_tensor_affine(latent, scale, zero_point, q.qmin, q.qmax, grad_factor);
+    return torch::_fake_quantize_learnable_per_tensor_affine(float_value(), scale, zero_point, q.qmin, q.qmax,
+                                                             grad_factor);
   }
 };
 
-// Latent weights and biases at the schedule's rate; steps at step_lr_scale times it.
+// Biases (and, with "sgd", the latent weights) at the schedule's rate; steps at step_lr_scale
+// times it; with "adam", the latent weights at adam_lr on the same schedule.
 struct Optimizers {
   qx::train::Sgd weights, steps;
+  std::unique_ptr<torch::optim::Adam> latent;
+
+  void zero_grad() {
+    weights.zero_grad();
+    steps.zero_grad();
+    if (latent) latent->zero_grad();
+  }
+  void step() {
+    weights.step();
+    steps.step();
+    if (latent) latent->step();
+  }
+  // `fraction` of the peak rates: the cosine schedule.
+  void schedule(const LsqSettings& s, double fraction) {
+    weights.options().lr(s.lr * fraction);
+    steps.options().lr(s.lr * s.step_lr_scale * fraction);
+    if (latent) static_cast<torch::optim::AdamOptions&>(latent->param_groups()[0].options()).lr(s.adam_lr * fraction);
+  }
 };
 
 class LsqPass : public Pass {
@@ -84,18 +114,30 @@ class LsqPass : public Pass {
     if (!context.train_set) qx::fail("{}: needs the training set", context.name);
     auto& sim = context.sim;
     std::vector<std::pair<std::string, torch::Tensor>> parameters, steps;
+    std::vector<torch::Tensor> adam_latents;
+    const bool adam = settings_.weight_optimizer == "adam";
     std::vector<TrainedWeight> weights;
     for (auto& site : sim.weight_sites()) {
       const auto& q = site.qparams;
       const auto step = (q.axis >= 0 ? q.scale : q.scale.reshape({1})).detach().to(sim.device()).clone();
       const auto zero_point = q.zero_point.to(sim.device(), torch::kFloat)
                                   .reshape(q.axis >= 0 ? q.zero_point.sizes() : c10::IntArrayRef{1});
-      TrainedWeight w{&site, sim.float_weight(site.name).clone().requires_grad_(true),
-                      step.requires_grad_(settings_.learn_steps), zero_point, 0.0,
-                      std::make_unique<WeightSubstitution>(site)};
+      torch::Tensor unit;
+      if (adam) {
+        std::vector<std::int64_t> shape(site.weight.dim(), 1);
+        if (q.axis >= 0) shape[q.axis] = -1;
+        unit = step.clamp_min(1e-8).reshape(shape);
+      }
+      const auto latent = unit.defined() ? sim.float_weight(site.name) / unit : sim.float_weight(site.name).clone();
+      TrainedWeight w{&site, latent.requires_grad_(true), unit, step.requires_grad_(settings_.learn_steps),
+                      zero_point, 0.0, std::make_unique<WeightSubstitution>(site)};
       const auto per_step = site.weight.numel() / (q.axis >= 0 ? q.scale.numel() : 1);
       w.grad_factor = 1.0 / std::sqrt(static_cast<double>(per_step * q.qmax));
-      parameters.emplace_back(site.name + ".latent", w.latent);
+      if (adam) {
+        adam_latents.push_back(w.latent);
+      } else {
+        parameters.emplace_back(site.name + ".latent", w.latent);
+      }
       if (settings_.learn_steps) steps.emplace_back(site.name + ".step", w.scale);
       weights.push_back(std::move(w));
     }
@@ -114,14 +156,19 @@ class LsqPass : public Pass {
     }
     // Biases at the weights' rate (weight decay reaches only rank >= 2 parameters); steps undecayed.
     Optimizers optimizers{{parameters, qx::train::SgdOptions().lr(settings_.lr).weight_decay(settings_.weight_decay)},
-                          {steps, qx::train::SgdOptions().lr(settings_.lr * settings_.step_lr_scale).weight_decay(0.0)}};
+                          {steps, qx::train::SgdOptions().lr(settings_.lr * settings_.step_lr_scale).weight_decay(0.0)},
+                          nullptr};
+    if (adam) {
+      optimizers.latent =
+          std::make_unique<torch::optim::Adam>(adam_latents, torch::optim::AdamOptions(settings_.adam_lr));
+    }
     context.report = train(context, weights, optimizers);
 
     torch::NoGradGuard no_grad;
     for (auto& w : weights) {
       w.substitution.reset();
       w.site->qparams.scale = w.scale.detach().clamp_min(1e-8).reshape(w.site->qparams.scale.sizes()).clone();
-      w.site->weight.copy_(sim.quantizer().apply(w.latent.detach(), w.site->qparams));
+      w.site->weight.copy_(sim.quantizer().apply(w.float_value().detach(), w.site->qparams));
     }
     for (auto& site : sim.activation_sites()) {
       if (!site->learn_scale) continue;
@@ -151,11 +198,10 @@ class LsqPass : public Pass {
         if (channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
         images = images.to(device);
         const auto labels = data.labels.index_select(0, indices).to(device);
-        const double lr = 0.5 * settings_.lr * (1.0 + std::cos(M_PI * static_cast<double>(step) / total));
-        optimizers.weights.options().lr(lr);
-        optimizers.steps.options().lr(lr * settings_.step_lr_scale);
-        optimizers.weights.zero_grad();
-        optimizers.steps.zero_grad();
+        const double fraction = 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / total));
+        const double lr = settings_.lr * fraction;
+        optimizers.schedule(settings_, fraction);
+        optimizers.zero_grad();
         const auto teacher = settings_.distill > 0 ? float_logits(context, weights, images) : torch::Tensor();
         for (auto& w : weights) w.substitution->set(w.quantized());
         const auto logits = context.model.forward(images);
@@ -171,8 +217,7 @@ class LsqPass : public Pass {
         const double value = loss.item<double>();
         if (!std::isfinite(value)) qx::fail("{}: loss is {} at step {}{}", context.name, value, step, first_bad(weights));
         loss.backward();
-        optimizers.weights.step();
-        optimizers.steps.step();
+        optimizers.step();
         {
           torch::NoGradGuard no_grad;
           for (auto& w : weights) w.scale.clamp_min_(1e-8);
@@ -220,7 +265,7 @@ class LsqPass : public Pass {
 
 }  // namespace
 
-QX_PLUGIN(pass, lsq, "1.2.0", registrar) {
+QX_PLUGIN(pass, lsq, "1.3.0", registrar) {
   registrar.add_pass("lsq", [](const qx::Options& options) {
     LsqSettings s;
     s.epochs = options.get_int("epochs", s.epochs, 1, 1000);
@@ -233,6 +278,8 @@ QX_PLUGIN(pass, lsq, "1.2.0", registrar) {
     s.distill = options.get_double("distill", s.distill, 0.0, 1.0);
     s.temperature = options.get_double("temperature", s.temperature, 0.01, 100.0);
     s.step_lr_scale = options.get_double("step_lr_scale", s.step_lr_scale, 0.0, 10000.0);
+    s.weight_optimizer = options.get_choice("weight_optimizer", s.weight_optimizer, {"sgd", "adam"});
+    s.adam_lr = options.get_double("adam_lr", s.adam_lr, 0.0, 10.0);
     return std::make_unique<LsqPass>(s);
   });
 }

@@ -43,10 +43,7 @@ class PytorchQuantizer : public Quantizer {
 
 QX_PLUGIN(quantizer, pytorch, "1.0.0", registrar) {
   registrar.add_quantizer("pytorch", [](const qx::Options& options) {
-    const std::string backend = options.get_string("backend", "onednn");
-    if (backend != "onednn" && backend != "x86" && backend != "qnnpack") {
-      qx::fail("{}: backend must be onednn, x86 or qnnpack, got '{}'", options.owner(), backend);
-    }
+    const std::string backend = options.get_choice("backend", "onednn", {"onednn", "x86", "qnnpack"});
     return std::make_unique<PytorchQuantizer>(backend);
   });
 }

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace qx {
 
@@ -30,6 +31,9 @@ class Options {
   // The same, failing with the value's position unless min <= value <= max.
   std::int64_t get_int(const std::string& key, std::int64_t fallback, std::int64_t min, std::int64_t max) const;
   double get_double(const std::string& key, double fallback, double min, double max) const;
+  // The same, failing with the value's position unless it is one of `choices`.
+  std::string get_choice(const std::string& key, const std::string& fallback,
+                         const std::vector<std::string>& choices) const;
 
   // Throws qx::Error naming the first option that no getter asked for.
   void check_all_used() const;
