@@ -298,10 +298,12 @@ TEST_F(PassTest, LsqAdamMovesEveryWeightByAtMostOneOfItsOwnSteps) {
   EXPECT_GT(moved, 0);
 }
 
-TEST_F(PassTest, LsqRefusesAnUnknownWeightOptimizer) {
-  EXPECT_THAT([&] { host_.create_pass("lsq", options_of("pass 'lsq'", {{"weight_optimizer", std::string("rmsprop")}})); },
-              ::testing::ThrowsMessage<Error>(
-                  HasSubstr("option 'weight_optimizer' of pass 'lsq' must be one of sgd, adam, got 'rmsprop'")));
+TEST_F(PassTest, LsqRefusesAnUnknownWeightOptimizerAtItsPlaceInTheFile) {
+  Options options("pass 'lsq'");
+  options.set("weight_optimizer", std::string("rmsprop"), "qat.toml:7:1");
+  EXPECT_THAT([&] { host_.create_pass("lsq", options); },
+              ::testing::ThrowsMessage<Error>(HasSubstr(
+                  "qat.toml:7:1: option 'weight_optimizer' of pass 'lsq' must be one of sgd, adam, got 'rmsprop'")));
 }
 
 TEST_F(PassTest, MixedPrecisionSpendsTheAverageBudgetWhereTheOutputIsMostSensitive) {

@@ -61,7 +61,9 @@ TEST_F(QuantizerTest, PytorchBackendsReproduceTorchAoGrids) {
               ::testing::ThrowsMessage<Error>(HasSubstr("reduce_range needs at least 3 bits")));
   Options bad("quantizer 'pytorch'");
   bad.set("backend", std::string("fbgemm"), "grid.toml:9:11");
-  EXPECT_THAT([&] { make("pytorch", bad); }, ::testing::ThrowsMessage<Error>(HasSubstr("onednn, x86 or qnnpack")));
+  EXPECT_THAT([&] { make("pytorch", bad); },
+              ::testing::ThrowsMessage<Error>(HasSubstr(
+                  "grid.toml:9:11: option 'backend' of quantizer 'pytorch' must be one of onednn, x86, qnnpack, got 'fbgemm'")));
 }
 
 // Inside the range, quantize-dequantize moves no value by more than half a step (up to float32

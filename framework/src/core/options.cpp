@@ -83,8 +83,8 @@ std::string Options::get_choice(const std::string& key, const std::string& fallb
   const auto value = get_string(key, fallback);
   if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
     const Entry* entry = find(key);
-    fail("{}option '{}' of {} must be one of {}, got '{}'", entry && !entry->where.empty() ? entry->where + ": " : std::string(),
-         key, owner_, fmt::join(choices, ", "), value);
+    const std::string prefix = entry && !entry->where.empty() ? entry->where + ": " : std::string();
+    fail("{}option '{}' of {} must be one of {}, got '{}'", prefix, key, owner_, fmt::join(choices, ", "), value);
   }
   return value;
 }
