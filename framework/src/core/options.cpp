@@ -16,6 +16,11 @@ void Options::set_all(const Options& other) {
   for (const auto& [key, entry] : other.entries_) entries_[key] = Entry{entry.value, entry.where};
 }
 
+// "file:line:col: " where the value came from a file, else nothing: the start of every error.
+std::string Options::position(const Entry* entry) {
+  return entry && !entry->where.empty() ? entry->where + ": " : std::string();
+}
+
 const Options::Entry* Options::find(const std::string& key) const {
   auto it = entries_.find(key);
   if (it == entries_.end()) return nullptr;
@@ -24,8 +29,7 @@ const Options::Entry* Options::find(const std::string& key) const {
 }
 
 void Options::type_error(const std::string& key, const Entry& entry, const char* expected) const {
-  const std::string prefix = entry.where.empty() ? std::string() : entry.where + ": ";
-  fail("{}option '{}' of {} must be {}", prefix, key, owner_, expected);
+  fail("{}option '{}' of {} must be {}", position(&entry), key, owner_, expected);
 }
 
 std::int64_t Options::get_int(const std::string& key, std::int64_t fallback) const {
@@ -62,8 +66,7 @@ std::int64_t Options::get_int(const std::string& key, std::int64_t fallback, std
   const auto value = get_int(key, fallback);
   if (value < min || value > max) {
     const Entry* entry = find(key);
-    fail("{}option '{}' of {} must be in [{}, {}], got {}", entry && !entry->where.empty() ? entry->where + ": " : std::string(), key, owner_,
-         min, max, value);
+    fail("{}option '{}' of {} must be in [{}, {}], got {}", position(entry), key, owner_, min, max, value);
   }
   return value;
 }
@@ -72,8 +75,7 @@ double Options::get_double(const std::string& key, double fallback, double min, 
   const auto value = get_double(key, fallback);
   if (!(value >= min && value <= max)) {
     const Entry* entry = find(key);
-    fail("{}option '{}' of {} must be in [{}, {}], got {}", entry && !entry->where.empty() ? entry->where + ": " : std::string(), key, owner_,
-         min, max, value);
+    fail("{}option '{}' of {} must be in [{}, {}], got {}", position(entry), key, owner_, min, max, value);
   }
   return value;
 }
@@ -83,8 +85,8 @@ std::string Options::get_choice(const std::string& key, const std::string& fallb
   const auto value = get_string(key, fallback);
   if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
     const Entry* entry = find(key);
-    const std::string prefix = entry && !entry->where.empty() ? entry->where + ": " : std::string();
-    fail("{}option '{}' of {} must be one of {}, got '{}'", prefix, key, owner_, fmt::join(choices, ", "), value);
+    fail("{}option '{}' of {} must be one of {}, got '{}'", position(entry), key, owner_, fmt::join(choices, ", "),
+         value);
   }
   return value;
 }
@@ -98,8 +100,7 @@ std::map<std::string, Options::Value> Options::values() const {
 void Options::check_all_used() const {
   for (const auto& [key, entry] : entries_) {
     if (entry.used) continue;
-    const std::string prefix = entry.where.empty() ? std::string() : entry.where + ": ";
-    fail("{}unknown option '{}' for {}", prefix, key, owner_);
+    fail("{}unknown option '{}' for {}", position(&entry), key, owner_);
   }
 }
 

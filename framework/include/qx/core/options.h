@@ -49,6 +49,7 @@ class Options {
     mutable bool used = false;
   };
   const Entry* find(const std::string& key) const;
+  static std::string position(const Entry* entry);
   [[noreturn]] void type_error(const std::string& key, const Entry& entry, const char* expected) const;
 
   std::string owner_ = "plugin";
