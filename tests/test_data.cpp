@@ -109,6 +109,39 @@ TEST(Batches, CropFlipIsDeterministicPerSeed) {
   EXPECT_TRUE(tensors_equal(data::random_crop_flip(images, 4, a), data::random_crop_flip(images, 4, b)));
 }
 
+// Every mixed image is the stated convex combination of itself and its partner, the partners a
+// permutation of the batch, and the same seed mixes the same way.
+TEST(Batches, MixupMixesEachImageWithItsPartnerByItsWeight) {
+  const auto images = torch::randn({32, 3, 8, 8});
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(5);
+  const auto mixed = data::mixup(images, 1.0, generator);
+  ASSERT_EQ(mixed.images.sizes(), images.sizes());
+  EXPECT_TRUE(torch::equal(std::get<0>(mixed.partner.sort()), torch::arange(32, torch::kInt64)));
+  EXPECT_GE(mixed.lambda.min().item<float>(), 0.0f);
+  EXPECT_LE(mixed.lambda.max().item<float>(), 1.0f);
+  for (int64_t i = 0; i < 32; ++i) {
+    const float weight = mixed.lambda[i].item<float>();
+    const auto expected = weight * images[i] + (1 - weight) * images[mixed.partner[i].item<int64_t>()];
+    EXPECT_TRUE(torch::allclose(mixed.images[i], expected, 1e-5, 1e-6)) << "image " << i;
+  }
+  auto again = at::make_generator<at::CPUGeneratorImpl>(5);
+  EXPECT_TRUE(torch::equal(data::mixup(images, 1.0, again).images, mixed.images));
+}
+
+// The weights follow Beta(alpha, alpha): uniform at alpha = 1 (a fifth within 0.1 of either end),
+// piled at the ends for small alpha, around one half for large alpha.
+TEST(Batches, MixupWeightsFollowTheirBetaDistribution) {
+  const auto images = torch::zeros({20000, 1});
+  const auto near_an_end = [&](double alpha) {
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(7);
+    const auto lambda = data::mixup(images, alpha, generator).lambda;
+    return (lambda.lt(0.1) | lambda.gt(0.9)).to(torch::kDouble).mean().item<double>();
+  };
+  EXPECT_NEAR(near_an_end(1.0), 0.2, 0.02);
+  EXPECT_GT(near_an_end(0.1), 0.6);
+  EXPECT_LT(near_an_end(10.0), 0.02);
+}
+
 TEST(Fetch, UnreachableServerLeavesNothing) {
   ScratchDir dir;
   data::FetchRequest request;

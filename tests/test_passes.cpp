@@ -25,7 +25,7 @@ Options options_of(const std::string& owner, std::map<std::string, Options::Valu
 class PassTest : public SeededTest {
  protected:
   // LSQ on a small training set: steps learned, weights back on their grid, hooks restored.
-  void lsq_check(double distill);
+  void lsq_check(double distill, double mixup = 0.0);
   void SetUp() override {
     SeededTest::SetUp();
     model_ = host_.create_model("resnet20", Options("model 'resnet20'"));
@@ -207,7 +207,7 @@ TEST_F(PassTest, ADivergingReconstructionNamesThePassAndTheUnit) {
   }
 }
 
-void PassTest::lsq_check(double distill) {
+void PassTest::lsq_check(double distill, double mixup) {
   if (distill > 0) {
     // The fixture's randomised BatchNorm statistics give logits in the millions, where softmax
     // saturates to one-hot for float and quantized model alike and the divergence has no
@@ -220,7 +220,7 @@ void PassTest::lsq_check(double distill) {
   data::Dataset train{torch::randint(0, 256, {64, 3, 32, 32}, torch::kUInt8), torch::randint(0, 10, {64}, torch::kInt64)};
   auto spec = cell(4, 4, {"lsq"},
                    {{"epochs", std::int64_t{1}}, {"batch_size", std::int64_t{16}}, {"curve_every", std::int64_t{2}},
-                    {"distill", distill}});
+                    {"distill", distill}, {"mixup", mixup}});
   sim::QuantSim sim(*model_, host_, spec);
   sim.calibrate(calibration_);
   sim.quantize_weights();
@@ -241,6 +241,9 @@ TEST_F(PassTest, LsqTrainsStepsAndLeavesTheEvaluationArithmetic) { lsq_check(0.0
 
 // Distillation's float forward passes (FloatScope, float weights substituted) inside training.
 TEST_F(PassTest, LsqWithDistillationTrainsStepsAndLeavesTheEvaluationArithmetic) { lsq_check(1.0); }
+
+// Mixup with both losses: the teacher's divergence and the two labels' cross-entropies.
+TEST_F(PassTest, LsqWithMixupTrainsStepsAndLeavesTheEvaluationArithmetic) { lsq_check(0.5, 0.4); }
 
 // The steps have their own learning rate: at zero they stay exactly where PTQ put them while
 // the weights still train.

@@ -30,4 +30,20 @@ torch::Tensor random_crop_flip(const torch::Tensor& images, int64_t padding, tor
   return padded.gather(2, index).reshape({batch, channels, height, width});
 }
 
+MixedBatch mixup(const torch::Tensor& images, double alpha, torch::Generator& generator) {
+  const int64_t batch = images.size(0);
+  const auto cpu_float = torch::TensorOptions().dtype(torch::kFloat);
+  // Beta(a, a) as G1 / (G1 + G2) with G1, G2 ~ Gamma(a, 1): ATen has the gamma sampler, not the beta.
+  const auto alphas = torch::full({batch}, alpha, cpu_float);
+  const auto g1 = at::_standard_gamma(alphas, generator), g2 = at::_standard_gamma(alphas, generator);
+  // Both gammas underflow to 0 for tiny alpha: that image then stays itself.
+  const auto lambda = torch::where((g1 + g2).gt(0), g1 / (g1 + g2).clamp_min(1e-30), torch::ones_like(g1));
+  const auto partner = torch::randperm(batch, generator, torch::TensorOptions().dtype(torch::kInt64));
+  std::vector<int64_t> shape(images.dim(), 1);
+  shape[0] = batch;
+  const auto weight = lambda.to(images.device()).reshape(shape);
+  const auto mixed = weight * images + (1 - weight) * images.index_select(0, partner.to(images.device()));
+  return {mixed, partner, lambda};
+}
+
 }  // namespace qx::data

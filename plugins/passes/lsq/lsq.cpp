@@ -56,6 +56,11 @@ struct LsqSettings {
   // `weight_decay` then applies to nothing: a few epochs from a trained model need none.
   std::string weight_optimizer = "sgd";
   double adam_lr = 1e-3;
+  // Mixup of the training images, Beta(mixup, mixup) weights (0: off). With distillation this is
+  // Beyer et al. 2022's "function matching": the float model labels any image, so the quantized
+  // one learns to match it between the training images too, not only on them, where a student
+  // that already agrees with its teacher on the training set has little left to learn.
+  double mixup = 0.0;
 };
 
 // One weight layer during training: its latent weight and learnable step. The float weight is
@@ -195,9 +200,15 @@ class LsqPass : public Pass {
         const auto step = epoch * steps_per_epoch + i;
         const auto indices = order.slice(0, i * settings_.batch_size, (i + 1) * settings_.batch_size);
         auto images = qx::data::normalize(qx::data::random_crop_flip(data.images.index_select(0, indices), 4, generator));
+        auto labels = data.labels.index_select(0, indices);
+        qx::data::MixedBatch mixed;
+        if (settings_.mixup > 0) {
+          mixed = qx::data::mixup(images, settings_.mixup, generator);
+          images = mixed.images;
+        }
         if (channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
         images = images.to(device);
-        const auto labels = data.labels.index_select(0, indices).to(device);
+        labels = labels.to(device);
         const double fraction = 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / total));
         const double lr = settings_.lr * fraction;
         optimizers.schedule(settings_, fraction);
@@ -205,7 +216,7 @@ class LsqPass : public Pass {
         const auto teacher = settings_.distill > 0 ? float_logits(context, weights, images) : torch::Tensor();
         for (auto& w : weights) w.substitution->set(w.quantized());
         const auto logits = context.model.forward(images);
-        auto loss = torch::nn::functional::cross_entropy(logits, labels);
+        auto loss = settings_.distill < 1.0 ? label_loss(logits, labels, mixed) : torch::zeros({}, logits.options());
         if (teacher.defined()) {
           namespace F = torch::nn::functional;
           const double t = settings_.temperature;
@@ -225,7 +236,7 @@ class LsqPass : public Pass {
             if (site->learn_scale) site->qparams.scale.clamp_min_(1e-8);
           }
           loss_sum += value * static_cast<double>(labels.size(0));
-          correct += logits.argmax(1).eq(labels).sum().item<double>();
+          correct += logits.argmax(1).eq(dominant_labels(labels, mixed)).sum().item<double>();
           seen += static_cast<double>(labels.size(0));
         }
         if ((step + 1) % settings_.curve_every == 0 || step + 1 == total) {
@@ -238,6 +249,26 @@ class LsqPass : public Pass {
       spdlog::info("{}: epoch {}/{} done", context.name, epoch + 1, settings_.epochs);
     }
     return fmt::format("{{\"steps_per_epoch\":{},\"curve\":[{}]}}", steps_per_epoch, fmt::join(curve, ","));
+  }
+
+  // Cross-entropy with the labels; after mixup, each image's two labels by their weights.
+  static torch::Tensor label_loss(const torch::Tensor& logits, const torch::Tensor& labels,
+                                  const qx::data::MixedBatch& mixed) {
+    namespace F = torch::nn::functional;
+    if (!mixed.lambda.defined()) return F::cross_entropy(logits, labels);
+    const auto options = F::CrossEntropyFuncOptions().reduction(torch::kNone);
+    const auto lambda = mixed.lambda.to(logits.device());
+    const auto partner_labels = labels.index_select(0, mixed.partner.to(labels.device()));
+    return (lambda * F::cross_entropy(logits, labels, options) +
+            (1 - lambda) * F::cross_entropy(logits, partner_labels, options))
+        .mean();
+  }
+
+  // For the training curve's top-1: after mixup, the label of whichever image weighs more.
+  static torch::Tensor dominant_labels(const torch::Tensor& labels, const qx::data::MixedBatch& mixed) {
+    if (!mixed.lambda.defined()) return labels;
+    const auto partner_labels = labels.index_select(0, mixed.partner.to(labels.device()));
+    return torch::where(mixed.lambda.to(labels.device()).ge(0.5), labels, partner_labels);
   }
 
   // The float model's logits for the batch: float weights through the substitutions, float biases
@@ -265,7 +296,7 @@ class LsqPass : public Pass {
 
 }  // namespace
 
-QX_PLUGIN(pass, lsq, "1.3.0", registrar) {
+QX_PLUGIN(pass, lsq, "1.4.0", registrar) {
   registrar.add_pass("lsq", [](const qx::Options& options) {
     LsqSettings s;
     s.epochs = options.get_int("epochs", s.epochs, 1, 1000);
@@ -280,6 +311,7 @@ QX_PLUGIN(pass, lsq, "1.3.0", registrar) {
     s.step_lr_scale = options.get_double("step_lr_scale", s.step_lr_scale, 0.0, 10000.0);
     s.weight_optimizer = options.get_choice("weight_optimizer", s.weight_optimizer, {"sgd", "adam"});
     s.adam_lr = options.get_double("adam_lr", s.adam_lr, 0.0, 10.0);
+    s.mixup = options.get_double("mixup", s.mixup, 0.0, 100.0);
     return std::make_unique<LsqPass>(s);
   });
 }

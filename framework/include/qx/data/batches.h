@@ -21,4 +21,16 @@ torch::Tensor normalize(const torch::Tensor& images, const Normalization& stats 
 // whole batch. uint8 in, uint8 out.
 torch::Tensor random_crop_flip(const torch::Tensor& images, int64_t padding, torch::Generator& generator);
 
+// A batch after mixup (Zhang et al. 2018): image i is lambda[i] * x[i] + (1 - lambda[i]) * x[partner[i]].
+struct MixedBatch {
+  torch::Tensor images;
+  torch::Tensor partner;  // [B] int64, a permutation of the batch
+  torch::Tensor lambda;   // [B] float in [0, 1], the weight of the image's own content
+};
+
+// Mixes every image of a float batch with a random partner from the same batch, with its own
+// weight drawn from Beta(alpha, alpha): small alpha keeps most images close to one of the two,
+// alpha = 1 mixes uniformly. All draws from `generator`, on the CPU.
+MixedBatch mixup(const torch::Tensor& images, double alpha, torch::Generator& generator);
+
 }  // namespace qx::data
