@@ -1,11 +1,11 @@
 // Quantization-aware training with learned step sizes (LSQ, Esser et al. 2020), started from the
 // PTQ result: the cell's observers and quantizer (and any pass before this one) give the initial
 // step sizes, and the float weights are the initial latent weights. For a few epochs on the
-// training set (random crop and flip), every weight is fake-quantized from its latent copy and
-// every activation point fake-quantizes with its own step, all through ATen's learnable
-// fake-quant ops, whose forward is exactly the fake-quant the evaluation then runs; the gradient
-// of each step size is scaled by 1 / sqrt(elements x qmax), as LSQ prescribes. BatchNorm stays
-// frozen (folded, or in eval mode); biases train. Zero points stay the quantizer's.
+// training set (random crop and flip, optionally mixup), every weight is fake-quantized from its
+// latent copy and every activation point fake-quantizes with its own step, all through ATen's
+// learnable fake-quant ops, whose forward is exactly the fake-quant the evaluation then runs; the
+// gradient of each step size is scaled by 1 / sqrt(elements x qmax), as LSQ prescribes. BatchNorm
+// stays frozen (folded, or in eval mode); biases train. Zero points stay the quantizer's.
 #include <cmath>
 #include <memory>
 
