@@ -301,6 +301,53 @@ TEST_F(PassTest, LsqAdamMovesEveryWeightByAtMostOneOfItsOwnSteps) {
   EXPECT_GT(moved, 0);
 }
 
+// Weight averaging: each step of the averaging epochs adds one snapshot. At a rate of zero the extra epochs
+// move nothing and the cosine schedule is the plain one, so the average of the identical
+// snapshots must give back exactly the model the plain run trains; at a positive rate it differs.
+TEST_F(PassTest, LsqAveragingAtRateZeroGivesBackThePlainRunAndAtARateAveragesItsSnapshots) {
+  data::Dataset train{torch::randint(0, 256, {64, 3, 32, 32}, torch::kUInt8), torch::randint(0, 10, {64}, torch::kInt64)};
+  // Every run starts from the same float model: folding and training change it in place.
+  std::map<std::string, torch::Tensor> initial;
+  for (const auto& item : model_->named_parameters()) initial[item.key()] = item.value().detach().clone();
+  for (const auto& item : model_->named_buffers()) initial[item.key()] = item.value().clone();
+  auto run_lsq = [&](std::map<std::string, Options::Value> extra) {
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& item : model_->named_parameters()) item.value().copy_(initial.at(item.key()));
+      for (auto& item : model_->named_buffers()) item.value().copy_(initial.at(item.key()));
+    }
+    extra.insert({{"epochs", std::int64_t{1}}, {"batch_size", std::int64_t{16}}, {"step_lr_scale", 10.0},
+                  {"weight_optimizer", std::string("adam")}, {"adam_lr", 0.01}});
+    sim::QuantSim sim(*model_, host_, cell(4, 4, {"lsq"}, extra));
+    sim.calibrate(calibration_);
+    sim.quantize_weights();
+    sim.quantize_activations();
+    const auto runs = sim.run_passes(passes::PassStage::kQuantizedModel, calibration_, &train);
+    std::map<std::string, torch::Tensor> out;
+    for (auto& site : sim.weight_sites()) {
+      expect_on_grid(site);
+      out[site.name + ".weight"] = site.weight.clone();
+      out[site.name + ".step"] = site.qparams.scale.clone();
+    }
+    for (auto& site : sim.activation_sites()) out[site->name + ".step"] = site->qparams.scale.clone();
+    std::smatch snapshots;
+    EXPECT_TRUE(std::regex_search(runs.at(0).report, snapshots, std::regex("\"averaged_snapshots\":(\\d+)")));
+    return std::make_pair(out, std::stoll(snapshots[1]));
+  };
+  const auto [plain, plain_snapshots] = run_lsq({});
+  const auto [frozen, frozen_snapshots] = run_lsq({{"average_epochs", std::int64_t{2}}, {"average_rate", 0.0}});
+  const auto [averaged, averaged_snapshots] = run_lsq({{"average_epochs", std::int64_t{2}}, {"average_rate", 0.5}});
+  EXPECT_EQ(plain_snapshots, 0);
+  EXPECT_EQ(frozen_snapshots, 8);  // 2 epochs x 64 images / 16 per batch
+  EXPECT_EQ(averaged_snapshots, 8);
+  bool differs = false;
+  for (const auto& [name, value] : plain) {
+    EXPECT_TRUE(torch::equal(frozen.at(name), value)) << name;
+    differs = differs || !torch::equal(averaged.at(name), value);
+  }
+  EXPECT_TRUE(differs);
+}
+
 TEST_F(PassTest, LsqRefusesAnUnknownWeightOptimizerAtItsPlaceInTheFile) {
   Options options("pass 'lsq'");
   options.set("weight_optimizer", std::string("rmsprop"), "qat.toml:7:1");

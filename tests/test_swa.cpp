@@ -50,6 +50,26 @@ TEST_F(SwaTest, TheAverageIsTheMeanOfTheSnapshotsAndContinuesFromACheckpoint) {
   EXPECT_TRUE(tensors_equal(a->named_parameters()["fc.weight"], average.average().at("fc.weight").to(torch::kFloat32)));
 }
 
+// The tensors of quantization-aware training: the average is written back in place, in each
+// tensor's own dtype, and a snapshot of a different list is refused rather than misaligned.
+TEST_F(SwaTest, TheTensorAverageIsTheMeanOfTheSnapshotsWrittenInPlace) {
+  std::vector<torch::Tensor> tensors{torch::zeros({2, 3}), torch::zeros({4}, torch::kFloat64)};
+  train::TensorAverage average;
+  for (double value : {1.0, 2.0, 6.0}) {
+    tensors[0].fill_(value);
+    tensors[1].fill_(-value);
+    average.add(tensors);
+  }
+  EXPECT_EQ(average.count(), 3);
+  const auto storage = tensors[0].data_ptr();
+  average.copy_to(tensors);
+  EXPECT_EQ(tensors[0].data_ptr(), storage);
+  EXPECT_TRUE(tensors_equal(tensors[0], torch::full({2, 3}, 3.0)));
+  EXPECT_TRUE(tensors_equal(tensors[1], torch::full({4}, -3.0, torch::kFloat64)));
+  EXPECT_THAT([&] { average.add({tensors[0]}); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("snapshot of 1 tensors, the average holds 2")));
+}
+
 // A convolution and its BatchNorm: the statistics the pass must find are computable by hand.
 struct ConvBnModel : QuantizableModel {
   ConvBnModel() {

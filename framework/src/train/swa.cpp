@@ -35,6 +35,30 @@ void WeightAverage::copy_to(torch::nn::Module& model) const {
   }
 }
 
+void TensorAverage::add(const std::vector<torch::Tensor>& tensors) {
+  torch::NoGradGuard no_grad;
+  if (count_ > 0 && tensors.size() != average_.size()) {
+    fail("tensor average: snapshot of {} tensors, the average holds {}", tensors.size(), average_.size());
+  }
+  ++count_;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto value = tensors[i].detach().to(torch::kCPU, torch::kFloat64);
+    if (count_ == 1) {
+      average_.push_back(value.clone());
+    } else {
+      average_[i].add_((value - average_[i]) / static_cast<double>(count_));
+    }
+  }
+}
+
+void TensorAverage::copy_to(std::vector<torch::Tensor>& tensors) const {
+  torch::NoGradGuard no_grad;
+  if (tensors.size() != average_.size()) {
+    fail("tensor average: {} tensors to write, the average holds {}", tensors.size(), average_.size());
+  }
+  for (std::size_t i = 0; i < tensors.size(); ++i) tensors[i].copy_(average_[i]);
+}
+
 void recompute_batchnorm_statistics(QuantizableModel& model, const torch::Tensor& images, std::int64_t batch_size,
                                     const std::function<torch::Tensor(const torch::Tensor&)>& prepare) {
   std::vector<std::pair<torch::nn::BatchNorm2dImpl*, c10::optional<double>>> batch_norms;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -30,6 +31,21 @@ class WeightAverage {
 
  private:
   std::map<std::string, torch::Tensor> average_;  // float64 on the CPU, so the mean never drifts
+  std::int64_t count_ = 0;
+};
+
+// The same running mean over a fixed list of tensors that are not a module's parameters (the
+// latent weights and learned steps of quantization-aware training).
+class TensorAverage {
+ public:
+  // Adds the tensors' current values as one more snapshot; every call passes the same list.
+  void add(const std::vector<torch::Tensor>& tensors);
+  // Writes the average into the tensors, in place (their dtype and device kept).
+  void copy_to(std::vector<torch::Tensor>& tensors) const;
+  std::int64_t count() const { return count_; }
+
+ private:
+  std::vector<torch::Tensor> average_;  // float64 on the CPU
   std::int64_t count_ = 0;
 };
 
