@@ -253,13 +253,13 @@ class LsqPass : public Pass {
         if (!std::isfinite(value)) qx::fail("{}: loss is {} at step {}{}", context.name, value, step, first_bad(weights));
         loss.backward();
         optimizers.step();
-        if (step >= cosine_steps) average.add(trained);
         {
           torch::NoGradGuard no_grad;
           for (auto& w : weights) w.scale.clamp_min_(1e-8);
           for (auto& site : context.sim.activation_sites()) {
             if (site->learn_scale) site->qparams.scale.clamp_min_(1e-8);
           }
+          if (step >= cosine_steps) average.add(trained);
           loss_sum += value * static_cast<double>(labels.size(0));
           correct += logits.argmax(1).eq(dominant_labels(labels, mixed)).sum().item<double>();
           seen += static_cast<double>(labels.size(0));
