@@ -301,9 +301,10 @@ TEST_F(PassTest, LsqAdamMovesEveryWeightByAtMostOneOfItsOwnSteps) {
   EXPECT_GT(moved, 0);
 }
 
-// Weight averaging: each step of the averaging epochs adds one snapshot. At a rate of zero the extra epochs
-// move nothing and the cosine schedule is the plain one, so the average of the identical
-// snapshots must give back exactly the model the plain run trains; at a positive rate it differs.
+// Weight averaging: each step of the averaging epochs adds one snapshot. At a rate of zero the
+// extra epochs move nothing and the cosine schedule is the plain one, so the average of the
+// identical snapshots must give back exactly the model the plain run trains; at a positive rate
+// it differs.
 TEST_F(PassTest, LsqAveragingAtRateZeroGivesBackThePlainRunAndAtARateAveragesItsSnapshots) {
   data::Dataset train{torch::randint(0, 256, {64, 3, 32, 32}, torch::kUInt8), torch::randint(0, 10, {64}, torch::kInt64)};
   // Every run starts from the same float model: folding and training change it in place.

@@ -3,6 +3,14 @@
 #include "qx/core/error.h"
 
 namespace qx::train {
+namespace {
+
+// One more snapshot into a running mean of `count` snapshots, this one included.
+void accumulate(torch::Tensor& mean, const torch::Tensor& snapshot, std::int64_t count) {
+  mean.add_((snapshot - mean) / static_cast<double>(count));
+}
+
+}  // namespace
 
 WeightAverage::WeightAverage(std::map<std::string, torch::Tensor> average, std::int64_t count) : count_(count) {
   // Always a copy: add() updates the average in place, and the caller's tensors must not move.
@@ -21,7 +29,7 @@ void WeightAverage::add(const torch::nn::Module& model) {
       if (count_ != 1) fail("weight average: parameter '{}' is missing from the average", item.key());
       average_.emplace(item.key(), value.clone());
     } else {
-      it->second.add_((value - it->second) / static_cast<double>(count_));
+      accumulate(it->second, value, count_);
     }
   }
 }
@@ -42,11 +50,11 @@ void TensorAverage::add(const std::vector<torch::Tensor>& tensors) {
   }
   ++count_;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const auto value = tensors[i].detach().to(torch::kCPU, torch::kFloat64);
+    const auto value = tensors[i].detach().to(torch::kFloat64);
     if (count_ == 1) {
       average_.push_back(value.clone());
     } else {
-      average_[i].add_((value - average_[i]) / static_cast<double>(count_));
+      accumulate(average_[i], value, count_);
     }
   }
 }

@@ -45,7 +45,9 @@ class TensorAverage {
   std::int64_t count() const { return count_; }
 
  private:
-  std::vector<torch::Tensor> average_;  // float64 on the CPU
+  // float64 on each tensor's own device: a snapshot is taken every training step, and a copy to
+  // the CPU would synchronise a GPU at each one.
+  std::vector<torch::Tensor> average_;
   std::int64_t count_ = 0;
 };
 
