@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs chosen cells of an experiment on a lent GPU machine side by side, one qx process per cell:
+# a ResNet20 training step launches many small kernels, so one process leaves the GPU mostly idle.
+#   bash tools/device/pack.sh                                   # here, once: fills .device/
+#   run(command="bash tools/device/run_cells.sh experiments/qat.toml NAME...", carry=[".device"], timeout_s=600)
+#   run(command="bash tools/device/run_cells.sh --wait", carry=[".device"], timeout_s=...)  # same warm machine
+# Every [[cells]] entry whose name is given (each of its seeds) becomes a one-cell copy of the
+# experiment and its own process, started with setsid so that it outlives the call: a second call
+# with --wait, on the still warm machine, waits on for the cells the first one left running. Each
+# call copies the databases of the cells finished so far to $OUT (<cell>-seed<N>.sqlite); `qx merge`
+# adds them to results/results.sqlite here.
+deadline=${QX_DEADLINE_S:-570}
+wait_only=0
+[[ ${1:-} == --wait ]] && { wait_only=1; shift; }
+source "$(dirname "$0")/setup.sh"
+cells=build-device/cells  # ignored by git, kept on a warm machine between calls
+
+if ((!wait_only)); then
+  experiment=${1:?usage: run_cells.sh EXPERIMENT.toml NAME... | run_cells.sh --wait}
+  shift
+  (($# > 0)) || { echo "name at least one cell of $experiment"; exit 2; }
+  rm -rf "$cells" && mkdir -p "$cells"
+  python3 - "$experiment" "$cells" "$@" <<'EOF' || exit 2
+import pathlib, re, sys
+experiment, out, names = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), set(sys.argv[3:])
+head, *entries = experiment.read_text().split("\n[[cells]]\n")
+found = set()
+for entry in entries:
+    name = re.search(r'^name = "([^"]+)"', entry, re.M).group(1)
+    seed = re.search(r"^seed = (\d+)", entry, re.M)
+    if name in names:
+        found.add(name)
+        (out / f"{name}-seed{seed.group(1) if seed else 0}.toml").write_text(head + "\n[[cells]]\n" + entry)
+missing = names - found
+if missing:
+    sys.exit(f"{experiment}: no [[cells]] named {', '.join(sorted(missing))}")
+EOF
+  for file in "$cells"/*.toml; do
+    cell=${file%.toml}
+    # The split files live elsewhere than the experiment, so its relative paths are given here.
+    setsid bash -c '"$1" run "$2" --device cuda --data "$3" --checkpoint "$4" --db "$5.sqlite" > "$5.log" 2>&1
+                    echo $? > "$5.rc"' _ "$qx" "$file" "$data" "$PWD/checkpoints/resnet20.pt" "$cell" \
+        > /dev/null 2>&1 < /dev/null &
+    echo "== started $(basename "$cell")"
+  done
+fi
+
+running() { for file in "$cells"/*.toml; do [[ -f ${file%.toml}.rc ]] || echo "$file"; done; }
+while [[ -n $(running) ]] && ((SECONDS - start < deadline - 20)); do
+  sleep 10
+  ((((SECONDS - start) % 60) < 10)) && for log in "$cells"/*.log; do
+    echo "[$((SECONDS - start)) s] $(basename "$log" .log): $(grep -a 'epoch\|top-1' "$log" | tail -1)"
+  done
+done
+
+for file in "$cells"/*.toml; do
+  cell=${file%.toml}
+  if [[ -f $cell.rc ]]; then
+    echo "== $(basename "$cell"): exit $(cat "$cell.rc")"
+    grep -a 'top-1\|error' "$cell.log" | tail -2
+    [[ $(cat "$cell.rc") == 0 ]] && cp "$cell.sqlite" "$out/"
+  else
+    echo "== $(basename "$cell"): still running after $((SECONDS - start)) s"
+  fi
+done
+tar -C "$cells" -czf "$out/cell-logs.tgz" $(cd "$cells" && ls ./*.log)
+nvidia-smi --query-gpu=name,memory.used,utilization.gpu --format=csv
