@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs chosen cells of an experiment on a lent GPU machine side by side, one qx process per cell:
 # a ResNet20 training step launches many small kernels, so one process leaves the GPU mostly idle.
+# Each process gets its share of the cores ([evaluation] threads): at torch's default of every
+# core each, the processes' thread pools fight over the cores and every step runs several times
+# slower than one process alone (tools/device/side_by_side.sh measures it).
 #   bash tools/device/pack.sh                                   # here, once: fills .device/
 #   run(command="bash tools/device/run_cells.sh experiments/qat.toml NAME...", carry=[".device"], timeout_s=600)
 #   run(command="bash tools/device/run_cells.sh --wait", carry=[".device"], timeout_s=...)  # same warm machine
@@ -20,20 +23,19 @@ if ((!wait_only)); then
   shift
   (($# > 0)) || { echo "name at least one cell of $experiment"; exit 2; }
   rm -rf "$cells" && mkdir -p "$cells"
-  python3 - "$experiment" "$cells" "$@" <<'EOF' || exit 2
+  python3 - "$experiment" "$cells" "$(nproc)" "$@" <<'EOF' || exit 2
 import pathlib, re, sys
-experiment, out, names = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), set(sys.argv[3:])
+experiment, out, cores, names = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), int(sys.argv[3]), set(sys.argv[4:])
 head, *entries = experiment.read_text().split("\n[[cells]]\n")
-found = set()
-for entry in entries:
-    name = re.search(r'^name = "([^"]+)"', entry, re.M).group(1)
-    seed = re.search(r"^seed = (\d+)", entry, re.M)
-    if name in names:
-        found.add(name)
-        (out / f"{name}-seed{seed.group(1) if seed else 0}.toml").write_text(head + "\n[[cells]]\n" + entry)
-missing = names - found
+chosen = [e for e in entries if re.search(r'^name = "([^"]+)"', e, re.M).group(1) in names]
+missing = names - {re.search(r'^name = "([^"]+)"', e, re.M).group(1) for e in chosen}
 if missing:
     sys.exit(f"{experiment}: no [[cells]] named {', '.join(sorted(missing))}")
+head = re.sub(r"^threads = \d+", f"threads = {max(1, cores // len(chosen))}", head, flags=re.M)
+for entry in chosen:
+    name = re.search(r'^name = "([^"]+)"', entry, re.M).group(1)
+    seed = re.search(r"^seed = (\d+)", entry, re.M)
+    (out / f"{name}-seed{seed.group(1) if seed else 0}.toml").write_text(head + "\n[[cells]]\n" + entry)
 EOF
   for file in "$cells"/*.toml; do
     cell=${file%.toml}
