@@ -155,7 +155,8 @@ TEST(ShippedExperiments, ParseAndExpand) {
   // the first/last rule).
   EXPECT_EQ(improvements.cells.size(), 15u + 10 + 7 + 5 + 1 + 4 + 40);
   const auto qat = config::load_ptq_experiment(dir + "qat.toml");
-  EXPECT_EQ(qat.cells.size(), 17u);  // W4A4, nine ablations of its recipe and three seed or length runs; W2A2 and three of its
+  // W4A4, nine ablations of its recipe and three seed or length runs; W2A2 and three of its.
+  EXPECT_EQ(qat.cells.size(), 17u);
   PluginHost host(QX_PLUGIN_DIR);
   for (const auto* experiment : {&grid, &sensitivity, &improvements, &qat}) {
     for (const auto& cell : experiment->cells) {

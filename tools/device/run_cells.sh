@@ -27,13 +27,13 @@ if ((!wait_only)); then
 import pathlib, re, sys
 experiment, out, cores, names = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), int(sys.argv[3]), set(sys.argv[4:])
 head, *entries = experiment.read_text().split("\n[[cells]]\n")
-chosen = [e for e in entries if re.search(r'^name = "([^"]+)"', e, re.M).group(1) in names]
-missing = names - {re.search(r'^name = "([^"]+)"', e, re.M).group(1) for e in chosen}
+named = [(re.search(r'^name = "([^"]+)"', e, re.M).group(1), e) for e in entries]
+chosen = [(name, entry) for name, entry in named if name in names]
+missing = names - {name for name, _ in chosen}
 if missing:
     sys.exit(f"{experiment}: no [[cells]] named {', '.join(sorted(missing))}")
 head = re.sub(r"^threads = \d+", f"threads = {max(1, cores // len(chosen))}", head, flags=re.M)
-for entry in chosen:
-    name = re.search(r'^name = "([^"]+)"', entry, re.M).group(1)
+for name, entry in chosen:
     seed = re.search(r"^seed = (\d+)", entry, re.M)
     (out / f"{name}-seed{seed.group(1) if seed else 0}.toml").write_text(head + "\n[[cells]]\n" + entry)
 EOF
@@ -48,9 +48,11 @@ EOF
 fi
 
 running() { for file in "$cells"/*.toml; do [[ -f ${file%.toml}.rc ]] || echo "$file"; done; }
+polls=0
 while [[ -n $(running) ]] && ((SECONDS - start < deadline - 20)); do
   sleep 10
-  ((((SECONDS - start) % 60) < 10)) && for log in "$cells"/*.log; do
+  ((++polls % 6)) && continue  # progress once a minute
+  for log in "$cells"/*.log; do
     echo "[$((SECONDS - start)) s] $(basename "$log" .log): $(grep -a 'epoch\|top-1' "$log" | tail -1)"
   done
 done
