@@ -48,19 +48,29 @@ TEST_F(ResNet20Test, WeightLayersAreNineteenConvsAndOneLinear) {
 TEST_F(ResNet20Test, QuantPointsCoverEveryLayerInputAndResidualSum) {
   auto model = make();
   const auto points = quant_points(*model);
-  // input, stem output, per block (mid, out) x 9, pooled features.
-  ASSERT_EQ(points.size(), 21u);
+  // input, stem output, per block (in, mid, out) x 9, pooled features.
+  ASSERT_EQ(points.size(), 30u);
   EXPECT_EQ(points[0].name, "input_q");
   EXPECT_EQ(points[1].name, "stem_q");
-  EXPECT_EQ(points[2].name, "layer1.0.mid_q");
-  EXPECT_EQ(points[3].name, "layer1.0.out_q");
+  EXPECT_EQ(points[2].name, "layer1.0.in_q");
+  EXPECT_EQ(points[3].name, "layer1.0.mid_q");
+  EXPECT_EQ(points[4].name, "layer1.0.out_q");
   EXPECT_EQ(points.back().name, "pool_q");
-  // Every weight layer is fed by exactly one quant point.
-  std::map<std::string, int> fed;
+  // Every weight layer is fed by exactly one stored tensor; each block's conv1 may in addition
+  // re-quantize the residual stream it reads, which the stem and every block's sum store.
+  std::map<std::string, int> fed, requantized;
   for (const auto& point : points) {
-    for (const auto& layer : point.point->options.feeds()) ++fed[layer];
+    auto& count = point.point->options.requantizes() ? requantized : fed;
+    for (const auto& layer : point.point->options.feeds()) ++count[layer];
+    const bool stream = point.name == "stem_q" || point.name.find(".out_q") != std::string::npos;
+    EXPECT_EQ(point.point->options.residual(), stream) << point.name;
   }
-  for (const auto& layer : weight_layers(*model)) EXPECT_EQ(fed[layer.name], 1) << layer.name;
+  for (const auto& layer : weight_layers(*model)) {
+    EXPECT_EQ(fed[layer.name], 1) << layer.name;
+    const bool block_conv1 = layer.name != "conv1" && layer.name.size() > 6 &&
+                             layer.name.compare(layer.name.size() - 6, 6, ".conv1") == 0;
+    EXPECT_EQ(requantized[layer.name], block_conv1 ? 1 : 0) << layer.name;
+  }
 }
 
 TEST_F(ResNet20Test, ConvBnPairsNameEveryBatchNorm) {
@@ -92,7 +102,7 @@ TEST_F(ResNet20Test, HooksSeeActivationsWithoutChangingTheResult) {
   auto hook = std::make_shared<RecordingHook>();
   for (auto& point : quant_points(*model)) point.point->set_hook(hook);
   EXPECT_TRUE(tensors_equal(model->forward(input), reference));
-  EXPECT_EQ(hook->calls, 21);
+  EXPECT_EQ(hook->calls, 30);
 }
 
 // A hook can change what the rest of the network sees: zeroing the pooled features leaves only

@@ -141,6 +141,25 @@ TEST_F(PtqTest, SeveralGridsWithExplicitWidths) {
               ::testing::ThrowsMessage<Error>(HasSubstr("'grid.widths' = 1 is out of range [2, 16]")));
 }
 
+TEST_F(PtqTest, ResidualStreamWidthIsAGridAxisAndACellSetting) {
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [4]\nresidual_bits = [0, 8]\n"
+        "[[cells]]\nname = \"a\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nbits = 2\nresidual_bits = 4\n");
+  const auto experiment = config::load_ptq_experiment((scratch_ / "e.toml").string());
+  std::vector<std::string> names;
+  for (const auto& cell : experiment.cells) names.push_back(sim::describe(cell));
+  EXPECT_THAT(names, ::testing::ElementsAre("a: minmax/per_channel W2A2 residual stream 4-bit", "minmax/per_channel W4A4",
+                                            "minmax/per_channel W4A4 residual stream 8-bit"));
+  // Off, the setting leaves the key as it was before it existed; on, it makes a different cell.
+  EXPECT_THAT(sim::cell_options_json(experiment.cells[1]), ::testing::Not(HasSubstr("residual")));
+  EXPECT_THAT(sim::cell_options_json(experiment.cells[2]), HasSubstr("\"residual_bits\":8"));
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [8]\nresidual_bits = [4]\n");
+  expect_clean_failure(run_qx("run e.toml", scratch_),
+                       "e.toml:19:17: residual_bits 4 is narrower than the activations' 8 bits");
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [4]\nresidual_bits = [1]\n");
+  expect_clean_failure(run_qx("run e.toml", scratch_), "residual_bits must be 0 (off) or 2..16, got 1");
+  EXPECT_FALSE(std::filesystem::exists(scratch_ / "results.sqlite"));
+}
+
 // The experiment files the README and docs refer to parse, and expand to the cells they promise.
 TEST(ShippedExperiments, ParseAndExpand) {
   const std::string dir = std::string(QX_SOURCE_DIR) + "/experiments/";
@@ -155,8 +174,9 @@ TEST(ShippedExperiments, ParseAndExpand) {
   // the first/last rule).
   EXPECT_EQ(improvements.cells.size(), 15u + 10 + 7 + 5 + 1 + 4 + 40);
   const auto qat = config::load_ptq_experiment(dir + "qat.toml");
-  // W4A4, nine ablations of its recipe and three seed or length runs; W2A2 and three of its.
-  EXPECT_EQ(qat.cells.size(), 17u);
+  // W4A4, nine ablations of its recipe and three seed or length runs; W2A2 and three of its;
+  // the residual stream at 8 bits, two seeds each at W4A4 and W2A2.
+  EXPECT_EQ(qat.cells.size(), 21u);
   PluginHost host(QX_PLUGIN_DIR);
   for (const auto* experiment : {&grid, &sensitivity, &improvements, &qat}) {
     for (const auto& cell : experiment->cells) {

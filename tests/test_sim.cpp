@@ -77,7 +77,7 @@ TEST_F(SimTest, WeightsAreQuantizedOnceOntoTheirGrid) {
   sim.quantize_weights();
   const auto records = sim.records();
   const auto layers = weight_layers(*model_);
-  ASSERT_EQ(records.size(), layers.size() + quant_points(*model_).size());
+  ASSERT_EQ(records.size(), layers.size() + sim.activation_sites().size());
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const auto& q = records[i].qparams;
     ASSERT_EQ(records[i].name, layers[i].name);
@@ -124,6 +124,48 @@ TEST_F(SimTest, ValidationNamesUnknownLayersAndBadWidths) {
               ::testing::ThrowsMessage<Error>(HasSubstr("override for unknown layer 'conv9'")));
   EXPECT_THAT([&] { sim::validate_cell(cell("minmax", "asymmetric", 1, 8), *model_, "grid.toml"); },
               ::testing::ThrowsMessage<Error>(HasSubstr("bit width 1 is out of range [2, 16]")));
+}
+
+// The residual stream stored at 8 bits: the stem and every block's sum keep 8 bits, each block's
+// conv1 reads it re-quantized at the activations' width, and nothing else changes.
+TEST_F(SimTest, AWiderResidualStreamIsRequantizedWhereEachBlockReadsIt) {
+  auto plain = cell("minmax", "per_channel", 4, 4);
+  sim::QuantSim plain_sim(*model_, host_, plain);
+  EXPECT_EQ(plain_sim.activation_sites().size(), 21u);  // no re-quantizing point has work to do
+  EXPECT_EQ(plain_sim.find_activation_site("layer1.1.in_q"), nullptr);
+  EXPECT_EQ(plain_sim.input_site("layer1.1.conv1").name, "layer1.0.out_q");
+
+  auto wide = plain;
+  wide.residual_bits = 8;
+  sim::QuantSim sim(*model_, host_, wide);
+  ASSERT_EQ(sim.activation_sites().size(), 30u);
+  for (const auto& site : sim.activation_sites()) {
+    const bool stream = site->name == "stem_q" || site->name.find(".out_q") != std::string::npos;
+    EXPECT_EQ(site->bits, stream ? 8 : 4) << site->name;
+  }
+  EXPECT_EQ(sim.input_site("layer1.1.conv1").name, "layer1.1.in_q");
+  EXPECT_EQ(sim.input_site("layer1.1.conv2").name, "layer1.1.mid_q");
+}
+
+// A stream stored at the width its layers read has nothing to re-quantize: the same function.
+TEST_F(SimTest, AResidualStreamAtTheActivationWidthChangesNothing) {
+  auto quantized_output = [&](int residual_bits) {
+    auto spec = cell("minmax", "per_channel", 4, 4);
+    spec.residual_bits = residual_bits;
+    torch::manual_seed(0);
+    auto model = host_.create_model("resnet20", Options("model 'resnet20'"));
+    randomize_batchnorm_statistics(*model);
+    model->eval();
+    sim::QuantSim sim(*model, host_, spec);
+    sim.calibrate({images_});
+    sim.quantize_weights();
+    sim.quantize_activations();
+    torch::NoGradGuard no_grad;
+    return model->forward(images_);
+  };
+  const auto at_activation_width = quantized_output(0);
+  EXPECT_TRUE(tensors_equal(quantized_output(4), at_activation_width));
+  EXPECT_FALSE(tensors_equal(quantized_output(8), at_activation_width, 1e-3, 1e-3));
 }
 
 }  // namespace

@@ -75,6 +75,17 @@ const std::map<std::string, sim::LayerBits>& find_set(const OverrideSets& sets, 
 
 int bits_value(std::int64_t bits) { return static_cast<int>(bits); }
 
+// 0 (the stream stored at its readers' width), or a width no narrower than the activations':
+// a stream stored narrower than the layers read it would quantize twice for nothing.
+int residual_bits(std::int64_t bits, int activation_bits, const std::string& where) {
+  if (bits == 0) return 0;
+  if (bits < quant::kMinBits) fail("{}: residual_bits must be 0 (off) or {}..{}, got {}", where, quant::kMinBits, quant::kMaxBits, bits);
+  if (bits < activation_bits) {
+    fail("{}: residual_bits {} is narrower than the activations' {} bits", where, bits, activation_bits);
+  }
+  return bits_value(bits);
+}
+
 std::vector<sim::PluginChoice> choose_passes(const std::vector<std::string>& names,
                                              const std::map<std::string, Options>& options) {
   std::vector<sim::PluginChoice> out;
@@ -92,6 +103,8 @@ void expand_grid(TableReader& grid, const PluginTables& plugins, const OverrideS
   const auto override_names = grid.get_string_array("overrides", std::vector<std::string>{kNoOverrides});
   const auto pass_lists = grid.get_string_lists("passes", std::vector<std::vector<std::string>>{{}});
   const auto seeds = grid.get_int_array("seeds", std::vector<std::int64_t>{0}, 0);
+  const auto residual_widths = grid.get_int_array("residual_bits", std::vector<std::int64_t>{0}, 0, quant::kMaxBits);
+  const auto residual_where = grid.where_of("residual_bits");
   std::vector<std::pair<std::int64_t, std::int64_t>> widths;  // (weight, activation)
   const int ways = int{grid.has("bits")} + int{grid.has("widths")} +
                    int{grid.has("weight_bits") || grid.has("activation_bits")};
@@ -135,6 +148,9 @@ void expand_grid(TableReader& grid, const PluginTables& plugins, const OverrideS
   expand(weight_observers,
          [&](sim::CellSpec& c, const std::string& v) { c.weight_observer = choose(v, plugins.observers, "observer"); });
   expand(folds, [](sim::CellSpec& c, bool v) { c.fold_batch_norm = v; });
+  expand(residual_widths, [&](sim::CellSpec& c, std::int64_t v) {
+    c.residual_bits = residual_bits(v, c.activation_bits, residual_where);
+  });
   expand(override_names, [&](sim::CellSpec& c, const std::string& v) { c.overrides = find_set(overrides, v, grid.where()); });
   expand(pass_lists, [&](sim::CellSpec& c, const std::vector<std::string>& v) { c.passes = choose_passes(v, plugins.passes); });
   // A seed only matters to passes: a cell without any runs once, with seed 0.
@@ -220,6 +236,8 @@ PtqExperiment load_ptq_experiment(const std::string& path) {
       }
       own.finish();
       cell.seed = entry.get_int("seed", 0, 0);
+      cell.residual_bits = residual_bits(entry.get_int("residual_bits", 0, 0, quant::kMaxBits), cell.activation_bits,
+                                         entry.where_of("residual_bits"));
     }
     entry.finish();
     experiment.cells.push_back(std::move(cell));

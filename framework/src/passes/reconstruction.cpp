@@ -114,7 +114,11 @@ UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
   // (rounding that has not settled by the last iteration can flip the wrong way when hardened).
   std::vector<torch::Tensor> nearest_weights, nearest_steps;
   for (const auto& layer : unit.layers) nearest_weights.push_back(sim.weight_site(layer).weight.detach().clone());
-  for (const auto& name : unit.points) nearest_steps.push_back(sim.activation_site(name).qparams.scale.detach().clone());
+  std::vector<std::string> point_names;  // the unit's points this cell quantizes
+  for (const auto& name : unit.points) {
+    if (sim.find_activation_site(name)) point_names.push_back(name);
+  }
+  for (const auto& name : point_names) nearest_steps.push_back(sim.activation_site(name).qparams.scale.detach().clone());
 
   std::vector<std::unique_ptr<SoftRounding>> roundings;
   std::vector<std::unique_ptr<WeightSubstitution>> substitutions;
@@ -127,7 +131,7 @@ UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
   }
   std::vector<sim::ActivationSite*> points;
   std::vector<torch::Tensor> steps;
-  for (const auto& name : unit.points) {
+  for (const auto& name : point_names) {
     auto& site = sim.activation_site(name);
     site.drop_probability = o.drop_probability;
     if (o.learn_activation_steps) {
@@ -201,7 +205,7 @@ UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
   const bool keep_learned = o.drop_probability > 0 || learned_error <= nearest_error;
   if (!keep_learned) {
     for (std::size_t i = 0; i < unit.layers.size(); ++i) sim.weight_site(unit.layers[i]).weight.copy_(nearest_weights[i]);
-    for (std::size_t i = 0; i < unit.points.size(); ++i) sim.activation_site(unit.points[i]).qparams.scale = nearest_steps[i];
+    for (std::size_t i = 0; i < point_names.size(); ++i) sim.activation_site(point_names[i]).qparams.scale = nearest_steps[i];
   }
   spdlog::debug("{}: {}: output error {:.4g} -> {:.4g}{}", context.name, unit.name, nearest_error, learned_error,
                 keep_learned ? "" : " (kept nearest)");

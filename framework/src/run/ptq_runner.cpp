@@ -127,6 +127,7 @@ store::CellResult run_cell(const sim::CellSpec& cell, QuantizableModel& model,
   sim::CellSpec statistics;  // what the activation statistics depend on
   statistics.observer = cell.observer;
   statistics.fold_batch_norm = cell.fold_batch_norm;
+  statistics.residual_bits = cell.residual_bits;  // it decides which points are observed
   for (const auto& run : passes_run) statistics.passes.push_back(run.pass);
   const auto key = sim::cell_key(statistics, "{}");
   auto start = Clock::now();

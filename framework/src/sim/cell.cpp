@@ -51,17 +51,19 @@ std::string cell_options_json(const CellSpec& cell) {
     overrides.push_back(fmt::format("{}:{{\"a_bits\":{},\"w_bits\":{}}}", quoted(layer), bits.activation_bits,
                                     bits.weight_bits));
   }
-  // Keys stay in sorted order: "passes" after "overrides", "seed" after "quantizer".
-  std::string passes, seed;
+  // Keys stay in sorted order: "passes" after "overrides", "residual_bits" and "seed" after
+  // "quantizer".
+  std::string passes, residual, seed;
+  if (cell.residual_bits > 0) residual = fmt::format(",\"residual_bits\":{}", cell.residual_bits);
   if (!cell.passes.empty()) {
     std::vector<std::string> items;
     for (const auto& pass : cell.passes) items.push_back(plugin_json(pass));
     passes = fmt::format(",\"passes\":[{}]", fmt::join(items, ","));
     seed = fmt::format(",\"seed\":{}", cell.seed);
   }
-  return fmt::format("{{\"observer\":{},\"overrides\":{{{}}}{},\"quantizer\":{}{},\"weight_observer\":{}}}",
-                     plugin_json(cell.observer), fmt::join(overrides, ","), passes, plugin_json(cell.quantizer), seed,
-                     plugin_json(cell.weight_observer));
+  return fmt::format("{{\"observer\":{},\"overrides\":{{{}}}{},\"quantizer\":{}{}{},\"weight_observer\":{}}}",
+                     plugin_json(cell.observer), fmt::join(overrides, ","), passes, plugin_json(cell.quantizer),
+                     residual, seed, plugin_json(cell.weight_observer));
 }
 
 std::string describe(const CellSpec& cell) {
@@ -70,6 +72,7 @@ std::string describe(const CellSpec& cell) {
                                  cell.activation_bits);
   if (cell.weight_observer.name != "minmax") text += fmt::format(" (weights: {})", cell.weight_observer.name);
   if (!cell.fold_batch_norm) text += " unfolded";
+  if (cell.residual_bits > 0) text += fmt::format(" residual stream {}-bit", cell.residual_bits);
   if (!cell.overrides.empty()) text += fmt::format(" +{} overrides", cell.overrides.size());
   if (!cell.passes.empty()) text += fmt::format(" +{} seed {}", pass_list(cell), cell.seed);
   if (!cell.label.empty()) text = cell.label + ": " + text;

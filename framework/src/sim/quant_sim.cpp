@@ -95,10 +95,16 @@ QuantSim::QuantSim(QuantizableModel& model, const PluginHost& host, CellSpec cel
   quantizer_ = host_.create_quantizer(cell_.quantizer.name, cell_.quantizer.options);
   for (const auto& choice : cell_.passes) passes_.push_back(host_.create_pass(choice.name, choice.options));
   for (const auto& [name, point] : quant_points(model_)) {
+    int bits = activation_bits(point->options.feeds());
+    if (point->options.requantizes()) {
+      if (cell_.residual_bits <= bits) continue;  // the stream is stored at this width already
+    } else if (point->options.residual() && cell_.residual_bits > 0) {
+      bits = std::max(bits, cell_.residual_bits);
+    }
     auto site = std::make_shared<ActivationSite>();
     site->name = name;
     site->point = point;
-    site->bits = activation_bits(point->options.feeds());
+    site->bits = bits;
     site->spec = quantizer_->spec(TensorRole::kActivation, site->bits);
     site->spec.validate(fmt::format("activation point '{}'", name));
     site->observer = host_.create_observer(cell_.observer.name, cell_.observer.options,
@@ -164,17 +170,27 @@ WeightSite& QuantSim::weight_site(const std::string& layer) {
 }
 
 ActivationSite& QuantSim::activation_site(const std::string& point) {
-  for (auto& site : sites_) {
-    if (site->name == point) return *site;
-  }
+  if (auto* site = find_activation_site(point)) return *site;
   fail("no activation point '{}'", point);
 }
 
+ActivationSite* QuantSim::find_activation_site(const std::string& point) {
+  for (auto& site : sites_) {
+    if (site->name == point) return site.get();
+  }
+  return nullptr;
+}
+
+// A layer that re-quantizes the residual stream reads its own point, not the stream's.
 ActivationSite& QuantSim::input_site(const std::string& layer) {
+  ActivationSite* found = nullptr;
   for (auto& site : sites_) {
     const auto& feeds = site->point->options.feeds();
-    if (std::find(feeds.begin(), feeds.end(), layer) != feeds.end()) return *site;
+    if (std::find(feeds.begin(), feeds.end(), layer) == feeds.end()) continue;
+    if (site->point->options.requantizes()) return *site;
+    if (!found) found = site.get();
   }
+  if (found) return *found;
   fail("no activation point feeds weight layer '{}'", layer);
 }
 

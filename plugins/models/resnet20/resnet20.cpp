@@ -33,11 +33,14 @@ struct BasicBlockOptions {
   TORCH_ARG(std::string, prefix) = {};
 };
 
-// conv-bn-relu-[q]-conv-bn, plus the shortcut, then add-relu-[q]. The quant point after the sum
-// sits behind the ReLU because integer kernels fuse add+relu and store only their output.
+// [r]-conv-bn-relu-[q]-conv-bn, plus the shortcut, then add-relu-[q]. The quant point after the
+// sum sits behind the ReLU because integer kernels fuse add+relu and store only their output;
+// that output is the residual stream, which the next block's shortcut reads as stored. [r] is
+// where conv1 may read it at a narrower width (QuantPointOptions::requantizes).
 class BasicBlockImpl : public torch::nn::Module {
  public:
   explicit BasicBlockImpl(const BasicBlockOptions& options) : options_(options) {
+    in_q = register_module("in_q", QuantPoint(QuantPointOptions().feeds({options.prefix() + ".conv1"}).requantizes(true)));
     conv1 = register_module("conv1", conv3x3(options.in_channels(), options.out_channels(), options.stride()));
     bn1 = register_module("bn1", torch::nn::BatchNorm2d(options.out_channels()));
     mid_q = register_module("mid_q", QuantPoint(QuantPointOptions().feeds({options.prefix() + ".conv2"})));
@@ -45,11 +48,11 @@ class BasicBlockImpl : public torch::nn::Module {
     bn2 = register_module("bn2", torch::nn::BatchNorm2d(options.out_channels()));
     std::vector<std::string> out_feeds;
     if (!options.next_layer().empty()) out_feeds.push_back(options.next_layer());
-    out_q = register_module("out_q", QuantPoint(QuantPointOptions().feeds(out_feeds)));
+    out_q = register_module("out_q", QuantPoint(QuantPointOptions().feeds(out_feeds).residual(true)));
   }
 
   torch::Tensor forward(const torch::Tensor& input) {
-    auto residual = torch::relu(bn1(conv1(input)));
+    auto residual = torch::relu(bn1(conv1(in_q(input))));
     residual = bn2(conv2(mid_q(residual)));
     return out_q(torch::relu(residual + shortcut(input)));
   }
@@ -70,7 +73,7 @@ class BasicBlockImpl : public torch::nn::Module {
  public:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
-  QuantPoint mid_q{nullptr}, out_q{nullptr};
+  QuantPoint in_q{nullptr}, mid_q{nullptr}, out_q{nullptr};
 };
 TORCH_MODULE(BasicBlock);
 
@@ -87,7 +90,7 @@ class ResNetCifarImpl : public qx::QuantizableModel {
     input_q = register_module("input_q", QuantPoint(QuantPointOptions().feeds({"conv1"})));
     conv1 = register_module("conv1", conv3x3(3, widths[0], 1));
     bn1 = register_module("bn1", torch::nn::BatchNorm2d(widths[0]));
-    stem_q = register_module("stem_q", QuantPoint(QuantPointOptions().feeds({"layer1.0.conv1"})));
+    stem_q = register_module("stem_q", QuantPoint(QuantPointOptions().feeds({"layer1.0.conv1"}).residual(true)));
     pairs_.push_back({"conv1", "bn1"});
 
     int64_t in_channels = widths[0];
@@ -139,7 +142,8 @@ class ResNetCifarImpl : public qx::QuantizableModel {
                    [this](const torch::Tensor& x) { return stem_q(torch::relu(bn1(conv1(x)))); }});
     std::string input = "stem_q";
     for (const auto& [name, block] : named_blocks()) {
-      out.push_back({name, input, {name + ".conv1", name + ".conv2"}, {name + ".mid_q", name + ".out_q"},
+      out.push_back({name, input, {name + ".conv1", name + ".conv2"},
+                   {name + ".in_q", name + ".mid_q", name + ".out_q"},
                      [impl = block.ptr()](const torch::Tensor& x) { return impl->forward(x); }});
       input = name + ".out_q";
     }
@@ -189,7 +193,7 @@ std::shared_ptr<qx::QuantizableModel> make_resnet(int64_t blocks_per_stage, cons
 
 }  // namespace
 
-QX_PLUGIN(model, resnet20, "1.1.0", registrar) {
+QX_PLUGIN(model, resnet20, "1.2.0", registrar) {
   registrar.add_model("resnet20", [](const qx::Options& options) { return make_resnet(3, options); });
   registrar.add_model("resnet56", [](const qx::Options& options) { return make_resnet(9, options); });
 }

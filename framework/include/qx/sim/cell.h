@@ -31,6 +31,9 @@ struct CellSpec {
   int weight_bits = 8;
   int activation_bits = 8;
   bool fold_batch_norm = true;
+  // The width the residual stream (the tensors shortcuts read) is stored at; the conv layers that
+  // read it re-quantize it to their own input width. 0: stored at the width its layers read.
+  int residual_bits = 0;
   std::map<std::string, LayerBits> overrides;  // by weight-layer name
   std::vector<PluginChoice> passes;            // in the order they run (passes/pass.h)
   std::int64_t seed = 0;                       // for passes that draw random numbers
@@ -42,7 +45,8 @@ struct CellSpec {
 std::string cell_key(const CellSpec& cell, const std::string& context);
 
 // The cell's plugin options and overrides as JSON, for the database's `options` column. Passes
-// and the seed appear only in cells that have passes, so cells without keep their keys.
+// and the seed appear only in cells that have passes, and residual_bits only where it is set, so
+// cells without keep their keys.
 std::string cell_options_json(const CellSpec& cell);
 
 // "minmax/per_channel W4A4", "fp32", "mse/per_channel W4A4 +cle+adaround seed 1", ...

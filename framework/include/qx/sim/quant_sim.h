@@ -128,6 +128,8 @@ class QuantSim {
   std::vector<std::shared_ptr<ActivationSite>>& activation_sites() { return sites_; }
   WeightSite& weight_site(const std::string& layer);
   ActivationSite& activation_site(const std::string& point);
+  // nullptr for a point the cell leaves unquantized (a re-quantizing point with nothing to do).
+  ActivationSite* find_activation_site(const std::string& point);
   // The activation point whose output a weight layer reads.
   ActivationSite& input_site(const std::string& layer);
   // Re-quantizes one weight layer and the activation point that feeds it at new widths (mixed
