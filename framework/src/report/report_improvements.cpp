@@ -25,12 +25,13 @@ std::string weight_grid(const CellRow& c) {
   return fmt::format("{}", fmt::join(changes, ", "));
 }
 
-// "+cle+qdrop (conv1 W8A8, fc W8A8) · per_channel_affine grid": a cell's recipe beyond the base
-// PTQ, as a row name.
+// "+cle+qdrop (conv1 W8A8, fc W8A8) · per_channel_affine grid · residual stream 8-bit": a cell's
+// recipe beyond the base PTQ, as a row name.
 std::string recipe(const CellRow& c) {
   auto row = c.passes.empty() ? std::string("PTQ alone") : "+" + c.passes;
   if (const auto layers = overridden_layers(c.options); !layers.empty()) row += " (" + layers + ")";
   if (const auto grid = weight_grid(c); !grid.empty()) row += " · " + grid;
+  if (const auto stream = residual_stream(c.options); !stream.empty()) row += " · " + stream;
   return row;
 }
 
@@ -189,7 +190,7 @@ std::string qat_markdown(store::Database& db, const ReportData& data) {
     const auto* start = find_cell(data, [&](const CellRow& s) {
       return s.experiment == "improvements" && s.w_bits == c.w_bits && s.a_bits == c.a_bits && s.seed == c.seed &&
              s.passes == ptq.passes && overridden_layers(s.options) == overridden_layers(c.options) &&
-             weight_grid(s) == weight_grid(c);
+             weight_grid(s) == weight_grid(c) && residual_stream(s.options) == residual_stream(c.options);
     });
     table.rows.push_back({c.label.empty() ? width(c) : c.label, recipe(ptq),
                           start ? percent(start->top1) : "–", percent(c.top1),

@@ -15,7 +15,14 @@ namespace qx::report {
 
 bool plain_cell(const CellRow& c) {
   return c.quantize && c.label.empty() && c.passes.empty() &&
-         c.options.find("\"overrides\":{}") != std::string::npos && c.weight_observer == "minmax";
+         c.options.find("\"overrides\":{}") != std::string::npos && c.weight_observer == "minmax" &&
+         residual_stream(c.options).empty();
+}
+
+std::string residual_stream(const std::string& options) {
+  static const std::regex bits("\"residual_bits\":(\\d+)");
+  std::smatch match;
+  return std::regex_search(options, match, bits) ? fmt::format("residual stream {}-bit", match[1].str()) : "";
 }
 
 bool plain_grid_cell(const CellRow& c) { return c.experiment == "ptq-grid" && plain_cell(c); }

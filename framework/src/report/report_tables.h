@@ -10,7 +10,8 @@
 namespace qx::report {
 
 const CellRow* float_baseline(const ReportData& data);
-// A quantized cell with no passes, overrides or label, and minmax weight statistics.
+// A quantized cell with no passes, overrides or label, minmax weight statistics, and its residual
+// stream at its activations' width.
 bool plain_cell(const CellRow& c);
 // Such a cell of the PTQ grid (experiment "ptq-grid").
 bool plain_grid_cell(const CellRow& c);
@@ -19,6 +20,8 @@ std::string sensitivity_layer(const std::string& options);
 const CellRow* find_cell(const ReportData& data, const std::function<bool(const CellRow&)>& match);
 // Layers named in a cell's overrides with their widths, e.g. "conv1 W8A8, fc W8A8".
 std::string overridden_layers(const std::string& options);
+// "residual stream 8-bit" for a cell that stores it wider than its activations, else "".
+std::string residual_stream(const std::string& options);
 std::string width(const CellRow& c);  // "W4A8"
 // The options a pass was given, as recorded with its cell, in order: {"distill", "1.0"}, ...
 std::vector<std::pair<std::string, std::string>> recorded_options(const PassReport& pass);
