@@ -258,6 +258,22 @@ TEST_F(PtqTest, ReportIsGeneratedFromTheDatabaseAloneAndDeterministically) {
   expect_clean_failure(run_qx("report missing.sqlite --out out", scratch_), "missing.sqlite");
 }
 
+// The improvements table gives the wider residual stream a row of its own, never the plain row.
+TEST_F(PtqTest, ReportKeepsTheResidualStreamsWidthApart) {
+  write("[grid]\nobservers = [\"mse\"]\nquantizers = [\"per_channel\"]\nbits = [4]\nresidual_bits = [0, 8]\n"
+        "[[cells]]\nname = \"fp32\"\nquantize = false\n",
+        "e.toml", "improvements");
+  const auto run = run_qx("run e.toml", scratch_);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(count("SELECT COUNT(*) FROM cell_tensors t JOIN cells c ON c.id = t.cell_id "
+                  "WHERE t.name LIKE '%.in_q' AND c.options LIKE '%residual_bits%'"), 9);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM cell_tensors WHERE name LIKE '%.in_q'"), 9);
+  ASSERT_EQ(run_qx("report results.sqlite --out out", scratch_).exit_code, 0);
+  std::ifstream in(scratch_ / "out/improvements.md");
+  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(page, HasSubstr("| PTQ alone · residual stream 8-bit |"));
+}
+
 TEST_F(PtqTest, PackWritesRealLowBitFilesAndReadsThemBack) {
   const auto checkpoint = train::load_checkpoint(*shared_ / "model.pt");
   PluginHost host(QX_PLUGIN_DIR);
