@@ -79,7 +79,9 @@ int bits_value(std::int64_t bits) { return static_cast<int>(bits); }
 // a stream stored narrower than the layers read it would quantize twice for nothing.
 int residual_bits(std::int64_t bits, int activation_bits, const std::string& where) {
   if (bits == 0) return 0;
-  if (bits < quant::kMinBits) fail("{}: residual_bits must be 0 (off) or {}..{}, got {}", where, quant::kMinBits, quant::kMaxBits, bits);
+  if (bits < quant::kMinBits) {
+    fail("{}: residual_bits must be 0 (off) or {}..{}, got {}", where, quant::kMinBits, quant::kMaxBits, bits);
+  }
   if (bits < activation_bits) {
     fail("{}: residual_bits {} is narrower than the activations' {} bits", where, bits, activation_bits);
   }

@@ -40,7 +40,8 @@ struct BasicBlockOptions {
 class BasicBlockImpl : public torch::nn::Module {
  public:
   explicit BasicBlockImpl(const BasicBlockOptions& options) : options_(options) {
-    in_q = register_module("in_q", QuantPoint(QuantPointOptions().feeds({options.prefix() + ".conv1"}).requantizes(true)));
+    in_q = register_module("in_q",
+                           QuantPoint(QuantPointOptions().feeds({options.prefix() + ".conv1"}).requantizes(true)));
     conv1 = register_module("conv1", conv3x3(options.in_channels(), options.out_channels(), options.stride()));
     bn1 = register_module("bn1", torch::nn::BatchNorm2d(options.out_channels()));
     mid_q = register_module("mid_q", QuantPoint(QuantPointOptions().feeds({options.prefix() + ".conv2"})));
