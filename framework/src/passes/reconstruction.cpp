@@ -114,11 +114,11 @@ UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
   // (rounding that has not settled by the last iteration can flip the wrong way when hardened).
   std::vector<torch::Tensor> nearest_weights, nearest_steps;
   for (const auto& layer : unit.layers) nearest_weights.push_back(sim.weight_site(layer).weight.detach().clone());
-  std::vector<std::string> point_names;  // the unit's points this cell quantizes
+  std::vector<sim::ActivationSite*> points;  // the unit's points this cell quantizes
   for (const auto& name : unit.points) {
-    if (sim.find_activation_site(name)) point_names.push_back(name);
+    if (auto* site = sim.find_activation_site(name)) points.push_back(site);
   }
-  for (const auto& name : point_names) nearest_steps.push_back(sim.activation_site(name).qparams.scale.detach().clone());
+  for (const auto* site : points) nearest_steps.push_back(site->qparams.scale.detach().clone());
 
   std::vector<std::unique_ptr<SoftRounding>> roundings;
   std::vector<std::unique_ptr<WeightSubstitution>> substitutions;
@@ -129,17 +129,14 @@ UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
     substitutions.push_back(std::make_unique<WeightSubstitution>(site));
     rounding_variables.push_back(roundings.back()->variable());
   }
-  std::vector<sim::ActivationSite*> points;
   std::vector<torch::Tensor> steps;
-  for (const auto& name : point_names) {
-    auto& site = sim.activation_site(name);
-    site.drop_probability = o.drop_probability;
+  for (auto* site : points) {
+    site->drop_probability = o.drop_probability;
     if (o.learn_activation_steps) {
-      site.qparams.scale = site.qparams.scale.detach().reshape({1}).to(sim.device()).clone().requires_grad_(true);
-      site.learn_scale = true;
-      steps.push_back(site.qparams.scale);
+      site->qparams.scale = site->qparams.scale.detach().reshape({1}).to(sim.device()).clone().requires_grad_(true);
+      site->learn_scale = true;
+      steps.push_back(site->qparams.scale);
     }
-    points.push_back(&site);
   }
 
   torch::optim::Adam rounding_optimizer(rounding_variables, torch::optim::AdamOptions(o.rounding_lr));
@@ -205,7 +202,7 @@ UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
   const bool keep_learned = o.drop_probability > 0 || learned_error <= nearest_error;
   if (!keep_learned) {
     for (std::size_t i = 0; i < unit.layers.size(); ++i) sim.weight_site(unit.layers[i]).weight.copy_(nearest_weights[i]);
-    for (std::size_t i = 0; i < point_names.size(); ++i) sim.activation_site(point_names[i]).qparams.scale = nearest_steps[i];
+    for (std::size_t i = 0; i < points.size(); ++i) points[i]->qparams.scale = nearest_steps[i];
   }
   spdlog::debug("{}: {}: output error {:.4g} -> {:.4g}{}", context.name, unit.name, nearest_error, learned_error,
                 keep_learned ? "" : " (kept nearest)");
