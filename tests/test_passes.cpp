@@ -349,12 +349,74 @@ TEST_F(PassTest, LsqAveragingAtRateZeroGivesBackThePlainRunAndAtARateAveragesIts
   EXPECT_TRUE(differs);
 }
 
+// The flip-averaged teacher: training from the same start, order and seed ends elsewhere than
+// with the one-view teacher (the fixture's random images are not mirror-symmetric, so the two
+// teachers' targets differ), and it still leaves the evaluation arithmetic as lsq_check demands.
+TEST_F(PassTest, LsqWithAFlipAveragedTeacherLearnsFromOtherTargetsThanTheOneViewTeacher) {
+  {
+    // As in lsq_check, a smaller classifier, here to logits of order one: the two teachers then
+    // differ by more than float rounding.
+    torch::NoGradGuard no_grad;
+    for (auto& p : model_->named_parameters()) {
+      if (p.key().rfind("fc.", 0) == 0) p.value().mul_(1e-5);
+    }
+  }
+  data::Dataset train{torch::randint(0, 256, {64, 3, 32, 32}, torch::kUInt8), torch::randint(0, 10, {64}, torch::kInt64)};
+  std::map<std::string, torch::Tensor> initial;
+  for (const auto& item : model_->named_parameters()) initial[item.key()] = item.value().detach().clone();
+  for (const auto& item : model_->named_buffers()) initial[item.key()] = item.value().clone();
+  auto trained = [&](bool teacher_flip) {
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& item : model_->named_parameters()) item.value().copy_(initial.at(item.key()));
+      for (auto& item : model_->named_buffers()) item.value().copy_(initial.at(item.key()));
+    }
+    sim::QuantSim sim(*model_, host_,
+                      cell(4, 4, {"lsq"},
+                           {{"epochs", std::int64_t{1}}, {"batch_size", std::int64_t{16}}, {"distill", 1.0},
+                            {"teacher_flip", teacher_flip},
+                            {"weight_optimizer", std::string("adam")}, {"adam_lr", 0.01}}));
+    sim.calibrate(calibration_);
+    sim.quantize_weights();
+    sim.quantize_activations();
+    sim.run_passes(passes::PassStage::kQuantizedModel, calibration_, &train);
+    std::map<std::string, torch::Tensor> out;
+    for (auto& site : sim.weight_sites()) {
+      expect_on_grid(site);
+      out[site.name + ".weight"] = site.weight.clone();
+      out[site.name + ".step"] = site.qparams.scale.clone();
+    }
+    for (auto& site : sim.activation_sites()) {
+      EXPECT_TRUE(site->point->has_hook()) << site->name;
+      out[site->name + ".step"] = site->qparams.scale.clone();
+    }
+    return out;
+  };
+  const auto one_view = trained(false);
+  const auto again = trained(false);  // the run is repeatable, so a difference is the teacher's
+  for (const auto& [name, value] : one_view) EXPECT_TRUE(torch::equal(again.at(name), value)) << name;
+  const auto flip = trained(true);
+  bool differs = false;
+  for (const auto& [name, weight] : one_view) differs = differs || !torch::equal(flip.at(name), weight);
+  EXPECT_TRUE(differs);
+}
+
 TEST_F(PassTest, LsqRefusesAnUnknownWeightOptimizerAtItsPlaceInTheFile) {
   Options options("pass 'lsq'");
   options.set("weight_optimizer", std::string("rmsprop"), "qat.toml:7:1");
   EXPECT_THAT([&] { host_.create_pass("lsq", options); },
               ::testing::ThrowsMessage<Error>(HasSubstr(
                   "qat.toml:7:1: option 'weight_optimizer' of pass 'lsq' must be one of sgd, adam, got 'rmsprop'")));
+}
+
+TEST_F(PassTest, LsqRefusesAFlipTeacherWithoutDistillationAtItsPlaceInTheFile) {
+  Options options("pass 'lsq'");
+  options.set("teacher_flip", true, "qat.toml:9:16");
+  EXPECT_THAT([&] { host_.create_pass("lsq", options); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("qat.toml:9:16: option 'teacher_flip' of pass 'lsq' needs "
+                                                        "distill > 0")));
+  options.set("distill", 0.5);
+  EXPECT_NO_THROW(host_.create_pass("lsq", options));
 }
 
 TEST_F(PassTest, MixedPrecisionSpendsTheAverageBudgetWhereTheOutputIsMostSensitive) {

@@ -176,8 +176,9 @@ TEST(ShippedExperiments, ParseAndExpand) {
   EXPECT_EQ(improvements.cells.size(), 15u + 10 + 7 + 5 + 1 + 4 + 40 + 10 + 2);
   const auto qat = config::load_ptq_experiment(dir + "qat.toml");
   // W4A4, nine ablations of its recipe and three seed or length runs; W2A2 and three of its;
-  // the residual stream at 8 bits, two seeds each at W4A4 and W2A2.
-  EXPECT_EQ(qat.cells.size(), 21u);
+  // the residual stream at 8 bits, two seeds each at W4A4 and W2A2; with the flip-averaged
+  // teacher, two seeds at W4A4.
+  EXPECT_EQ(qat.cells.size(), 23u);
   PluginHost host(QX_PLUGIN_DIR);
   for (const auto* experiment : {&grid, &sensitivity, &improvements, &qat}) {
     for (const auto& cell : experiment->cells) {

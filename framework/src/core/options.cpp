@@ -28,6 +28,12 @@ const Options::Entry* Options::find(const std::string& key) const {
   return &it->second;
 }
 
+void Options::require(const std::string& key, bool usable, const std::string& why) const {
+  const auto it = entries_.find(key);
+  if (it == entries_.end() || usable) return;
+  fail("{}option '{}' of {} {}", position(&it->second), key, owner_, why);
+}
+
 void Options::type_error(const std::string& key, const Entry& entry, const char* expected) const {
   fail("{}option '{}' of {} must be {}", position(&entry), key, owner_, expected);
 }

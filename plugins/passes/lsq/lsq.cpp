@@ -5,7 +5,8 @@
 // latent copy and every activation point fake-quantizes with its own step, all through ATen's
 // learnable fake-quant ops, whose forward is exactly the fake-quant the evaluation then runs; the
 // gradient of each step size is scaled by 1 / sqrt(elements x qmax), as LSQ prescribes. BatchNorm
-// stays frozen (folded, or in eval mode); biases train. Zero points stay the quantizer's. The
+// stays frozen (folded, or in eval mode); biases train. Optionally the float model, or its
+// flip-averaged ensemble, is the teacher of a distillation loss. Zero points stay the quantizer's. The
 // result is the last iterate, or (average_epochs) the mean of the last epochs' iterates.
 #include <cmath>
 #include <memory>
@@ -46,6 +47,12 @@ struct LsqSettings {
   // from it (Hinton et al. 2015; used for low-bit QAT by Mishra and Marr 2018, Apprentice).
   double distill = 0.0;
   double temperature = 1.0;
+  // The teacher is the float model averaged over each image and its mirror image: the mean of the
+  // two views' softened outputs, the ensemble a flip at test time would be. The training
+  // augmentation flips already, so both views are images the float model was trained on, and
+  // their mean is a better classifier than either view (test-time flip averaging, the cheapest
+  // ensemble there is), for one more forward pass without gradient per step.
+  bool teacher_flip = false;
   // The steps' learning rate as a multiple of the weights'. LSQ trains both at one rate, and its
   // step-gradient scale 1 / sqrt(elements x qmax) assumes LSQ's rate (0.01) and schedule; at the
   // lower rate the folded weights need, the steps barely move (docs/passes.md).
@@ -237,15 +244,14 @@ class LsqPass : public Pass {
         const double lr = settings_.lr * fraction;
         optimizers.schedule(settings_, fraction);
         optimizers.zero_grad();
-        const auto teacher = settings_.distill > 0 ? float_logits(context, weights, images) : torch::Tensor();
+        const auto teacher = settings_.distill > 0 ? teacher_targets(context, weights, images) : torch::Tensor();
         for (auto& w : weights) w.substitution->set(w.quantized());
         const auto logits = context.model.forward(images);
         auto loss = settings_.distill < 1.0 ? label_loss(logits, labels, mixed) : torch::zeros({}, logits.options());
         if (teacher.defined()) {
           namespace F = torch::nn::functional;
           const double t = settings_.temperature;
-          const auto divergence = F::kl_div(F::log_softmax(logits / t, F::LogSoftmaxFuncOptions(1)),
-                                            F::softmax(teacher / t, F::SoftmaxFuncOptions(1)),
+          const auto divergence = F::kl_div(F::log_softmax(logits / t, F::LogSoftmaxFuncOptions(1)), teacher,
                                             F::KLDivFuncOptions().reduction(torch::kBatchMean));
           loss = (1.0 - settings_.distill) * loss + settings_.distill * t * t * divergence;
         }
@@ -298,14 +304,21 @@ class LsqPass : public Pass {
     return torch::where(mixed.lambda.to(labels.device()).ge(0.5), labels, partner_labels);
   }
 
-  // The float model's logits for the batch: float weights through the substitutions, float biases
-  // and no activation fake-quant (FloatScope), without gradients.
-  static torch::Tensor float_logits(PassContext& context, std::vector<TrainedWeight>& weights,
-                                    const torch::Tensor& images) {
+  // The float model's class probabilities at the temperature, for the batch (and, teacher_flip,
+  // the mean with its mirror images'): float weights through the substitutions, float biases and
+  // no activation fake-quant (FloatScope), without gradients.
+  torch::Tensor teacher_targets(PassContext& context, std::vector<TrainedWeight>& weights,
+                                const torch::Tensor& images) const {
+    namespace F = torch::nn::functional;
     torch::NoGradGuard no_grad;
     for (auto& w : weights) w.substitution->set(context.sim.float_weight(w.site->name));
     qx::sim::QuantSim::FloatScope float_model(context.sim);
-    return context.model.forward(images);
+    const auto soften = [&](const torch::Tensor& batch) {
+      return F::softmax(context.model.forward(batch) / settings_.temperature, F::SoftmaxFuncOptions(1));
+    };
+    auto targets = soften(images);
+    if (settings_.teacher_flip) targets = 0.5 * (targets + soften(images.flip({3})));
+    return targets;
   }
 
   // Which layer went bad first, for the error message.
@@ -323,7 +336,7 @@ class LsqPass : public Pass {
 
 }  // namespace
 
-QX_PLUGIN(pass, lsq, "1.5.0", registrar) {
+QX_PLUGIN(pass, lsq, "1.6.0", registrar) {
   registrar.add_pass("lsq", [](const qx::Options& options) {
     LsqSettings s;
     s.epochs = options.get_int("epochs", s.epochs, 1, 1000);
@@ -335,6 +348,8 @@ QX_PLUGIN(pass, lsq, "1.5.0", registrar) {
     s.images_per_epoch = options.get_int("images_per_epoch", s.images_per_epoch, 0, 100000000);
     s.distill = options.get_double("distill", s.distill, 0.0, 1.0);
     s.temperature = options.get_double("temperature", s.temperature, 0.01, 100.0);
+    s.teacher_flip = options.get_bool("teacher_flip", s.teacher_flip);
+    options.require("teacher_flip", s.distill > 0 || !s.teacher_flip, "needs distill > 0: without it there is no teacher");
     s.step_lr_scale = options.get_double("step_lr_scale", s.step_lr_scale, 0.0, 10000.0);
     s.weight_optimizer = options.get_choice("weight_optimizer", s.weight_optimizer, {"sgd", "adam"});
     s.adam_lr = options.get_double("adam_lr", s.adam_lr, 0.0, 10.0);

@@ -35,6 +35,10 @@ class Options {
   std::string get_choice(const std::string& key, const std::string& fallback,
                          const std::vector<std::string>& choices) const;
 
+  // For a value that is valid alone but not beside the others: fails at the value's position,
+  // "option 'key' of <owner> <why>", when `key` is set and `usable` is false.
+  void require(const std::string& key, bool usable, const std::string& why) const;
+
   // Throws qx::Error naming the first option that no getter asked for.
   void check_all_used() const;
 
