@@ -5,9 +5,9 @@
 // latent copy and every activation point fake-quantizes with its own step, all through ATen's
 // learnable fake-quant ops, whose forward is exactly the fake-quant the evaluation then runs; the
 // gradient of each step size is scaled by 1 / sqrt(elements x qmax), as LSQ prescribes. BatchNorm
-// stays frozen (folded, or in eval mode); biases train. Optionally the float model, or its
-// flip-averaged ensemble, is the teacher of a distillation loss. Zero points stay the quantizer's. The
-// result is the last iterate, or (average_epochs) the mean of the last epochs' iterates.
+// stays frozen (folded, or in eval mode); biases train. Zero points stay the quantizer's.
+// Optionally the float model, or its flip-averaged ensemble, teaches through a distillation loss.
+// The result is the last iterate, or (average_epochs) the mean of the last epochs' iterates.
 #include <cmath>
 #include <memory>
 
@@ -349,7 +349,8 @@ QX_PLUGIN(pass, lsq, "1.6.0", registrar) {
     s.distill = options.get_double("distill", s.distill, 0.0, 1.0);
     s.temperature = options.get_double("temperature", s.temperature, 0.01, 100.0);
     s.teacher_flip = options.get_bool("teacher_flip", s.teacher_flip);
-    options.require("teacher_flip", s.distill > 0 || !s.teacher_flip, "needs distill > 0: without it there is no teacher");
+    options.require("teacher_flip", s.distill > 0 || !s.teacher_flip,
+                    "needs distill > 0: without it there is no teacher");
     s.step_lr_scale = options.get_double("step_lr_scale", s.step_lr_scale, 0.0, 10000.0);
     s.weight_optimizer = options.get_choice("weight_optimizer", s.weight_optimizer, {"sgd", "adam"});
     s.adam_lr = options.get_double("adam_lr", s.adam_lr, 0.0, 10.0);
