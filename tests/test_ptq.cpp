@@ -17,6 +17,7 @@
 namespace qx::test {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 
 class PtqTest : public SeededTest {
@@ -273,6 +274,26 @@ TEST_F(PtqTest, ReportKeepsTheResidualStreamsWidthApart) {
   std::ifstream in(scratch_ / "out/improvements.md");
   const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_THAT(page, HasSubstr("| PTQ alone · residual stream 8-bit |"));
+}
+
+// The QAT table names each seed's row, spells the recorded options as they were written, and
+// ends with the best cell per width by its mean over seeds.
+TEST_F(PtqTest, ReportShowsEachQatSeedAndTheBestQatCellPerWidthOverItsSeeds) {
+  const std::string cell =
+      "[[cells]]\nname = \"qat-a\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nweight_bits = 4\n"
+      "activation_bits = 4\npasses = [\"lsq\"]\nseed = ";
+  write("[passes.lsq]\nepochs = 1\nbatch_size = 16\nimages_per_epoch = 32\nweight_optimizer = \"adam\"\n"
+        "adam_lr = 0.005\n" + cell + "0\n" + cell + "1\n",
+        "e.toml", "qat");
+  const auto run = run_qx("run e.toml", scratch_);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run_qx("report results.sqlite --out out", scratch_).exit_code, 0);
+  std::ifstream in(scratch_ / "out/improvements.md");
+  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(page, HasSubstr("| qat-a | 0 | PTQ alone |"));
+  EXPECT_THAT(page, HasSubstr("| qat-a | 1 | PTQ alone |"));
+  EXPECT_THAT(page, HasSubstr("adam_lr 0.005, batch_size 16, epochs 1, images_per_epoch 32, weight_optimizer adam |"));
+  EXPECT_THAT(page, ContainsRegex("\\| W4A4 \\| qat-a \\| [0-9.]+ ± [0-9.]+ \\(2\\) \\|"));
 }
 
 TEST_F(PtqTest, PackWritesRealLowBitFilesAndReadsThemBack) {

@@ -2,6 +2,7 @@
 // and at what cost.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <regex>
 #include <tuple>
@@ -41,11 +42,21 @@ double mean(const std::vector<double>& values) {
   return values.empty() ? 0.0 : sum / static_cast<double>(values.size());
 }
 
-// A pass's recorded options as text: {"name":"lsq","options":{"distill":1.0,"epochs":6}} gives
-// "distill 1.0, epochs 6"; the pass's defaults for the rest (docs/passes.md).
+// A recorded option's JSON value as a reader writes it: numbers in their shortest form (the
+// key's JSON spells 0.005 with seventeen digits, so that the key round-trips), strings unquoted.
+std::string readable(const std::string& value) {
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') return value.substr(1, value.size() - 2);
+  char* end = nullptr;
+  const double number = std::strtod(value.c_str(), &end);
+  return end == value.c_str() + value.size() && !value.empty() ? fmt::format("{}", number) : value;
+}
+
+// A pass's recorded options as text: {"name":"lsq","options":{"adam_lr":0.0050000000000000001,
+// "epochs":6,"weight_optimizer":"adam"}} gives "adam_lr 0.005, epochs 6, weight_optimizer adam";
+// the pass's defaults for the rest (docs/passes.md).
 std::string pass_options_text(const PassReport& pass) {
   std::vector<std::string> items;
-  for (const auto& [key, value] : recorded_options(pass)) items.push_back(key + " " + value);
+  for (const auto& [key, value] : recorded_options(pass)) items.push_back(key + " " + readable(value));
   return items.empty() ? "defaults" : fmt::format("{}", fmt::join(items, ", "));
 }
 
@@ -172,10 +183,12 @@ std::string improvements_markdown(const ReportData& data) {
 
 std::string qat_markdown(store::Database& db, const ReportData& data) {
   const auto* fp32 = float_baseline(data);
-  MarkdownTable table{{"cell", "starts from (PTQ)", "PTQ top-1", "after QAT", "to fp32", "LSQ options", "QAT seconds",
-                       "device", "steps moved (weights / activations)"},
-                      {false, false, true, true, true, false, true, false, true},
+  MarkdownTable table{{"cell", "seed", "starts from (PTQ)", "PTQ top-1", "after QAT", "to fp32", "LSQ options",
+                       "QAT seconds", "device", "steps moved (weights / activations)"},
+                      {false, true, false, true, true, true, false, true, false, true},
                       {}};
+  // Each cell's result over its seeds, for the best cell per width.
+  std::map<std::string, std::map<std::string, std::vector<double>>> by_width;
   for (const auto& c : data.cells) {
     if (c.experiment != "qat" || !c.quantize) continue;
     const PassReport* lsq = nullptr;
@@ -192,17 +205,29 @@ std::string qat_markdown(store::Database& db, const ReportData& data) {
              s.passes == ptq.passes && overridden_layers(s.options) == overridden_layers(c.options) &&
              weight_grid(s) == weight_grid(c) && residual_stream(s.options) == residual_stream(c.options);
     });
-    table.rows.push_back({c.label.empty() ? width(c) : c.label, recipe(ptq),
-                          start ? percent(start->top1) : "–", percent(c.top1),
+    const auto name = c.label.empty() ? width(c) : c.label;
+    by_width[width(c)][name].push_back(c.top1);
+    table.rows.push_back({name, std::to_string(c.seed), recipe(ptq), start ? percent(start->top1) : "–", percent(c.top1),
                           fp32 ? signed_delta(c.top1 - fp32->top1) : "–", pass_options_text(*lsq),
                           seconds(lsq->seconds), c.device, start ? step_change(db, start->id, c.id) : "–"});
   }
   if (table.rows.empty()) return "No `qat` experiment in the database.\n";
+  // The best cell per width, by mean over its seeds, widest first.
+  MarkdownTable best{{"width", "best QAT cell", "top-1", "to fp32"}, {false, false, true, true}, {}};
+  for (auto it = by_width.rbegin(); it != by_width.rend(); ++it) {
+    const auto winner = std::max_element(it->second.begin(), it->second.end(), [](const auto& a, const auto& b) {
+      return mean(a.second) < mean(b.second);
+    });
+    best.rows.push_back({it->first, winner->first, mean_std(winner->second),
+                         fp32 ? signed_delta(mean(winner->second) - fp32->top1) : "–"});
+  }
   return table.render() +
          "\nQAT seconds: the `lsq` pass alone (training from the PTQ result), on the device named; the PTQ passes "
          "before it are in the improvements table. Steps moved: the median relative change of the quantization steps "
          "from the PTQ cell to the trained one, over weight channels and over activation points (for a cell run on "
-         "another device than its PTQ cell, the devices' own small differences are in it too).\n";
+         "another device than its PTQ cell, the devices' own small differences are in it too).\n\n" +
+         best.render() + "\nThe best QAT cell per width, by its mean over seeds: top-1 as mean ± sample standard "
+                         "deviation (number of seeds).\n";
 }
 
 }  // namespace qx::report
