@@ -26,6 +26,42 @@ class PassTest : public SeededTest {
  protected:
   // LSQ on a small training set: steps learned, weights back on their grid, hooks restored.
   void lsq_check(double distill, double mixup = 0.0);
+
+  // What one LSQ run trains, by name: every weight and its steps, every activation step; and the
+  // pass's report. Each run starts from the model as it was at the first call (folding and
+  // training change it in place), so runs that differ only in options can be compared.
+  struct LsqRun {
+    std::map<std::string, torch::Tensor> trained;
+    std::string report;
+  };
+  LsqRun run_lsq_from_start(const std::map<std::string, Options::Value>& options, const data::Dataset& train) {
+    if (start_.empty()) {
+      for (const auto& item : model_->named_parameters()) start_[item.key()] = item.value().detach().clone();
+      for (const auto& item : model_->named_buffers()) start_[item.key()] = item.value().clone();
+    }
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& item : model_->named_parameters()) item.value().copy_(start_.at(item.key()));
+      for (auto& item : model_->named_buffers()) item.value().copy_(start_.at(item.key()));
+    }
+    sim::QuantSim sim(*model_, host_, cell(4, 4, {"lsq"}, options));
+    sim.calibrate(calibration_);
+    sim.quantize_weights();
+    sim.quantize_activations();
+    const auto runs = sim.run_passes(passes::PassStage::kQuantizedModel, calibration_, &train);
+    LsqRun run{{}, runs.at(0).report};
+    for (auto& site : sim.weight_sites()) {
+      expect_on_grid(site);
+      run.trained[site.name + ".weight"] = site.weight.clone();
+      run.trained[site.name + ".step"] = site.qparams.scale.clone();
+    }
+    for (auto& site : sim.activation_sites()) {
+      EXPECT_TRUE(site->point->has_hook()) << site->name;
+      run.trained[site->name + ".step"] = site->qparams.scale.clone();
+    }
+    return run;
+  }
+  std::map<std::string, torch::Tensor> start_;
   void SetUp() override {
     SeededTest::SetUp();
     model_ = host_.create_model("resnet20", Options("model 'resnet20'"));
@@ -307,33 +343,13 @@ TEST_F(PassTest, LsqAdamMovesEveryWeightByAtMostOneOfItsOwnSteps) {
 // it differs.
 TEST_F(PassTest, LsqAveragingAtRateZeroGivesBackThePlainRunAndAtARateAveragesItsSnapshots) {
   data::Dataset train{torch::randint(0, 256, {64, 3, 32, 32}, torch::kUInt8), torch::randint(0, 10, {64}, torch::kInt64)};
-  // Every run starts from the same float model: folding and training change it in place.
-  std::map<std::string, torch::Tensor> initial;
-  for (const auto& item : model_->named_parameters()) initial[item.key()] = item.value().detach().clone();
-  for (const auto& item : model_->named_buffers()) initial[item.key()] = item.value().clone();
   auto run_lsq = [&](std::map<std::string, Options::Value> extra) {
-    {
-      torch::NoGradGuard no_grad;
-      for (auto& item : model_->named_parameters()) item.value().copy_(initial.at(item.key()));
-      for (auto& item : model_->named_buffers()) item.value().copy_(initial.at(item.key()));
-    }
     extra.insert({{"epochs", std::int64_t{1}}, {"batch_size", std::int64_t{16}}, {"step_lr_scale", 10.0},
                   {"weight_optimizer", std::string("adam")}, {"adam_lr", 0.01}});
-    sim::QuantSim sim(*model_, host_, cell(4, 4, {"lsq"}, extra));
-    sim.calibrate(calibration_);
-    sim.quantize_weights();
-    sim.quantize_activations();
-    const auto runs = sim.run_passes(passes::PassStage::kQuantizedModel, calibration_, &train);
-    std::map<std::string, torch::Tensor> out;
-    for (auto& site : sim.weight_sites()) {
-      expect_on_grid(site);
-      out[site.name + ".weight"] = site.weight.clone();
-      out[site.name + ".step"] = site.qparams.scale.clone();
-    }
-    for (auto& site : sim.activation_sites()) out[site->name + ".step"] = site->qparams.scale.clone();
+    const auto run = run_lsq_from_start(extra, train);
     std::smatch snapshots;
-    EXPECT_TRUE(std::regex_search(runs.at(0).report, snapshots, std::regex("\"averaged_snapshots\":(\\d+)")));
-    return std::make_pair(out, std::stoll(snapshots[1]));
+    EXPECT_TRUE(std::regex_search(run.report, snapshots, std::regex("\"averaged_snapshots\":(\\d+)")));
+    return std::make_pair(run.trained, std::stoll(snapshots[1]));
   };
   const auto [plain, plain_snapshots] = run_lsq({});
   const auto [frozen, frozen_snapshots] = run_lsq({{"average_epochs", std::int64_t{2}}, {"average_rate", 0.0}});
@@ -362,35 +378,12 @@ TEST_F(PassTest, LsqWithAFlipAveragedTeacherLearnsFromOtherTargetsThanTheOneView
     }
   }
   data::Dataset train{torch::randint(0, 256, {64, 3, 32, 32}, torch::kUInt8), torch::randint(0, 10, {64}, torch::kInt64)};
-  std::map<std::string, torch::Tensor> initial;
-  for (const auto& item : model_->named_parameters()) initial[item.key()] = item.value().detach().clone();
-  for (const auto& item : model_->named_buffers()) initial[item.key()] = item.value().clone();
   auto trained = [&](bool teacher_flip) {
-    {
-      torch::NoGradGuard no_grad;
-      for (auto& item : model_->named_parameters()) item.value().copy_(initial.at(item.key()));
-      for (auto& item : model_->named_buffers()) item.value().copy_(initial.at(item.key()));
-    }
-    sim::QuantSim sim(*model_, host_,
-                      cell(4, 4, {"lsq"},
-                           {{"epochs", std::int64_t{1}}, {"batch_size", std::int64_t{16}}, {"distill", 1.0},
-                            {"teacher_flip", teacher_flip},
-                            {"weight_optimizer", std::string("adam")}, {"adam_lr", 0.01}}));
-    sim.calibrate(calibration_);
-    sim.quantize_weights();
-    sim.quantize_activations();
-    sim.run_passes(passes::PassStage::kQuantizedModel, calibration_, &train);
-    std::map<std::string, torch::Tensor> out;
-    for (auto& site : sim.weight_sites()) {
-      expect_on_grid(site);
-      out[site.name + ".weight"] = site.weight.clone();
-      out[site.name + ".step"] = site.qparams.scale.clone();
-    }
-    for (auto& site : sim.activation_sites()) {
-      EXPECT_TRUE(site->point->has_hook()) << site->name;
-      out[site->name + ".step"] = site->qparams.scale.clone();
-    }
-    return out;
+    return run_lsq_from_start({{"epochs", std::int64_t{1}}, {"batch_size", std::int64_t{16}}, {"distill", 1.0},
+                               {"teacher_flip", teacher_flip}, {"weight_optimizer", std::string("adam")},
+                               {"adam_lr", 0.01}},
+                              train)
+        .trained;
   };
   const auto one_view = trained(false);
   const auto again = trained(false);  // the run is repeatable, so a difference is the teacher's
