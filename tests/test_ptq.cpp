@@ -9,62 +9,12 @@
 #include "qx/core/error.h"
 #include "qx/deploy/packed_model.h"
 #include "qx/sim/quant_sim.h"
-#include "qx/plugin/host.h"
-#include "qx/store/sqlite.h"
-#include "qx/train/checkpoint.h"
-#include "support.h"
+#include "ptq_test.h"
 
 namespace qx::test {
 namespace {
 
-using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
-
-class PtqTest : public SeededTest {
- protected:
-  static void SetUpTestSuite() {
-    shared_ = new ScratchDir();
-    write_cifar_dir(*shared_ / "data", data::kCifarRecordsPerFile);
-    PluginHost host(QX_PLUGIN_DIR);
-    torch::manual_seed(0);
-    auto model = host.create_model("resnet20", Options("model 'resnet20'"));
-    train::Checkpoint checkpoint;
-    checkpoint.model = "resnet20";
-    checkpoint.state_dict = train::model_state(*model);
-    checkpoint.run_uid = "test";
-    checkpoint.history = torch::zeros({0, 10}, torch::kFloat64);
-    train::save_checkpoint(checkpoint, *shared_ / "model.pt");
-  }
-  static void TearDownTestSuite() {
-    delete shared_;
-    shared_ = nullptr;
-  }
-
-  // An experiment in the scratch dir with `body` appended to the common settings.
-  void write(const std::string& body, const std::string& name = "e.toml", const std::string& experiment = "test") {
-    std::ofstream(scratch_ / name) << "name = \"" << experiment << "\"\n"
-                                   << "[model]\ncheckpoint = \"" << (*shared_ / "model.pt").string() << "\"\n"
-                                   << "[data]\ndir = \"" << (*shared_ / "data").string() << "\"\n"
-                                   << "[calibration]\nbatches = 2\nbatch_size = 8\n"
-                                   << "[evaluation]\nimages = 200\nbatch_size = 100\nthreads = 1\n"
-                                   << "[output]\ndatabase = \"results.sqlite\"\n"
-                                   << body;
-  }
-  std::int64_t count(const std::string& sql) {
-    store::Database db((scratch_ / "results.sqlite").string());
-    store::Statement query(db, sql);
-    query.step();
-    return query.column_int(0);
-  }
-
-  static ScratchDir* shared_;
-  ScratchDir scratch_;
-};
-ScratchDir* PtqTest::shared_ = nullptr;
-
-const char* kSmallGrid =
-    "[grid]\nobservers = [\"minmax\", \"percentile\"]\nquantizers = [\"asymmetric\", \"per_channel\"]\n"
-    "bits = [8, 4]\n[observers.percentile]\npercentile = 99.9\n[[cells]]\nname = \"fp32\"\nquantize = false\n";
 
 TEST_F(PtqTest, GridExpandsFixedCellsFirstThenTheProduct) {
   write(std::string(kSmallGrid) +
@@ -179,7 +129,7 @@ TEST(ShippedExperiments, ParseAndExpand) {
   // W4A4, nine ablations of its recipe and three seed or length runs; W2A2 and three of its;
   // the residual stream at 8 bits, two seeds each at W4A4 and W2A2; with the flip-averaged
   // teacher, two seeds at W4A4.
-  EXPECT_EQ(qat.cells.size(), 23u);
+  EXPECT_EQ(qat.cells.size(), 25u);
   PluginHost host(QX_PLUGIN_DIR);
   for (const auto* experiment : {&grid, &sensitivity, &improvements, &qat}) {
     for (const auto& cell : experiment->cells) {
@@ -221,79 +171,6 @@ TEST_F(PtqTest, BadDeviceOrMergeSourceFailsCleanly) {
   ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
   EXPECT_THAT(rerun.out, HasSubstr("finished earlier, skipped"));
   EXPECT_EQ(count("SELECT COUNT(*) FROM cells"), 1);
-}
-
-TEST_F(PtqTest, ReportIsGeneratedFromTheDatabaseAloneAndDeterministically) {
-  write("histograms = [\"conv1\", \"layer3.2.conv1\"]\n" + std::string(kSmallGrid) +
-            "[[cells]]\nname = \"pytorch-reference\"\nobserver = \"histogram\"\nquantizer = \"pytorch\"\nbits = 8\n",
-        "e.toml", "ptq-grid");
-  ASSERT_EQ(run_qx("run e.toml", scratch_).exit_code, 0);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM tensor_histograms WHERE images = 16 AND hi > lo"), 4);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM tensor_histograms WHERE name = 'layer3.1.out_q' AND role = 'activation'"), 1);
-  std::ofstream(scratch_ / "README.md") << "# x\n<!-- qx-report:begin -->\nold\n<!-- qx-report:end -->\ntail\n";
-  auto read = [&](const std::string& name) {
-    std::ifstream in(scratch_ / name, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  };
-  const auto first = run_qx("report results.sqlite --out out --readme README.md", scratch_);
-  ASSERT_EQ(first.exit_code, 0) << first.err;
-  const auto summary = read("out/summary.md"), grid = read("out/grid.md"), plot = read("out/accuracy_vs_bits.svg");
-  const auto histogram = read("out/histogram_layer3.2.conv1.svg");
-  EXPECT_THAT(histogram, HasSubstr("per-tensor range"));
-  EXPECT_THAT(histogram, HasSubstr("percentile"));
-  EXPECT_THAT(read("out/histograms.md"), HasSubstr("![histogram_conv1.svg](histogram_conv1.svg)"));
-  EXPECT_THAT(grid, HasSubstr("### W8A8"));
-  EXPECT_THAT(grid, HasSubstr("| `percentile` |"));
-  EXPECT_THAT(summary, HasSubstr("qx `pytorch` quantizer"));
-  EXPECT_THAT(plot, HasSubstr("<svg"));
-  const auto readme = read("README.md");
-  EXPECT_THAT(readme, ::testing::StartsWith("# x\n<!-- qx-report:begin -->\n<!-- Generated by `qx report`"));
-  EXPECT_THAT(readme, HasSubstr("![accuracy_vs_bits.svg](out/accuracy_vs_bits.svg)"));
-  EXPECT_THAT(readme, ::testing::EndsWith("<!-- qx-report:end -->\ntail\n"));
-  EXPECT_THAT(readme, ::testing::Not(HasSubstr("\nold\n")));
-  ASSERT_EQ(run_qx("report results.sqlite --out out --readme README.md", scratch_).exit_code, 0);
-  EXPECT_EQ(read("out/summary.md"), summary);
-  EXPECT_EQ(read("out/grid.md"), grid);
-  EXPECT_EQ(read("out/accuracy_vs_bits.svg"), plot);
-  EXPECT_EQ(read("out/histogram_layer3.2.conv1.svg"), histogram);
-  EXPECT_EQ(read("README.md"), readme);
-  expect_clean_failure(run_qx("report missing.sqlite --out out", scratch_), "missing.sqlite");
-}
-
-// The improvements table gives the wider residual stream a row of its own, never the plain row.
-TEST_F(PtqTest, ReportKeepsTheResidualStreamsWidthApart) {
-  write("[grid]\nobservers = [\"mse\"]\nquantizers = [\"per_channel\"]\nbits = [4]\nresidual_bits = [0, 8]\n"
-        "[[cells]]\nname = \"fp32\"\nquantize = false\n",
-        "e.toml", "improvements");
-  const auto run = run_qx("run e.toml", scratch_);
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(count("SELECT COUNT(*) FROM cell_tensors t JOIN cells c ON c.id = t.cell_id "
-                  "WHERE t.name LIKE '%.in_q' AND c.options LIKE '%residual_bits%'"), 9);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM cell_tensors WHERE name LIKE '%.in_q'"), 9);
-  ASSERT_EQ(run_qx("report results.sqlite --out out", scratch_).exit_code, 0);
-  std::ifstream in(scratch_ / "out/improvements.md");
-  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_THAT(page, HasSubstr("| PTQ alone · residual stream 8-bit |"));
-}
-
-// The QAT table names each seed's row, spells the recorded options as they were written, and
-// ends with the best cell per width by its mean over seeds.
-TEST_F(PtqTest, ReportShowsEachQatSeedAndTheBestQatCellPerWidthOverItsSeeds) {
-  const std::string cell =
-      "[[cells]]\nname = \"qat-a\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nweight_bits = 4\n"
-      "activation_bits = 4\npasses = [\"lsq\"]\nseed = ";
-  write("[passes.lsq]\nepochs = 1\nbatch_size = 16\nimages_per_epoch = 32\nweight_optimizer = \"adam\"\n"
-        "adam_lr = 0.005\n" + cell + "0\n" + cell + "1\n",
-        "e.toml", "qat");
-  const auto run = run_qx("run e.toml", scratch_);
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  ASSERT_EQ(run_qx("report results.sqlite --out out", scratch_).exit_code, 0);
-  std::ifstream in(scratch_ / "out/improvements.md");
-  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_THAT(page, HasSubstr("| qat-a | 0 | PTQ alone |"));
-  EXPECT_THAT(page, HasSubstr("| qat-a | 1 | PTQ alone |"));
-  EXPECT_THAT(page, HasSubstr("adam_lr 0.005, batch_size 16, epochs 1, images_per_epoch 32, weight_optimizer adam |"));
-  EXPECT_THAT(page, ContainsRegex("\\| W4A4 \\| qat-a \\| [0-9.]+ ± [0-9.]+ \\(2\\) \\|"));
 }
 
 TEST_F(PtqTest, PackWritesRealLowBitFilesAndReadsThemBack) {
