@@ -3,6 +3,7 @@
 #include <iterator>
 #include <string>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -70,24 +71,33 @@ TEST_F(ReportTest, KeepsTheResidualStreamsWidthApart) {
   EXPECT_THAT(page, HasSubstr("| PTQ alone · residual stream 8-bit |"));
 }
 
-// The QAT table names each seed's row, spells the recorded options as they were written, and
-// ends with the best cell per width by its mean over seeds.
+// The QAT table names each seed's row, spells the recorded options as they were written, lists
+// the rows widest first and by name whatever order they ran in, and ends with the best cell per
+// width by its mean over seeds.
 TEST_F(ReportTest, ShowsEachQatSeedAndTheBestQatCellPerWidthOverItsSeeds) {
-  const std::string cell =
-      "[[cells]]\nname = \"qat-a\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nweight_bits = 4\n"
-      "activation_bits = 4\npasses = [\"lsq\"]\nseed = ";
+  const auto cell = [](const std::string& name, int bits, int seed) {
+    return fmt::format("[[cells]]\nname = \"{}\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\n"
+                       "bits = {}\npasses = [\"lsq\"]\nseed = {}\n",
+                       name, bits, seed);
+  };
   write("[passes.lsq]\nepochs = 1\nbatch_size = 16\nimages_per_epoch = 32\nweight_optimizer = \"adam\"\n"
-        "adam_lr = 0.005\n" + cell + "0\n" + cell + "1\n",
+        "adam_lr = 0.005\n" + cell("qat-a", 4, 1) + cell("qat-0", 2, 0) + cell("qat-a", 4, 0),
         "e.toml", "qat");
   const auto run = run_qx("run e.toml", scratch_);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   ASSERT_EQ(run_qx("report results.sqlite --out out", scratch_).exit_code, 0);
   std::ifstream in(scratch_ / "out/improvements.md");
   const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_THAT(page, HasSubstr("| qat-a | 0 | PTQ alone |"));
-  EXPECT_THAT(page, HasSubstr("| qat-a | 1 | PTQ alone |"));
+  const auto seed0 = page.find("| qat-a | 0 | PTQ alone |"), seed1 = page.find("| qat-a | 1 | PTQ alone |");
+  const auto narrow = page.find("| qat-0 | 0 | PTQ alone |");
+  ASSERT_NE(seed0, std::string::npos);
+  ASSERT_NE(seed1, std::string::npos);
+  ASSERT_NE(narrow, std::string::npos);
+  EXPECT_LT(seed0, seed1);
+  EXPECT_LT(seed1, narrow);
   EXPECT_THAT(page, HasSubstr("adam_lr 0.005, batch_size 16, epochs 1, images_per_epoch 32, weight_optimizer adam |"));
   EXPECT_THAT(page, ContainsRegex("\\| W4A4 \\| qat-a \\| [0-9.]+ ± [0-9.]+ \\(2\\) \\|"));
+  EXPECT_THAT(page, ContainsRegex("\\| W2A2 \\| qat-0 \\| [0-9.]+ \\|"));
 }
 
 }  // namespace

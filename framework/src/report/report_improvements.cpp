@@ -6,6 +6,8 @@
 #include <map>
 #include <regex>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -189,6 +191,9 @@ std::string qat_markdown(store::Database& db, const ReportData& data) {
                       {}};
   // Each cell's result over its seeds, for the best cell per width.
   std::map<std::string, std::map<std::string, std::vector<double>>> by_width;
+  // Rows widest first, then by name: a variant's name extends the name of the cell it varies, so
+  // each recipe's variants and seeds sit together under it.
+  std::vector<std::pair<std::tuple<int, int, std::string, int>, std::vector<std::string>>> rows;
   for (const auto& c : data.cells) {
     if (c.experiment != "qat" || !c.quantize) continue;
     const PassReport* lsq = nullptr;
@@ -207,10 +212,13 @@ std::string qat_markdown(store::Database& db, const ReportData& data) {
     });
     const auto name = c.label.empty() ? width(c) : c.label;
     by_width[width(c)][name].push_back(c.top1);
-    table.rows.push_back({name, std::to_string(c.seed), recipe(ptq), start ? percent(start->top1) : "–", percent(c.top1),
-                          fp32 ? signed_delta(c.top1 - fp32->top1) : "–", pass_options_text(*lsq),
-                          seconds(lsq->seconds), c.device, start ? step_change(db, start->id, c.id) : "–"});
+    rows.push_back({{-c.w_bits, -c.a_bits, name, c.seed},
+                    {name, std::to_string(c.seed), recipe(ptq), start ? percent(start->top1) : "–", percent(c.top1),
+                     fp32 ? signed_delta(c.top1 - fp32->top1) : "–", pass_options_text(*lsq), seconds(lsq->seconds),
+                     c.device, start ? step_change(db, start->id, c.id) : "–"}});
   }
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& row : rows) table.rows.push_back(std::move(row.second));
   if (table.rows.empty()) return "No `qat` experiment in the database.\n";
   // The best cell per width, by mean over its seeds, widest first.
   MarkdownTable best{{"width", "best QAT cell", "top-1", "to fp32"}, {false, false, true, true}, {}};
