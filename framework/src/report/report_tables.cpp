@@ -48,7 +48,9 @@ std::string overridden_layers(const std::string& options) {
   static const std::regex layer("\"([^\"]+)\":\\{\"a_bits\":(\\d+),\"w_bits\":(\\d+)");
   std::vector<std::string> names;
   for (std::sregex_iterator it(overrides.begin(), overrides.end(), layer), e; it != e; ++it) {
-    names.push_back(fmt::format("{} W{}A{}", (*it)[1].str(), (*it)[3].str(), (*it)[2].str()));
+    // Weight bits 0: the layer keeps the cell's weight width and only its input is overridden.
+    const auto weights = (*it)[3].str() == "0" ? std::string() : "W" + (*it)[3].str();
+    names.push_back(fmt::format("{} {}A{}", (*it)[1].str(), weights, (*it)[2].str()));
   }
   return fmt::format("{}", fmt::join(names, ", "));
 }
