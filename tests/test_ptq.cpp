@@ -122,13 +122,14 @@ TEST(ShippedExperiments, ParseAndExpand) {
   const auto improvements = config::load_ptq_experiment(dir + "improvements.toml");
   // Built up: 5 widths x 3; affine weight grid: 5 x 2, lp_norm + QDrop 5 + 2 seeds, lp_norm
   // alone 5, lp_norm's share on the symmetric grid 1; seeds: 2 x 2; alone: 5 x (7 pass lists +
-  // the first/last rule); the residual stream at 8 bits: 4 widths x 2 + 2 seeds; block inputs
-  // at 8 bits: 2.
-  EXPECT_EQ(improvements.cells.size(), 15u + 10 + 7 + 5 + 1 + 4 + 40 + 10 + 2);
+  // the first/last rule); the residual stream at 8 bits: 4 widths x 2 + 3 widths x 2 seeds;
+  // block inputs at 8 bits: 2.
+  EXPECT_EQ(improvements.cells.size(), 15u + 10 + 7 + 5 + 1 + 4 + 40 + 14 + 2);
   const auto qat = config::load_ptq_experiment(dir + "qat.toml");
-  // W4A4, nine ablations of its recipe and three seed or length runs; W2A2 and three of its;
+  // W4A4 on the labels and distilled, nine ablations of the distilled recipe and three seed or
+  // length runs; W2A2 and three of its;
   // the residual stream at 8 bits, two seeds each at W4A4 and W2A2; with the flip-averaged
-  // teacher, two seeds at W4A4.
+  // teacher, three seeds at W4A4.
   EXPECT_EQ(qat.cells.size(), 25u);
   PluginHost host(QX_PLUGIN_DIR);
   for (const auto* experiment : {&grid, &sensitivity, &improvements, &qat}) {
