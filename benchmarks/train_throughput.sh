@@ -9,7 +9,7 @@
 # ratio of qx's training seconds to Python's (<= 1.0: qx is no slower).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-data=${1:-${QX_DATA_DIR:-../shared/data/cifar-10-jpeg-batches-bin}}
+data=${1:-${QX_DATA_DIR:-../shared/data/cifar-10-batches-bin}}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 python=/usr/bin/python3

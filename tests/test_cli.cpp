@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "cli_support.h"
+#include "qx/plugin/host.h"
+#include "qx/train/checkpoint.h"
 #include "support.h"
 
 namespace qx::test {
@@ -90,6 +92,31 @@ TEST_F(CliTest, MissingCheckpoint) {
 TEST_F(CliTest, CorruptCheckpoint) {
   std::ofstream(scratch_ / "bad.pt") << "PK\x03\x04 this is not a checkpoint";
   expect_clean_failure(run_qx("eval --checkpoint bad.pt --data data", scratch_), "checkpoint bad.pt: not a readable");
+}
+
+TEST_F(CliTest, CheckpointOfAnotherArchitecture) {
+  // ResNet56's weights under ResNet20's name: every ResNet20 tensor is there, with its shape,
+  // and 36 blocks' worth more.
+  PluginHost host(QX_PLUGIN_DIR);
+  train::Checkpoint checkpoint;
+  checkpoint.model = "resnet20";
+  checkpoint.state_dict = train::model_state(*host.create_model("resnet56", Options("model 'resnet56'")));
+  checkpoint.run_uid = "other-architecture";
+  train::save_checkpoint(checkpoint, scratch_ / "resnet56.pt");
+  expect_clean_failure(run_qx("eval --checkpoint resnet56.pt --data data", scratch_),
+                       "checkpoint resnet56.pt: holds 216 tensors the model does not have, 'layer1.3.bn1.bias' first");
+}
+
+TEST_F(CliTest, CheckpointWithAnotherClassifierShape) {
+  PluginHost host(QX_PLUGIN_DIR);
+  Options options("model 'resnet20'");
+  options.set("num_classes", std::int64_t{100}, "test");
+  train::Checkpoint checkpoint;
+  checkpoint.model = "resnet20";
+  checkpoint.state_dict = train::model_state(*host.create_model("resnet20", options));
+  train::save_checkpoint(checkpoint, scratch_ / "cifar100.pt");
+  expect_clean_failure(run_qx("eval --checkpoint cifar100.pt --data data", scratch_),
+                       "tensor 'fc.weight' has shape [100, 64], the model expects [10, 64]");
 }
 
 TEST_F(CliTest, UnknownDevice) {

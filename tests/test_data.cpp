@@ -8,6 +8,7 @@
 #include "qx/core/error.h"
 #include "qx/data/batches.h"
 #include "qx/data/cifar10.h"
+#include "qx/data/digest.h"
 #include "qx/data/fetch.h"
 #include "support.h"
 
@@ -172,7 +173,7 @@ TEST(Fetch, ChecksumMismatchLeavesNothing) {
 TEST(Fetch, Md5OfKnownText) {
   ScratchDir dir;
   std::ofstream(dir / "abc") << "abc";
-  EXPECT_EQ(data::md5_of_file(dir / "abc"), "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(data::file_digest(dir / "abc", data::DigestKind::kMd5), "900150983cd24fb0d6963f7d28e17f72");
 }
 
 }  // namespace

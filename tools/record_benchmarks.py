@@ -11,7 +11,7 @@ docs/results/performance.md (docs/performance.md reads them):
   torch_int8         PyTorch's int8 kernels against fp32 at batch 1 and 256 (tools/int8_latency.py)
 
     /usr/bin/python3 tools/record_benchmarks.py --db results/results.sqlite \\
-        --data ../shared/data/cifar-10-jpeg-batches-bin
+        --data ../shared/data/cifar-10-batches-bin
 
 Run it on an otherwise idle machine: every figure is a wall time. A suite measured again
 replaces its rows; a suite that fails writes nothing."""

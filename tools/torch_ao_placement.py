@@ -5,7 +5,7 @@ eager-mode placement down to qx's (docs/quantization.md). Each step is a cell of
 `torch.ao-placement` in the qx results database.
 
     /usr/bin/python3 tools/torch_ao_placement.py --checkpoint checkpoints/resnet20.pt \\
-        --data ../shared/data/cifar-10-jpeg-batches-bin --db results/results.sqlite
+        --data ../shared/data/cifar-10-batches-bin --db results/results.sqlite
 
 Eager torch.ao requantizes every module output to 8 bits; qx quantizes what a layer reads. So
 torch.ao also rounds (a) each block's conv2+bn2 output before the residual sum, (b) the logits,

@@ -1,10 +1,12 @@
 #include <iostream>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
 #include "qx/data/cifar10.h"
 #include "qx/data/fetch.h"
+#include "qx/data/verify.h"
 
 namespace qx::cli {
 
@@ -20,15 +22,25 @@ void add_data_command(CLI::App& app) {
   fetch->add_option("--md5", request->md5, "expected MD5 of the archive")->capture_default_str();
   fetch->callback([request] { data::fetch_cifar10(*request); });
 
-  auto* check = data->add_subcommand("check", "validate a CIFAR-10 binary folder (sizes, labels)");
+  auto* verify = data->add_subcommand(
+      "verify", "check a CIFAR-10 binary folder: layout, sizes, labels, class balance, and SHA256SUMS when present");
+  verify->alias("check");
   auto dir = std::make_shared<std::string>();
-  check->add_option("--data", *dir, "the folder holding data_batch_*.bin and test_batch.bin");
-  check->callback([dir] {
-    const auto folder = data::resolve_data_dir(*dir, "");
-    const auto train = data::load_cifar10(folder, data::Split::kTrain);
-    const auto test = data::load_cifar10(folder, data::Split::kTest);
-    std::cout << fmt::format("{}: {} training and {} test images, labels 0-9, all files {} bytes\n", folder.string(),
-                             train.size(), test.size(), data::kCifarFileBytes);
+  auto dir_option = std::make_shared<std::string>();
+  verify->add_option("dir", *dir, "the folder holding data_batch_*.bin and test_batch.bin (default: --data, $QX_DATA_DIR)");
+  verify->add_option("--data", *dir_option, "the same folder, as the other commands take it");
+  verify->callback([dir, dir_option] {
+    const auto folder = data::resolve_data_dir(dir->empty() ? *dir_option : *dir, "");
+    const auto report = data::verify_cifar10(folder);
+    std::cout << fmt::format("{}: {} training and {} test images in 6 files of {} bytes, labels 0-9, {} and {} per class\n",
+                             folder.string(), report.train.images, report.test.images, data::kCifarFileBytes,
+                             report.train.per_class[0], report.test.per_class[0]);
+    if (report.checksummed.empty()) {
+      std::cout << fmt::format("{}: no {} in the folder; checksums not checked\n", folder.string(), data::kChecksumFile);
+    } else {
+      std::cout << fmt::format("{}: SHA-256 of {} files match {} ({})\n", folder.string(), report.checksummed.size(),
+                               data::kChecksumFile, fmt::join(report.checksummed, ", "));
+    }
   });
 }
 

@@ -3,8 +3,10 @@
 # LibTorch with CUDA, CMake and a compiler, but none of qx's other libraries and no network.
 #   .device/deps.tar.xz   Debian's TOML++, CLI11, fmt, spdlog, SQLite and the Boost headers
 #                         that Boost.DLL needs, as a relocatable prefix (usr/...)
-#   .device/jpeg-source/  the packed CIFAR-10 JPEGs and rebuild_bins.py (~55 MB; the .bin
-#                         files are too large to carry)
+#   .device/data-1/ .. data-3/
+#                         the lossless CIFAR-10 batches, two files per folder (59 MiB each) with
+#                         SHA256SUMS: the 184 MB do not fit one 64 MiB call, so each folder
+#                         travels in a call of its own (tools/device/README.md)
 # .device/ is ignored by git through .git/info/exclude and travels with `carry`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,8 +31,11 @@ find /usr/lib/x86_64-linux-gnu/cmake/Boost-1.74.0 /usr/lib/x86_64-linux-gnu/cmak
      /usr/lib/x86_64-linux-gnu/cmake/BoostDetectToolset-1.74.0.cmake -type f | sed 's|^/||' >> "$out/files.txt"
 
 sort -u "$out/files.txt" | tar -C / -cJf "$out/deps.tar.xz" --no-recursion -T -
-cp -r "$shared_data/jpeg-source" "$out/jpeg-source"
-mkdir -p "$out/cifar-10-jpeg-batches-bin"  # rebuild_bins.py --check looks for ../cifar-10-jpeg-batches-bin/SHA256SUMS
-cp "$shared_data/cifar-10-jpeg-batches-bin/SHA256SUMS" "$out/cifar-10-jpeg-batches-bin/"
+parts=("data_batch_1.bin data_batch_2.bin" "data_batch_3.bin data_batch_4.bin" "data_batch_5.bin test_batch.bin")
+for i in 1 2 3; do
+  mkdir -p "$out/data-$i"
+  for f in ${parts[$((i - 1))]}; do cp "$shared_data/cifar-10-batches-bin/$f" "$out/data-$i/"; done
+  cp "$shared_data/cifar-10-batches-bin/SHA256SUMS" "$shared_data/cifar-10-batches-bin/batches.meta.txt" "$out/data-$i/"
+done
 chmod -R u+w "$out"
 du -sh "$out"/*

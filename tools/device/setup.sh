@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sourced by the scripts here on a lent GPU machine (see README.md): unpacks the carried library
-# prefix, rebuilds the CIFAR-10 .bin files from the carried JPEGs (checked against SHA256SUMS) and
-# builds qx against the machine's LibTorch with CUDA. Sets: out (copied back), data (CIFAR-10
+# prefix, gathers the CIFAR-10 batch files carried so far (.device/data-N/, one part per call)
+# into a folder that stays on the machine, and builds qx against the machine's LibTorch with CUDA. Sets: out (copied back), data (CIFAR-10
 # folder), qx (the binary), start (SECONDS at the beginning). build-device/ survives on a warm
 # machine, so a second call rebuilds nothing.
 set -uo pipefail
@@ -16,13 +16,12 @@ echo "== machine"; nvidia-smi -L; nproc; g++ --version | head -1; cmake --versio
 [[ -d /usr/local/cuda/bin ]] && export PATH="$PATH:/usr/local/cuda/bin"
 deps=/opt/qxdeps
 if [[ ! -d $deps ]]; then mkdir -p $deps && tar -C $deps -xJf .device/deps.tar.xz; fi
-data=/tmp/cifar/cifar-10-jpeg-batches-bin
-data_job=
-if [[ ! -f $data/test_batch.bin ]]; then
-  (python3 .device/jpeg-source/rebuild_bins.py /tmp/cifar --check > "$out/rebuild_bins.log" 2>&1
-   echo "rebuild_bins exit $?" >> "$out/rebuild_bins.log") &
-  data_job=$!
-fi
+data=/tmp/cifar/cifar-10-batches-bin
+mkdir -p "$data"
+for part in .device/data-*/; do
+  [[ -d $part ]] && cp -n "$part"* "$data/" 2>/dev/null
+done
+missing=$(cd "$data" && for f in data_batch_{1..5}.bin test_batch.bin; do [[ -f $f ]] || echo "$f"; done)
 
 torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 torch_root=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))')
@@ -41,6 +40,9 @@ cmake --build build-device -j "$(nproc)" -- -k 0 > "$out/build.log" 2>&1 || { gr
 echo "== built in $((SECONDS - start)) s"
 qx=./build-device/qx
 
-if [[ -n $data_job ]]; then wait "$data_job"; fi
-cat "$out/rebuild_bins.log" 2>/dev/null
-grep -q "rebuild_bins exit 0" "$out/rebuild_bins.log" 2>/dev/null || [[ -z $data_job ]] || { echo "CIFAR-10 rebuild failed"; exit 1; }
+# A call that carried only part of the data stops here: qx is built, the part is kept for the next.
+if [[ -n $missing ]]; then
+  echo "== CIFAR-10 so far: missing $(echo $missing); carry the next .device/data-N in another call"
+  exit 0
+fi
+(cd "$data" && sha256sum --quiet -c SHA256SUMS) || { echo "CIFAR-10 on this machine fails SHA256SUMS"; exit 1; }

@@ -8,11 +8,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include "qx/core/error.h"
 #include "qx/data/cifar10.h"
+#include "qx/data/digest.h"
 
 namespace qx::data {
 namespace fs = std::filesystem;
@@ -99,23 +99,6 @@ void extract(const fs::path& archive_file, const fs::path& into) {
 
 }  // namespace
 
-std::string md5_of_file(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail("cannot read {}", file.string());
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(context.get(), EVP_md5(), nullptr);
-  std::vector<char> buffer(1 << 16);
-  while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0) {
-    EVP_DigestUpdate(context.get(), buffer.data(), static_cast<size_t>(in.gcount()));
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(context.get(), digest, &length);
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
-}
-
 fs::path fetch_cifar10(const FetchRequest& request) {
   const fs::path destination = request.dir / kCifarFolder;
   if (fs::exists(destination)) {
@@ -128,7 +111,7 @@ fs::path fetch_cifar10(const FetchRequest& request) {
   const fs::path archive_file = staging.path() / "cifar-10-binary.tar.gz";
   spdlog::info("downloading {}", request.url);
   download(request.url, archive_file);
-  const std::string md5 = md5_of_file(archive_file);
+  const std::string md5 = file_digest(archive_file, DigestKind::kMd5);
   if (md5 != request.md5) {
     fail("checksum mismatch for {}: MD5 {} but expected {}", request.url, md5, request.md5);
   }

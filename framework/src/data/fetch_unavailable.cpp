@@ -14,6 +14,4 @@ namespace {
 
 std::filesystem::path fetch_cifar10(const FetchRequest&) { unavailable(); }
 
-std::string md5_of_file(const std::filesystem::path&) { unavailable(); }
-
 }  // namespace qx::data

@@ -148,7 +148,16 @@ void load_model_state(torch::nn::Module& model, const std::map<std::string, torc
   for (auto& item : model.named_parameters()) assign(item.key(), item.value());
   for (auto& item : model.named_buffers()) assign(item.key(), item.value());
   if (matched != state.size()) {
-    fail("{}: holds {} tensors the model does not have", source, state.size() - matched);
+    std::string first_unknown;
+    const auto expected = model_state(model);
+    for (const auto& [name, tensor] : state) {
+      if (!expected.count(name)) {
+        first_unknown = name;
+        break;
+      }
+    }
+    fail("{}: holds {} tensors the model does not have, '{}' first: it was trained as another architecture", source,
+         state.size() - matched, first_unknown);
   }
 }
 

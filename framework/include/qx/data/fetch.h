@@ -20,6 +20,4 @@ struct FetchRequest {
 // Returns the path of the unpacked, validated folder.
 std::filesystem::path fetch_cifar10(const FetchRequest& request);
 
-std::string md5_of_file(const std::filesystem::path& file);
-
 }  // namespace qx::data
