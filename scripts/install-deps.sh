@@ -14,6 +14,7 @@ packages=(
   libcurl4-openssl-dev libarchive-dev libssl-dev
   libopenblas0-openmp   # Debian's LibTorch otherwise runs its BLAS calls on reference BLAS
   gnuplot-nox
+  openmpi-bin libopenmpi-dev   # `mpirun -np N qx run` (docs/scaling.md)
 )
 
 sudo_cmd=()

@@ -6,7 +6,7 @@ has. The calibration images are qx's: the same seeded draw from the training set
 Results go into the qx results database as cells of an experiment named `torch.ao-ptq`.
 
     /usr/bin/python3 tools/torch_ao_ptq.py --checkpoint checkpoints/resnet20.pt \\
-        --data ../shared/data/cifar-10-jpeg-batches-bin --db results/results.sqlite
+        --data ../shared/data/cifar-10-batches-bin --db results/results.sqlite
 
 Debian's python3-torch (1.13) has the onednn and qnnpack engines (no fbgemm/x86). A variant is
 ENGINE[+MODIFIER]. Without a modifier the engine runs its own default qconfig (qnnpack's has
@@ -122,14 +122,31 @@ def calibrate(prepared, calibration, batch_size):
     return time.time() - start
 
 
+def machine_description():
+    """The CPU as qx::describe_machine() writes it: int8 kernels depend on its ISA flags (VNNI)."""
+    model, flags = "unknown CPU", set()
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if key == "model name" and model == "unknown CPU":
+                model = value
+            if key == "flags" and not flags:
+                flags = set(value.split())
+    wanted = ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile"]
+    present = [f for f in wanted if f in flags]
+    absent = [f for f in wanted if f not in flags]
+    return f"{model}, {os.cpu_count()} cores, {' '.join(present)}" + (f"; no {' '.join(absent)}" if absent else "")
+
+
 class ResultsDb:
     """Cells of one experiment in the qx results database, keyed like qx keys its own cells."""
 
     def __init__(self, args, experiment, tool, test_images):
         self.db = sqlite3.connect(args.db)
         version = self.db.execute("SELECT version FROM schema_version").fetchone()[0]
-        if version not in (2, 3, 4, 5, 6):  # the columns written here are the same in all of them
-            sys.exit(f"{args.db}: schema version {version}, this script writes versions 2 to 6")
+        if version not in (2, 3, 4, 5, 6, 7):  # the columns written here are the same in all of them
+            sys.exit(f"{args.db}: schema version {version}, this script writes versions 2 to 7")
         _, checkpoint = load_qx_checkpoint(args.checkpoint)
         self.tool = tool
         self.context = {"calibration": {"batch_size": args.calibration_batch_size,
@@ -143,6 +160,9 @@ class ResultsDb:
                 "device, threads, torch_version) VALUES (?, 'running', ?, ?, ?, ?, ?, 'cpu', ?, ?)",
                 (experiment, f"tools/{tool}.py", " ".join(sys.argv), revision or None, args.checkpoint,
                  checkpoint["model"], torch.get_num_threads(), torch.__version__)).lastrowid
+            if version >= 7:
+                self.db.execute("UPDATE experiments SET machine = ? WHERE id = ?",
+                                (machine_description(), self.experiment_id))
 
     def record(self, variant, label, observer, weight_observer, quantizer, options, top1, loss, images,
                calib_seconds, eval_seconds):

@@ -4,6 +4,7 @@
 #include "qx/config/ptq_config.h"
 #include "qx/core/error.h"
 #include "qx/plugin/host.h"
+#include "qx/run/mpi_farm.h"
 #include "qx/run/ptq_runner.h"
 
 namespace qx::cli {
@@ -12,16 +13,29 @@ namespace {
 
 struct RunArgs {
   std::string experiment;
+  std::string shard;
   run::RunOverrides overrides;
 };
 
 void run_experiment(const RunArgs& args, const GlobalOptions& global) {
   const auto experiment = config::load_ptq_experiment(args.experiment);
   PluginHost host(resolve_plugin_dir(global.plugin_dir, experiment.plugin_dir));
-  spdlog::info("{}: {} cells", experiment.source_path, experiment.cells.size());
-  const auto summary = run::run_ptq_experiment(experiment, host, args.overrides);
-  spdlog::info("{} cells: {} run, {} skipped (finished earlier), {} failed, in {:.0f} s", summary.cells,
-               summary.finished, summary.skipped, summary.failed, summary.seconds);
+  run::RunSummary summary;
+  if (run::launched_as_mpi_job()) {
+    if (!args.shard.empty()) fail("--shard splits a grid without MPI; under mpirun the ranks share the cells already");
+    summary = run::run_ptq_experiment_mpi(experiment, host, args.overrides);
+    if (!summary.primary) return;  // rank 0 reports for the job
+  } else {
+    const auto shard = args.shard.empty() ? run::Shard{} : run::parse_shard(args.shard);
+    spdlog::info("{}: {} cells{}", experiment.source_path, experiment.cells.size(),
+                 shard.count > 1 ? fmt::format(", shard {}/{}", shard.index, shard.count) : std::string());
+    summary = run::run_ptq_experiment(experiment, host, args.overrides, shard);
+  }
+  spdlog::info("{} cells: {} run, {} skipped (finished earlier), {} failed{}{}, in {:.0f} s", summary.cells,
+               summary.finished, summary.skipped, summary.failed,
+               summary.by_others ? fmt::format(", {} finished by another process", summary.by_others) : std::string(),
+               summary.other_shards ? fmt::format(", {} left to other shards", summary.other_shards) : std::string(),
+               summary.seconds);
   if (summary.failed) fail("{} of {} cells failed; the first: {}", summary.failed, summary.cells, summary.first_error);
 }
 
@@ -38,6 +52,12 @@ void add_run_command(CLI::App& app, const GlobalOptions& global) {
   command->add_option("--device", args->overrides.device,
                       "cpu, cuda or cuda:N instead of [evaluation] device; like --checkpoint's path, not part of a "
                       "cell's key, so cells run on a GPU are skipped by a later CPU run on the same database");
+  command->add_option("--threads", args->overrides.threads,
+                      "CPU threads instead of [evaluation] threads (0 = all cores); per rank under mpirun")
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--shard", args->shard,
+                      "K/N: run only every N-th cell, starting with the K-th (1 <= K <= N), for job arrays; "
+                      "`qx merge` joins the shards' databases");
   command->callback([args, &global] { run_experiment(*args, global); });
 }
 

@@ -39,8 +39,11 @@ void train(const TrainArgs& args, const GlobalOptions& global) {
   auto model = host.create_model(config.model.plugin, config.model.options);
 
   const auto data_dir = data::resolve_data_dir(args.data_dir, config.data_dir);
-  const auto train_set = data::load_cifar10(data_dir, data::Split::kTrain);
-  const auto test_set = data::load_cifar10(data_dir, data::Split::kTest);
+  const auto first = [](const data::Dataset& split, std::int64_t n) {
+    return n > 0 && n < split.size() ? data::Dataset{split.images.slice(0, 0, n), split.labels.slice(0, 0, n)} : split;
+  };
+  const auto train_set = first(data::load_cifar10(data_dir, data::Split::kTrain), config.train_images);
+  const auto test_set = first(data::load_cifar10(data_dir, data::Split::kTest), config.test_images);
   train::Trainer trainer(config, model, train_set, test_set,
                          train::TrainerOptions().output_dir(config.output_dir).device(device).stop_after(args.stop_after));
   if (args.resume) {

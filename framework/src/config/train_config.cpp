@@ -29,6 +29,8 @@ TrainConfig load_train_config_text(std::string text, const std::string& path) {
   TableReader data = top.section("data");
   config.data_dir = data.get_string("dir", std::string());
   config.augment = data.get_bool("augment", true);
+  config.train_images = data.get_int("train_images", config.train_images, 0, 1 << 30);
+  config.test_images = data.get_int("test_images", config.test_images, 0, 1 << 30);
   data.finish();
 
   TableReader train = top.section("train");
@@ -89,12 +91,15 @@ std::string schedule_fingerprint(const TrainConfig& config) {
   }
   const auto& opt = config.optimizer;
   const auto& sched = config.schedule;
-  return fmt::format(
+  auto fingerprint = fmt::format(
       "model={}({}) augment={} epochs={} batch={} seed={} channels_last={} lr={} momentum={} nesterov={} "
       "weight_decay={} schedule={} warmup={} milestones={} gamma={}",
       config.model.plugin, model_options, config.augment, config.epochs, config.batch_size, config.seed,
       config.channels_last, opt.lr, opt.momentum, opt.nesterov, opt.weight_decay, sched.kind, sched.warmup_epochs,
       fmt::join(sched.milestones, ","), sched.gamma);
+  // Appended only when set, so that the recipes of runs in progress keep their fingerprint.
+  if (config.train_images > 0) fingerprint += fmt::format(" train_images={}", config.train_images);
+  return fingerprint;
 }
 
 std::string swa_fingerprint(const TrainConfig& config) {

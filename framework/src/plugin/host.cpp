@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <tuple>
+#include <utility>
 
 #include <boost/dll/shared_library.hpp>
 #include <fmt/format.h>
@@ -107,14 +109,18 @@ std::string check_plugin_info(const PluginInfo& plugin, const std::string& file)
 
 PluginHost::PluginHost(fs::path directory) : directory_(std::move(directory)) {
   std::error_code error;
-  if (!fs::is_directory(directory_, error)) {
+  if (!fs::exists(directory_, error)) {
     fail("plugin directory '{}' does not exist (set it with --plugins DIR or QX_PLUGIN_DIR)", directory_.string());
   }
+  if (!fs::is_directory(directory_, error)) fail("plugin directory '{}' is not a directory", directory_.string());
+  // Only this folder is searched, never the working directory or the loader's path.
   std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(directory_)) {
+  fs::directory_iterator entries(directory_, error);
+  if (error) fail("plugin directory '{}' cannot be read: {}", directory_.string(), error.message());
+  for (const auto& entry : entries) {
     const auto name = entry.path().filename().string();
     if (entry.is_regular_file() && name.rfind("libqx_", 0) == 0 && entry.path().extension() == ".so") {
-      files.push_back(entry.path());
+      files.push_back(fs::absolute(entry.path()));
     }
   }
   std::sort(files.begin(), files.end());
@@ -124,9 +130,25 @@ PluginHost::PluginHost(fs::path directory) : directory_(std::move(directory)) {
 // Members go in reverse order: the factories (code in the libraries) before the libraries.
 PluginHost::~PluginHost() = default;
 
+namespace {
+
+// "libqx_observer_mse.so" -> {"observer", "mse"}: what a file that is no plugin at all meant to
+// be, so that asking for it names the file and why it was refused.
+std::pair<std::string, std::string> kind_and_name_from_file(const fs::path& file) {
+  const auto stem = file.stem().string().substr(std::string("libqx_").size());
+  for (const char* kind : {"model", "observer", "quantizer", "pass"}) {
+    const std::string prefix = std::string(kind) + "_";
+    if (stem.rfind(prefix, 0) == 0) return {kind, stem.substr(prefix.size())};
+  }
+  return {};
+}
+
+}  // namespace
+
 void PluginHost::load(const fs::path& file) {
   PluginRecord record;
   record.file = file;
+  std::tie(record.kind, record.name) = kind_and_name_from_file(file);
   auto library = std::make_shared<boost::dll::shared_library>();
   boost::dll::fs::error_code error;
   library->load(file.string(), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, error);

@@ -60,27 +60,42 @@ void insert_passes(Database& db, std::int64_t cell_id, const std::vector<PassRec
 std::int64_t ResultsDb::open_experiment(const ExperimentRecord& e) {
   Statement insert(db_,
                    "INSERT INTO experiments (name, status, config_path, config_text, git_revision, checkpoint, "
-                   "model, device, threads, torch_version) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)");
+                   "model, device, threads, torch_version, machine, ranks, shard) "
+                   "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert.bind(1, e.name).bind(2, e.config_path).bind(3, e.config_text);
   bind_text_or_null(insert, 4, e.git_revision);
   insert.bind(5, e.checkpoint).bind(6, e.model).bind(7, e.device).bind(8, e.threads);
-  insert.bind(9, std::string(TORCH_VERSION)).run();
+  insert.bind(9, std::string(TORCH_VERSION));
+  bind_text_or_null(insert, 10, e.machine);
+  insert.bind(11, e.ranks);
+  bind_text_or_null(insert, 12, e.shard);
+  insert.run();
   return db_.last_insert_id();
 }
 
-void ResultsDb::finish_experiment(std::int64_t experiment_id, const std::string& status, const std::string& error) {
+void ResultsDb::finish_experiment(std::int64_t experiment_id, const std::string& status, const std::string& error,
+                                  const WriteCost& writes) {
   Statement update(db_,
-                   "UPDATE experiments SET status = ?, error = ?, "
+                   "UPDATE experiments SET status = ?, error = ?, cells_written = ?, write_seconds = ?, "
                    "finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?");
   update.bind(1, status);
   bind_text_or_null(update, 2, error);
-  update.bind(3, experiment_id).run();
+  update.bind(3, writes.cells).bind(4, writes.seconds).bind(5, experiment_id).run();
 }
 
 bool ResultsDb::has_finished_cell(const std::string& key) {
   Statement query(db_, "SELECT 1 FROM cells WHERE key = ? AND status = 'finished'");
   query.bind(1, key);
   return query.step();
+}
+
+std::optional<double> ResultsDb::recorded_seconds(const std::string& options_json) {
+  Statement query(db_,
+                  "SELECT calib_seconds + quantize_seconds + eval_seconds + COALESCE(pass_seconds, 0) FROM cells "
+                  "WHERE options = ? AND status = 'finished' ORDER BY id DESC LIMIT 1");
+  query.bind(1, options_json);
+  if (!query.step()) return std::nullopt;
+  return query.column_double(0);
 }
 
 bool ResultsDb::record_cell(std::int64_t experiment_id, const CellResult& r) {
@@ -93,6 +108,7 @@ bool ResultsDb::record_cell(std::int64_t experiment_id, const CellResult& r) {
       Statement(db_, "DELETE FROM cells WHERE key = ?").bind(1, r.key).run();
     }
   }
+  Statement(db_, "DELETE FROM cell_claims WHERE key = ?").bind(1, r.key).run();
   const auto& c = r.cell;
   Statement insert(db_,
                    "INSERT INTO cells (experiment_id, key, label, quantize, observer, weight_observer, quantizer, "

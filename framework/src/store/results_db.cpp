@@ -169,6 +169,18 @@ CREATE TABLE benchmarks (
   PRIMARY KEY (suite, name)
 );
 )sql",
+    R"sql(
+ALTER TABLE experiments ADD COLUMN machine TEXT;
+ALTER TABLE experiments ADD COLUMN ranks INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE experiments ADD COLUMN shard TEXT;
+ALTER TABLE experiments ADD COLUMN cells_written INTEGER;
+ALTER TABLE experiments ADD COLUMN write_seconds REAL;
+CREATE TABLE cell_claims (
+  key        TEXT NOT NULL PRIMARY KEY,
+  owner      TEXT NOT NULL,
+  claimed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+)sql",
 };
 
 std::string with_parent_created(const std::string& path) {
@@ -179,7 +191,13 @@ std::string with_parent_created(const std::string& path) {
 
 }  // namespace
 
-ResultsDb::ResultsDb(const std::string& path) : db_(with_parent_created(path)) { migrate(); }
+ResultsDb::ResultsDb(const std::string& path) : db_(with_parent_created(path)) {
+  migrate();
+  // Write-ahead logging: readers never block the writer, so two `qx run` processes (or a report
+  // while a grid runs) share the file; the busy timeout covers writer against writer. Set after
+  // the schema exists, so that a process killed while creating the file leaves no empty schema.
+  db_.execute("PRAGMA journal_mode = WAL");
+}
 
 void ResultsDb::migrate() {
   db_.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");

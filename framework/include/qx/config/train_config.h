@@ -44,6 +44,10 @@ struct TrainConfig {
   ModelSpec model;
   std::string data_dir;
   bool augment = true;
+  // The first N images of each split in file order (0 = all): for smoke tests and kill tests of
+  // the trainer, never for a reported model.
+  std::int64_t train_images = 0;
+  std::int64_t test_images = 0;
 
   std::int64_t epochs = 30;
   std::int64_t batch_size = 128;

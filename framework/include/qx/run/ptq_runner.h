@@ -1,33 +1,42 @@
 #pragma once
-// Runs a PTQ experiment: validates every cell before the first one starts, then quantizes and
-// evaluates each cell on a freshly restored copy of the checkpoint's model, writing each result
-// in one transaction. Cells whose key is already finished in the database are skipped, so an
-// interrupted run resumes where it stopped and two runs on one database share the work.
+// Runs a PTQ experiment in one process: validates every cell before the first one starts, then
+// quantizes and evaluates each cell on a freshly restored copy of the checkpoint's model, writing
+// each result in one transaction. Cells whose key is already finished in the database are
+// skipped, so an interrupted run resumes where it stopped and two runs on one database share the
+// work. A shard (--shard K/N, for job arrays) takes every N-th cell, starting with the K-th.
 #include <cstdint>
 #include <string>
 
 #include "qx/config/ptq_config.h"
 #include "qx/plugin/host.h"
+#include "qx/run/experiment_session.h"
 
 namespace qx::run {
 
-struct RunOverrides {
-  std::string database;    // --db
-  std::string data_dir;    // --data
-  std::string checkpoint;  // --checkpoint
-  std::string device;      // --device: where the cells run is not part of their key
+// Shard `index` of `count` (1 <= index <= count) owns the cells whose 0-based position p in the
+// file has p % count == index - 1. Every shard writes its own database; `qx merge` joins them.
+struct Shard {
+  std::int64_t index = 1;
+  std::int64_t count = 1;
+  bool owns(std::size_t position) const { return static_cast<std::int64_t>(position % count) == index - 1; }
 };
+// Parses "K/N"; qx::Error names the text unless 1 <= K <= N.
+Shard parse_shard(const std::string& text);
 
 struct RunSummary {
   std::int64_t cells = 0;
   std::int64_t skipped = 0;   // finished earlier
   std::int64_t finished = 0;  // by this run
   std::int64_t failed = 0;
+  std::int64_t other_shards = 0;  // cells this shard leaves to the others
+  std::int64_t by_others = 0;     // finished meanwhile by another process on the same database
   std::string first_error;
   double seconds = 0;
+  double write_seconds = 0;  // spent writing cells to the database
+  bool primary = true;       // false on an MPI worker rank, which reports nothing
 };
 
 RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const PluginHost& host,
-                              const RunOverrides& overrides);
+                              const RunOverrides& overrides, const Shard& shard = {});
 
 }  // namespace qx::run

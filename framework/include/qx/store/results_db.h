@@ -13,7 +13,7 @@
 
 namespace qx::store {
 
-inline constexpr std::int64_t kSchemaVersion = 6;
+inline constexpr std::int64_t kSchemaVersion = 7;
 
 struct RunRecord {
   std::string uid;  // stable across --resume
@@ -43,6 +43,15 @@ struct ExperimentRecord {
   std::string model;
   std::string device;
   std::int64_t threads = 0;
+  std::string machine;      // qx::describe_machine(): CPU model and the ISA flags kernels depend on
+  std::int64_t ranks = 1;   // processes computing cells: the MPI job's size, else 1
+  std::string shard;        // "K/N" for a --shard run, else empty
+};
+
+// What the process that owns the database spent writing cells (the MPI farm's serial part).
+struct WriteCost {
+  std::int64_t cells = 0;
+  double seconds = 0;
 };
 
 // One pass that ran in a cell.
@@ -95,8 +104,21 @@ class ResultsDb {
   void finish_run(std::int64_t run_id, const std::string& status, const std::string& error = {});
 
   std::int64_t open_experiment(const ExperimentRecord& experiment);
-  void finish_experiment(std::int64_t experiment_id, const std::string& status, const std::string& error = {});
+  void finish_experiment(std::int64_t experiment_id, const std::string& status, const std::string& error = {},
+                         const WriteCost& writes = {});
   bool has_finished_cell(const std::string& key);
+  // Two `qx run` processes on one database share a grid through claims: a process claims a
+  // cell before computing it, and record_cell() drops the claim with the cell. Returns false
+  // when the cell is finished or claimed by another live process; a claim whose process is gone
+  // (same host, no such pid) is taken over. `owner` is "host:pid" (claim_owner()).
+  bool claim_cell(const std::string& key, const std::string& owner);
+  // Drops every claim of `owner` that no finished cell replaced (a run ending, or failing).
+  void release_claims(const std::string& owner);
+  // The owner of a claim held elsewhere, for progress messages; empty when unclaimed.
+  std::string claim_holder(const std::string& key);
+  // Seconds the latest finished cell with these settings (sim::cell_options_json) took to
+  // calibrate, quantize, run its passes and evaluate, under any checkpoint; none if never run.
+  std::optional<double> recorded_seconds(const std::string& options_json);
   // The cell and its tensors in one transaction. Returns false, writing nothing, when another
   // process finished the same cell first; a failed row for the key is replaced.
   bool record_cell(std::int64_t experiment_id, const CellResult& result);
@@ -107,6 +129,8 @@ class ResultsDb {
   void record_histograms(const HistogramRecord& record);
 
   Database& database() { return db_; }
+  // This process, as it signs claims: "host:pid".
+  static std::string claim_owner();
 
  private:
   void migrate();

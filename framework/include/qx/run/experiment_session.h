@@ -1,0 +1,77 @@
+#pragma once
+// One process's view of a PTQ experiment: the checkpoint's model, the data and the calibration
+// batches, loaded and validated once, and then any of the experiment's cells computed on request.
+// The plain runner (ptq_runner.h) walks every cell; the MPI farm (mpi_farm.h) hands cells to
+// workers that each hold a session of their own. A session never opens the results database.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "qx/config/ptq_config.h"
+#include "qx/data/cifar10.h"
+#include "qx/nn/model.h"
+#include "qx/plugin/host.h"
+#include "qx/store/results_db.h"
+#include "qx/train/checkpoint.h"
+
+namespace qx::run {
+
+struct RunOverrides {
+  std::string database;    // --db
+  std::string data_dir;    // --data
+  std::string checkpoint;  // --checkpoint
+  std::string device;      // --device: where the cells run is not part of their key
+  std::int64_t threads = -1;  // --threads: instead of [evaluation] threads; -1 keeps the file's
+};
+
+// A cell as the runners schedule it: its place in the file and the key it is stored under.
+struct PlannedCell {
+  std::size_t index = 0;
+  std::string key;
+  std::string description;  // "minmax/per_channel W4A4 +cle"
+};
+
+struct CalibrationCache;  // the last cell's calibration, reused by the next where it matches
+
+class ExperimentSession {
+ public:
+  // Loads the checkpoint, model and data and validates every cell; throws qx::Error on bad input.
+  ExperimentSession(const config::PtqExperiment& experiment, const PluginHost& host, const RunOverrides& overrides);
+  ~ExperimentSession();
+  ExperimentSession(const ExperimentSession&) = delete;
+  ExperimentSession& operator=(const ExperimentSession&) = delete;
+
+  // Every cell of the experiment, in file order, with the key that stores it.
+  const std::vector<PlannedCell>& plan() const { return plan_; }
+  // Quantizes and evaluates cell `index` on a fresh copy of the checkpoint's weights. A cell that
+  // throws comes back as a failed result carrying the message; only a bad index throws.
+  store::CellResult compute(std::size_t index);
+
+  store::ExperimentRecord experiment_record() const;
+  // The experiment's tensor histograms ([histograms] layers), or nothing when it asks for none.
+  std::optional<store::HistogramRecord> histograms();
+  std::string database_path() const;
+  int threads() const { return threads_; }
+
+ private:
+  const config::PtqExperiment& experiment_;
+  const PluginHost& host_;
+  RunOverrides overrides_;
+  int threads_ = 0;
+  torch::Device device_ = torch::kCPU;
+  std::string checkpoint_path_;
+  train::Checkpoint checkpoint_;
+  std::shared_ptr<QuantizableModel> model_;
+  std::map<std::string, torch::Tensor> float_state_;
+  data::Dataset train_set_, test_set_;
+  std::vector<torch::Tensor> calibration_;
+  std::vector<PlannedCell> plan_;
+  std::unique_ptr<CalibrationCache> cache_;
+};
+
+}  // namespace qx::run

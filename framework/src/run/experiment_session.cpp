@@ -1,0 +1,251 @@
+#include "qx/run/experiment_session.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include "qx/core/error.h"
+#include "qx/core/runtime.h"
+#include "qx/data/batches.h"
+#include "qx/eval/evaluate.h"
+#include "qx/run/tensor_histograms.h"
+#include "qx/sim/quant_sim.h"
+#include "qx/train/trainer.h"
+
+namespace qx::run {
+
+// The last calibration, reusable by the next cell when observer and BatchNorm folding match.
+struct CalibrationCache {
+  std::string key;
+  std::vector<std::shared_ptr<quant::Observer>> observers;
+};
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The commit the experiment file belongs to, marked -dirty when the work tree has changes.
+std::string git_revision(const std::string& experiment_file) {
+  const auto dir = std::filesystem::absolute(experiment_file).parent_path().string();
+  auto read = [](const std::string& command) {
+    std::string out;
+    std::unique_ptr<FILE, decltype(&pclose)> pipe(popen(command.c_str(), "r"), pclose);
+    if (!pipe) return out;
+    char buffer[256];
+    while (fgets(buffer, sizeof buffer, pipe.get())) out += buffer;
+    return out;
+  };
+  auto head = read("git -C '" + dir + "' rev-parse HEAD 2>/dev/null");
+  if (head.empty()) return {};
+  head.erase(head.find_last_not_of("\n") + 1);
+  const bool dirty = !read("git -C '" + dir + "' status --porcelain --untracked-files=no 2>/dev/null").empty();
+  return dirty ? head + "-dirty" : head;
+}
+
+// The same training images for every cell: a seeded draw without augmentation.
+std::vector<torch::Tensor> calibration_batches(const data::Dataset& train_set, const config::CalibrationConfig& c,
+                                               const torch::Device& device) {
+  const std::int64_t wanted = c.batches * c.batch_size;
+  if (wanted > train_set.size()) {
+    fail("calibration wants {} x {} = {} images, the training set has {}", c.batches, c.batch_size, wanted,
+         train_set.size());
+  }
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(c.seed));
+  const auto order = torch::randperm(train_set.size(), generator, torch::kInt64);
+  std::vector<torch::Tensor> batches;
+  for (std::int64_t i = 0; i < c.batches; ++i) {
+    const auto indices = order.slice(0, i * c.batch_size, (i + 1) * c.batch_size);
+    batches.push_back(data::normalize(train_set.images.index_select(0, indices)).to(device));
+  }
+  return batches;
+}
+
+// Every plugin name, option and bit width is checked before the first cell runs.
+void validate(const config::PtqExperiment& experiment, const PluginHost& host, QuantizableModel& model) {
+  std::set<std::string> checked;
+  for (const auto& cell : experiment.cells) {
+    const auto where = fmt::format("{}: cell {}", experiment.source_path, sim::describe(cell));
+    sim::validate_cell(cell, model, where);
+    if (!cell.quantize) continue;
+    auto quantizer = host.create_quantizer(cell.quantizer.name, cell.quantizer.options);
+    for (const auto role : {quant::TensorRole::kWeight, quant::TensorRole::kActivation}) {
+      std::set<int> widths{role == quant::TensorRole::kWeight ? cell.weight_bits : cell.activation_bits};
+      for (const auto& [layer, bits] : cell.overrides) {
+        const int width = role == quant::TensorRole::kWeight ? bits.weight_bits : bits.activation_bits;
+        if (width) widths.insert(width);
+      }
+      const auto& observer = role == quant::TensorRole::kWeight ? cell.weight_observer : cell.observer;
+      for (int bits : widths) {
+        const auto spec = quantizer->spec(role, bits);
+        spec.validate(where);
+        const auto key = fmt::format("{}|{}|{}", observer.name, spec.axis, quant::role_name(role));
+        if (checked.insert(key).second) host.create_observer(observer.name, observer.options, {spec.axis, where});
+      }
+    }
+    for (const auto& pass : cell.passes) {
+      try {
+        host.create_pass(pass.name, pass.options)->check(cell, *quantizer, model);
+      } catch (const Error& e) {
+        fail("{}: {}", where, e.what());
+      }
+    }
+  }
+}
+
+// "minmax@1.0.0 minmax@1.0.0 per_channel@1.0.0 cle@1.0.0": what computed the cell.
+std::string plugin_versions(const sim::CellSpec& cell, const PluginHost& host) {
+  auto text = fmt::format("{}@{} {}@{} {}@{}", cell.observer.name, host.plugin_version("observer", cell.observer.name),
+                          cell.weight_observer.name, host.plugin_version("observer", cell.weight_observer.name),
+                          cell.quantizer.name, host.plugin_version("quantizer", cell.quantizer.name));
+  for (const auto& pass : cell.passes) text += fmt::format(" {}@{}", pass.name, host.plugin_version("pass", pass.name));
+  return text;
+}
+
+store::CellResult run_cell(const sim::CellSpec& cell, QuantizableModel& model,
+                           const std::map<std::string, torch::Tensor>& float_state, const PluginHost& host,
+                           const std::vector<torch::Tensor>& calibration, const data::Dataset& train_set,
+                           const data::Dataset& test_set,
+                           const config::EvaluationConfig& evaluation, const torch::Device& device,
+                           CalibrationCache& cache) {
+  store::CellResult result;
+  result.cell = cell;
+  train::load_model_state(model, float_state, "checkpoint");
+  model.eval();
+  sim::QuantSim sim(model, host, cell);
+  auto passes_run = sim.run_passes(passes::PassStage::kFloatModel, calibration, &train_set);
+  sim::CellSpec statistics;  // what the activation statistics depend on
+  statistics.observer = cell.observer;
+  statistics.fold_batch_norm = cell.fold_batch_norm;
+  statistics.residual_bits = cell.residual_bits;  // it decides which points are observed
+  for (const auto& run : passes_run) statistics.passes.push_back(run.pass);
+  const auto key = sim::cell_key(statistics, "{}");
+  auto start = Clock::now();
+  if (cell.quantize && key == cache.key) {
+    sim.adopt_calibration(cache.observers);
+  } else {
+    cache = {};
+    sim.calibrate(calibration);
+    if (cell.quantize) cache = {key, sim.activation_observers()};
+  }
+  result.calib_seconds = seconds_since(start);
+  start = Clock::now();
+  sim.quantize_weights();
+  sim.quantize_activations();
+  result.quantize_seconds = seconds_since(start);
+  for (auto& run : sim.run_passes(passes::PassStage::kQuantizedModel, calibration, &train_set)) {
+    passes_run.push_back(run);
+  }
+  for (const auto& run : passes_run) {
+    result.passes.push_back(
+        {run.pass.name, host.plugin_version("pass", run.pass.name), sim::plugin_json(run.pass), run.seconds, run.report});
+  }
+  const auto eval = eval::evaluate(model, test_set, evaluation.batch_size, device);
+  result.top1 = eval.top1;
+  result.top5 = eval.top5;
+  result.loss = eval.loss;
+  result.images = eval.images;
+  result.eval_seconds = eval.seconds;
+  result.tensors = sim.records();
+  if (!std::isfinite(result.loss)) fail("evaluation loss is {}", result.loss);
+  return result;
+}
+
+}  // namespace
+
+ExperimentSession::ExperimentSession(const config::PtqExperiment& experiment, const PluginHost& host,
+                                     const RunOverrides& overrides)
+    : experiment_(experiment), host_(host), overrides_(overrides), cache_(std::make_unique<CalibrationCache>()) {
+  threads_ = configure_threads(overrides.threads >= 0 ? overrides.threads : experiment.evaluation.threads);
+  device_ = parse_device(overrides.device.empty() ? experiment.evaluation.device : overrides.device);
+  checkpoint_path_ = overrides.checkpoint.empty() ? experiment.checkpoint : overrides.checkpoint;
+  checkpoint_ = train::load_checkpoint(checkpoint_path_);
+  model_ = host.create_model(checkpoint_.model, train::options_from_checkpoint(checkpoint_));
+  train::load_model_state(*model_, checkpoint_.state_dict, "checkpoint " + checkpoint_path_);
+  model_->to(device_);
+  if (experiment.evaluation.channels_last) train::to_channels_last(*model_);
+  float_state_ = train::model_state(*model_);
+  validate(experiment, host, *model_);
+  run::check_histogram_layers(*model_, experiment.histogram_layers, experiment.histograms_where);
+
+  const auto data_dir = data::resolve_data_dir(overrides.data_dir, experiment.data_dir);
+  train_set_ = data::load_cifar10(data_dir, data::Split::kTrain);
+  test_set_ = data::load_cifar10(data_dir, data::Split::kTest);
+  if (const auto n = experiment.evaluation.images; n > 0 && n < test_set_.size()) {
+    test_set_ = {test_set_.images.slice(0, 0, n), test_set_.labels.slice(0, 0, n)};
+  }
+  calibration_ = calibration_batches(train_set_, experiment.calibration, device_);
+  const auto context = fmt::format(
+      "{{\"calibration\":{{\"batch_size\":{},\"batches\":{},\"seed\":{}}},\"checkpoint\":{{\"epoch\":{},"
+      "\"run\":\"{}\"}},\"test_images\":{}}}",
+      experiment.calibration.batch_size, experiment.calibration.batches, experiment.calibration.seed,
+      checkpoint_.epoch, checkpoint_.run_uid, test_set_.size());
+  for (std::size_t i = 0; i < experiment.cells.size(); ++i) {
+    const auto& cell = experiment.cells[i];
+    // A new plugin version may compute differently, so it makes a new cell.
+    const auto key = sim::cell_key(cell, cell.quantize ? fmt::format("{{\"plugins\":\"{}\",\"run\":{}}}",
+                                                                     plugin_versions(cell, host), context)
+                                                       : context);
+    plan_.push_back({i, key, sim::describe(cell)});
+  }
+}
+
+ExperimentSession::~ExperimentSession() = default;
+
+store::CellResult ExperimentSession::compute(std::size_t index) {
+  if (index >= experiment_.cells.size()) {
+    fail("{}: no cell {} (the experiment has {})", experiment_.source_path, index, experiment_.cells.size());
+  }
+  const auto& cell = experiment_.cells[index];
+  store::CellResult result;
+  try {
+    result = run_cell(cell, *model_, float_state_, host_, calibration_, train_set_, test_set_, experiment_.evaluation,
+                      device_, *cache_);
+  } catch (const c10::Error& e) {  // what() carries a stack trace: one line is enough for the database
+    *cache_ = {};
+    result = store::CellResult{};
+    result.cell = cell;
+    result.error = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    *cache_ = {};
+    result = store::CellResult{};
+    result.cell = cell;
+    result.error = e.what();
+  }
+  result.key = plan_[index].key;
+  return result;
+}
+
+store::ExperimentRecord ExperimentSession::experiment_record() const {
+  store::ExperimentRecord record;
+  record.name = experiment_.name;
+  record.config_path = experiment_.source_path;
+  record.config_text = experiment_.source_text;
+  record.git_revision = git_revision(experiment_.source_path);
+  record.checkpoint = checkpoint_path_;
+  record.model = checkpoint_.model;
+  record.device = device_.str();
+  record.threads = threads_;
+  record.machine = describe_machine();
+  return record;
+}
+
+std::optional<store::HistogramRecord> ExperimentSession::histograms() {
+  if (experiment_.histogram_layers.empty()) return std::nullopt;
+  store::HistogramRecord record{checkpoint_.run_uid, checkpoint_.epoch,
+                                experiment_.calibration.batches * experiment_.calibration.batch_size,
+                                layer_histograms(*model_, experiment_.histogram_layers, calibration_)};
+  train::load_model_state(*model_, float_state_, "checkpoint");
+  return record;
+}
+
+std::string ExperimentSession::database_path() const {
+  return overrides_.database.empty() ? experiment_.database : overrides_.database;
+}
+
+}  // namespace qx::run

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Kills qx with SIGKILL at random moments and checks that nothing it writes is ever half-written
+# (docs/reliability.md):
+#   grid:  `qx run` on a small grid; after every kill the results database passes integrity_check
+#          and holds only whole cells; a final rerun gives exactly an uninterrupted run's cells and
+#          leaves no claim behind.
+#   train: `qx train` (with --resume once a checkpoint exists) on a small recipe with an SWA
+#          phase; after every kill the checkpoint loads; the final weights equal an uninterrupted
+#          run's, bit for bit.
+#   tools/kill_storm.sh [grid|train|both] [--kills N] [--seed S] [--data DIR] [--checkpoint PATH] [--qx BINARY]
+# Prints one line per kill and a summary line per storm. Exit 0 only if every check held.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+what=both
+if [[ ${1:-} == grid || ${1:-} == train || ${1:-} == both ]]; then what=$1; shift; fi
+kills=20 seed=1 data="$root/../shared/data/cifar-10-batches-bin" checkpoint="$root/checkpoints/resnet20.pt"
+qx="$root/build/qx"
+while (($#)); do
+  case $1 in
+    --kills) kills=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
+    --data) data=$2; shift 2 ;;
+    --checkpoint) checkpoint=$2; shift 2 ;;
+    --qx) qx=$2; shift 2 ;;
+    *) echo "kill_storm: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+data=$(realpath "$data") checkpoint=$(realpath "$checkpoint")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+RANDOM=$seed
+
+now() { date +%s.%N; }
+# A moment anywhere in an uninterrupted run's span, start-up included.
+random_moment() { echo "scale=3; $1 * $RANDOM / 32767" | bc; }
+# Starts a command in the background, SIGKILLs it after $1 seconds (if it still runs), reaps it.
+kill_after() {
+  local delay=$1
+  shift
+  "$@" &
+  local pid=$!
+  sleep "$delay"
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# Whole cells only: the file passes SQLite's own integrity check, and every finished cell has
+# exactly the tensor records the same cell has in the uninterrupted run (a cell's row and its
+# tensors are one transaction; keys are UNIQUE, so no cell has two rows).
+check_database() {  # db -> prints a reason and returns 1 on the first problem
+  local db=$1 integrity tensors
+  integrity=$(sqlite3 "$db" "PRAGMA integrity_check" 2>&1) || { echo "cannot open: $integrity"; return 1; }
+  [[ $integrity == ok ]] || { echo "integrity_check: $integrity"; return 1; }
+  tensors=$(sqlite3 "$db" "ATTACH '$work/reference.sqlite' AS ref;
+    SELECT COUNT(*) FROM cells c JOIN ref.cells r ON r.key = c.key WHERE c.status = 'finished' AND
+    (SELECT COUNT(*) FROM cell_tensors WHERE cell_id = c.id) != (SELECT COUNT(*) FROM ref.cell_tensors WHERE cell_id = r.id)")
+  [[ $tensors == 0 ]] || { echo "$tensors cells with tensors missing"; return 1; }
+}
+
+grid_storm() {
+  # Twelve quantized cells and the float one, a second or two each: 1,000 test images, one thread.
+  cat >"$work/grid.toml" <<EOF
+name = "kill-storm"
+[model]
+checkpoint = "$checkpoint"
+[data]
+dir = "$data"
+[calibration]
+batches = 2
+batch_size = 64
+[evaluation]
+images = 1000
+threads = 1
+[output]
+database = "storm.sqlite"
+[grid]
+observers = ["minmax", "percentile"]
+quantizers = ["asymmetric", "per_channel"]
+bits = [8, 4, 2]
+[[cells]]
+name = "fp32"
+quantize = false
+EOF
+  local cells=13 start span survived=0 i delay done_cells reason
+  start=$(now)
+  "$qx" run "$work/grid.toml" --db "$work/reference.sqlite" >"$work/reference.log" 2>&1
+  span=$(echo "$(now) - $start" | bc)
+  for ((i = 1; i <= kills; i++)); do
+    delay=$(random_moment "$span")
+    kill_after "$delay" "$qx" run "$work/grid.toml" --db "$work/storm.sqlite" >>"$work/storm.log" 2>&1
+    done_cells=0
+    if [[ -f $work/storm.sqlite ]]; then
+      done_cells=$(sqlite3 "$work/storm.sqlite" "SELECT COUNT(*) FROM cells WHERE status = 'finished'" 2>/dev/null || echo 0)
+    fi
+    if [[ ! -f $work/storm.sqlite ]] || reason=$(check_database "$work/storm.sqlite"); then
+      survived=$((survived + 1))
+      printf 'grid kill %2d at %5.2f s: ok (%d/%d cells finished)\n' "$i" "$delay" "$done_cells" "$cells"
+    else
+      printf 'grid kill %2d at %5.2f s: FAILED: %s\n' "$i" "$delay" "$reason"
+    fi
+  done
+  "$qx" run "$work/grid.toml" --db "$work/storm.sqlite" >>"$work/storm.log" 2>&1 \
+    || { echo "grid kill storm: the final rerun failed"; tail -3 "$work/storm.log"; return 1; }
+  local differ claims
+  differ=$(sqlite3 "$work/storm.sqlite" "ATTACH '$work/reference.sqlite' AS ref;
+    SELECT (SELECT COUNT(*) FROM ref.cells r LEFT JOIN main.cells c ON c.key = r.key AND c.status = 'finished'
+            WHERE c.key IS NULL OR c.top1 != r.top1 OR c.top5 != r.top5 OR c.loss != r.loss)
+         + (SELECT COUNT(*) FROM main.cells WHERE status = 'finished') - (SELECT COUNT(*) FROM ref.cells)")
+  claims=$(sqlite3 "$work/storm.sqlite" "SELECT COUNT(*) FROM cell_claims")
+  echo "grid kill storm: $survived/$kills kills survived; final rerun: $cells cells, $differ differing from an" \
+       "uninterrupted run, $claims claims left (uninterrupted: ${span%.*} s)"
+  [[ $survived == "$kills" && $differ == 0 && $claims == 0 ]]
+}
+
+# Loads a checkpoint in Python PyTorch and prints its epoch.
+checkpoint_epoch() {
+  /usr/bin/python3 -c "import sys, torch; print(torch.load(sys.argv[1])['epoch'])" "$1" 2>/dev/null || echo unreadable
+}
+
+train_storm() {
+  # Three epochs of 1,024 images and one SWA epoch, one thread: seconds an epoch.
+  cat >"$work/train.toml" <<EOF
+name = "kill-storm-train"
+[model]
+plugin = "resnet20"
+[data]
+dir = "$data"
+train_images = 1024
+test_images = 500
+[train]
+epochs = 3
+batch_size = 128
+eval_batch_size = 500
+threads = 1
+[schedule]
+warmup_epochs = 0.5
+[swa]
+epochs = 1
+[output]
+dir = "run"
+EOF
+  local start span survived=0 i delay epoch resume
+  start=$(now)
+  "$qx" train "$work/train.toml" --out "$work/train-reference" >"$work/train-reference.log" 2>&1
+  span=$(echo "$(now) - $start" | bc)
+  for ((i = 1; i <= kills; i++)); do
+    delay=$(random_moment "$span")
+    resume=()
+    [[ -f $work/train-storm/checkpoint.pt ]] && resume=(--resume)
+    kill_after "$delay" "$qx" train "$work/train.toml" --out "$work/train-storm" "${resume[@]}" >>"$work/train-storm.log" 2>&1
+    epoch=none
+    [[ -f $work/train-storm/checkpoint.pt ]] && epoch=$(checkpoint_epoch "$work/train-storm/checkpoint.pt")
+    if [[ $epoch == unreadable ]]; then
+      printf 'train kill %2d at %5.2f s: FAILED: the checkpoint does not load\n' "$i" "$delay"
+    else
+      survived=$((survived + 1))
+      printf 'train kill %2d at %5.2f s: ok (checkpoint after epoch %s)\n' "$i" "$delay" "$epoch"
+    fi
+  done
+  resume=()
+  [[ -f $work/train-storm/checkpoint.pt ]] && resume=(--resume)
+  "$qx" train "$work/train.toml" --out "$work/train-storm" "${resume[@]}" >>"$work/train-storm.log" 2>&1 \
+    || { echo "train kill storm: the final run failed"; tail -3 "$work/train-storm.log"; return 1; }
+  local same
+  same=$(/usr/bin/python3 - "$work/train-reference/checkpoint.pt" "$work/train-storm/checkpoint.pt" <<'PY'
+import sys, torch
+a, b = (torch.load(path) for path in sys.argv[1:])
+keys = set(a["state_dict"]) | set(b["state_dict"])
+equal = all(k in a["state_dict"] and k in b["state_dict"] and torch.equal(a["state_dict"][k], b["state_dict"][k])
+            for k in keys)
+print(f"{'identical' if equal and a['epoch'] == b['epoch'] else 'DIFFERENT'} ({len(keys)} tensors, epoch {b['epoch']})")
+PY
+)
+  echo "train kill storm: $survived/$kills kills survived; final weights: $same to an uninterrupted run's" \
+       "(uninterrupted: ${span%.*} s)"
+  [[ $survived == "$kills" && $same == identical* ]]
+}
+
+status=0
+if [[ $what != train ]]; then grid_storm || status=1; fi
+if [[ $what != grid ]]; then train_storm || status=1; fi
+exit $status
