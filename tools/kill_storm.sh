@@ -81,34 +81,42 @@ bits = [8, 4, 2]
 name = "fp32"
 quantize = false
 EOF
-  local cells=13 start span survived=0 i delay done_cells reason
+  local cells=13 start span survived=0 i delay done_cells reason round=1 db
   start=$(now)
   "$qx" run "$work/grid.toml" --db "$work/reference.sqlite" >"$work/reference.log" 2>&1
   span=$(echo "$(now) - $start" | bc)
+  # Each kill interrupts a grid that is not yet complete: once the kills and resumes have
+  # completed one database, the next kill starts another from nothing.
   for ((i = 1; i <= kills; i++)); do
+    db="$work/storm-$round.sqlite"
     delay=$(random_moment "$span")
-    kill_after "$delay" "$qx" run "$work/grid.toml" --db "$work/storm.sqlite" >>"$work/storm.log" 2>&1
+    kill_after "$delay" "$qx" run "$work/grid.toml" --db "$db" >>"$work/storm.log" 2>&1
     done_cells=0
-    if [[ -f $work/storm.sqlite ]]; then
-      done_cells=$(sqlite3 "$work/storm.sqlite" "SELECT COUNT(*) FROM cells WHERE status = 'finished'" 2>/dev/null || echo 0)
+    if [[ -f $db ]]; then
+      done_cells=$(sqlite3 "$db" "SELECT COUNT(*) FROM cells WHERE status = 'finished'" 2>/dev/null || echo 0)
     fi
-    if [[ ! -f $work/storm.sqlite ]] || reason=$(check_database "$work/storm.sqlite"); then
+    if [[ ! -f $db ]] || reason=$(check_database "$db"); then
       survived=$((survived + 1))
-      printf 'grid kill %2d at %5.2f s: ok (%d/%d cells finished)\n' "$i" "$delay" "$done_cells" "$cells"
+      printf 'grid kill %2d at %5.2f s: ok (database %d: %d/%d cells finished)\n' "$i" "$delay" "$round" "$done_cells" "$cells"
     else
       printf 'grid kill %2d at %5.2f s: FAILED: %s\n' "$i" "$delay" "$reason"
     fi
+    [[ $done_cells == "$cells" ]] && round=$((round + 1))
   done
-  "$qx" run "$work/grid.toml" --db "$work/storm.sqlite" >>"$work/storm.log" 2>&1 \
-    || { echo "grid kill storm: the final rerun failed"; tail -3 "$work/storm.log"; return 1; }
-  local differ claims
-  differ=$(sqlite3 "$work/storm.sqlite" "ATTACH '$work/reference.sqlite' AS ref;
-    SELECT (SELECT COUNT(*) FROM ref.cells r LEFT JOIN main.cells c ON c.key = r.key AND c.status = 'finished'
-            WHERE c.key IS NULL OR c.top1 != r.top1 OR c.top5 != r.top5 OR c.loss != r.loss)
-         + (SELECT COUNT(*) FROM main.cells WHERE status = 'finished') - (SELECT COUNT(*) FROM ref.cells)")
-  claims=$(sqlite3 "$work/storm.sqlite" "SELECT COUNT(*) FROM cell_claims")
-  echo "grid kill storm: $survived/$kills kills survived; final rerun: $cells cells, $differ differing from an" \
-       "uninterrupted run, $claims claims left (uninterrupted: ${span%.*} s)"
+  # Every database the storm wrote, completed by a rerun, equals the uninterrupted run.
+  local differ=0 claims=0 r
+  for ((r = 1; r <= round; r++)); do
+    db="$work/storm-$r.sqlite"
+    "$qx" run "$work/grid.toml" --db "$db" >>"$work/storm.log" 2>&1 \
+      || { echo "grid kill storm: the final rerun of database $r failed"; tail -3 "$work/storm.log"; return 1; }
+    differ=$((differ + $(sqlite3 "$db" "ATTACH '$work/reference.sqlite' AS ref;
+      SELECT (SELECT COUNT(*) FROM ref.cells r LEFT JOIN main.cells c ON c.key = r.key AND c.status = 'finished'
+              WHERE c.key IS NULL OR c.top1 != r.top1 OR c.top5 != r.top5 OR c.loss != r.loss)
+           + (SELECT COUNT(*) FROM main.cells WHERE status = 'finished') - (SELECT COUNT(*) FROM ref.cells)")))
+    claims=$((claims + $(sqlite3 "$db" "SELECT COUNT(*) FROM cell_claims")))
+  done
+  echo "grid kill storm: $survived/$kills kills survived; $round databases completed by reruns: $differ cells" \
+       "differing from an uninterrupted run, $claims claims left (uninterrupted: ${span%.*} s)"
   [[ $survived == "$kills" && $differ == 0 && $claims == 0 ]]
 }
 
@@ -139,41 +147,47 @@ epochs = 1
 [output]
 dir = "run"
 EOF
-  local start span survived=0 i delay epoch resume
+  local start span survived=0 i delay epoch resume round=1 out total=4 r
   start=$(now)
   "$qx" train "$work/train.toml" --out "$work/train-reference" >"$work/train-reference.log" 2>&1
   span=$(echo "$(now) - $start" | bc)
+  # As for the grid: once kills and resumes have finished one run, the next kill starts another.
   for ((i = 1; i <= kills; i++)); do
+    out="$work/train-storm-$round"
     delay=$(random_moment "$span")
     resume=()
-    [[ -f $work/train-storm/checkpoint.pt ]] && resume=(--resume)
-    kill_after "$delay" "$qx" train "$work/train.toml" --out "$work/train-storm" "${resume[@]}" >>"$work/train-storm.log" 2>&1
+    [[ -f $out/checkpoint.pt ]] && resume=(--resume)
+    kill_after "$delay" "$qx" train "$work/train.toml" --out "$out" "${resume[@]}" >>"$work/train-storm.log" 2>&1
     epoch=none
-    [[ -f $work/train-storm/checkpoint.pt ]] && epoch=$(checkpoint_epoch "$work/train-storm/checkpoint.pt")
+    [[ -f $out/checkpoint.pt ]] && epoch=$(checkpoint_epoch "$out/checkpoint.pt")
     if [[ $epoch == unreadable ]]; then
       printf 'train kill %2d at %5.2f s: FAILED: the checkpoint does not load\n' "$i" "$delay"
     else
       survived=$((survived + 1))
-      printf 'train kill %2d at %5.2f s: ok (checkpoint after epoch %s)\n' "$i" "$delay" "$epoch"
+      printf 'train kill %2d at %5.2f s: ok (run %d: checkpoint after epoch %s of %d)\n' "$i" "$delay" "$round" "$epoch" "$total"
     fi
+    [[ $epoch == "$total" ]] && round=$((round + 1))
   done
-  resume=()
-  [[ -f $work/train-storm/checkpoint.pt ]] && resume=(--resume)
-  "$qx" train "$work/train.toml" --out "$work/train-storm" "${resume[@]}" >>"$work/train-storm.log" 2>&1 \
-    || { echo "train kill storm: the final run failed"; tail -3 "$work/train-storm.log"; return 1; }
-  local same
-  same=$(/usr/bin/python3 - "$work/train-reference/checkpoint.pt" "$work/train-storm/checkpoint.pt" <<'PY'
+  # Every run the storm interrupted, finished by --resume, ends with the uninterrupted run's weights.
+  local identical=0
+  for ((r = 1; r <= round; r++)); do
+    out="$work/train-storm-$r"
+    resume=()
+    [[ -f $out/checkpoint.pt ]] && resume=(--resume)
+    "$qx" train "$work/train.toml" --out "$out" "${resume[@]}" >>"$work/train-storm.log" 2>&1 \
+      || { echo "train kill storm: finishing run $r failed"; tail -3 "$work/train-storm.log"; return 1; }
+    /usr/bin/python3 - "$work/train-reference/checkpoint.pt" "$out/checkpoint.pt" <<'PY' && identical=$((identical + 1))
 import sys, torch
 a, b = (torch.load(path) for path in sys.argv[1:])
 keys = set(a["state_dict"]) | set(b["state_dict"])
-equal = all(k in a["state_dict"] and k in b["state_dict"] and torch.equal(a["state_dict"][k], b["state_dict"][k])
-            for k in keys)
-print(f"{'identical' if equal and a['epoch'] == b['epoch'] else 'DIFFERENT'} ({len(keys)} tensors, epoch {b['epoch']})")
+sys.exit(0 if a["epoch"] == b["epoch"] and all(
+    k in a["state_dict"] and k in b["state_dict"] and torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in keys)
+    else 1)
 PY
-)
-  echo "train kill storm: $survived/$kills kills survived; final weights: $same to an uninterrupted run's" \
-       "(uninterrupted: ${span%.*} s)"
-  [[ $survived == "$kills" && $same == identical* ]]
+  done
+  echo "train kill storm: $survived/$kills kills survived; $identical of $round interrupted runs, finished with" \
+       "--resume, end with an uninterrupted run's weights bit for bit (uninterrupted: ${span%.*} s)"
+  [[ $survived == "$kills" && $identical == "$round" ]]
 }
 
 status=0
