@@ -32,7 +32,8 @@ RANDOM=$seed
 
 now() { date +%s.%N; }
 # A moment anywhere in an uninterrupted run's span, start-up included.
-random_moment() { echo "scale=3; $1 * $RANDOM / 32767" | bc; }
+random_moment() { awk -v span="$1" -v r="$RANDOM" 'BEGIN { printf "%.3f", span * r / 32767 }'; }
+seconds_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 # Starts a command in the background, SIGKILLs it after $1 seconds (if it still runs), reaps it.
 kill_after() {
   local delay=$1
@@ -84,7 +85,7 @@ EOF
   local cells=13 start span survived=0 i delay done_cells reason round=1 db
   start=$(now)
   "$qx" run "$work/grid.toml" --db "$work/reference.sqlite" >"$work/reference.log" 2>&1
-  span=$(echo "$(now) - $start" | bc)
+  span=$(seconds_since "$start")
   # Each kill interrupts a grid that is not yet complete: once the kills and resumes have
   # completed one database, the next kill starts another from nothing.
   for ((i = 1; i <= kills; i++)); do
@@ -150,7 +151,7 @@ EOF
   local start span survived=0 i delay epoch resume round=1 out total=4 r
   start=$(now)
   "$qx" train "$work/train.toml" --out "$work/train-reference" >"$work/train-reference.log" 2>&1
-  span=$(echo "$(now) - $start" | bc)
+  span=$(seconds_since "$start")
   # As for the grid: once kills and resumes have finished one run, the next kill starts another.
   for ((i = 1; i <= kills; i++)); do
     out="$work/train-storm-$round"
