@@ -185,13 +185,15 @@ TEST_F(MpiTest, AKilledWorkerLeavesWholeCellsAndARerunCompletes) {
         "[[cells]]\nname = \"slow2\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nbits = 2\npasses = [\"adaround\"]\n");
   const std::string db = "killed.sqlite";
   // Once two cells are in, SIGKILL rank 1 (found by the rank Open MPI puts in each rank's
-  // environment), most likely in the middle of a slow cell.
+  // environment), most likely in the middle of a slow cell. The scan reads /proc itself: pgrep
+  // (procps) is not on a minimal Debian.
   const std::string kill_rank1 =
       "for i in $(seq 600); do "
       "  if [ -f " + db + " ] && [ \"$(sqlite3 " + db + " \"SELECT COUNT(*) FROM cells\" 2>/dev/null)\" -ge 2 ]; then break; fi; "
       "  sleep 0.1; done; "
-      "for p in $(pgrep -f 'qx.* run e.toml --db " + db + "'); do "
-      "  if tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1; then kill -9 $p; fi; done";
+      "for dir in /proc/[0-9]*; do "
+      "  if tr '\\0' '\\n' < $dir/cmdline 2>/dev/null | grep -qx " + db + " && "
+      "     tr '\\0' '\\n' < $dir/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1; then kill -9 ${dir#/proc/}; fi; done";
   const int status = shell(mpirun(3) + "run e.toml --db " + db + " >killed.log 2>&1 & job=$!; " + kill_rank1 +
                            "; wait $job");
   EXPECT_NE(status, 0);  // a dead rank ends the job, as MPI does
