@@ -15,6 +15,7 @@ packages=(
   libopenblas0-openmp   # Debian's LibTorch otherwise runs its BLAS calls on reference BLAS
   gnuplot-nox
   openmpi-bin libopenmpi-dev   # `mpirun -np N qx run` (docs/scaling.md)
+  clang libclang-rt-14-dev     # tools/fuzz.sh and tools/sanitize.sh (docs/reliability.md)
 )
 
 sudo_cmd=()

@@ -46,16 +46,44 @@ TEST(PluginHost, RefusesAbiMismatchNamingFileAndBothVersions) {
 }
 
 TEST(PluginHost, ChecksEveryFieldOfTheInfo) {
-  PluginInfo info = host_plugin_info();
+  const auto valid = [] {
+    PluginInfo info = host_plugin_info();
+    info.kind = "observer";
+    info.name = "minmax";
+    info.version = "1.0.0";
+    return info;
+  };
+  PluginInfo info = valid();
   EXPECT_EQ(check_plugin_info(info, "p.so"), "");
   info.torch_version = "0.0.1";
   EXPECT_THAT(check_plugin_info(info, "p.so"), HasSubstr("built against LibTorch 0.0.1"));
-  info = host_plugin_info();
+  info = valid();
   info.compiler = "other-compiler";
   EXPECT_THAT(check_plugin_info(info, "p.so"), HasSubstr("built with compiler 'other-compiler'"));
-  info = host_plugin_info();
+  info = valid();
   info.magic = 0;
   EXPECT_THAT(check_plugin_info(info, "p.so"), HasSubstr("not a qx plugin"));
+  // What fuzzing the record found (tests/fuzz/regressions/plugin_info/): fields the host cannot
+  // use, and foreign text that would break the one-line message.
+  info = valid();
+  info.kind = nullptr;
+  EXPECT_EQ(check_plugin_info(info, "p.so"),
+            "plugin p.so: unknown plugin kind '(null)' (expected model, observer, quantizer or pass)");
+  info = valid();
+  info.kind = "exporter";
+  EXPECT_THAT(check_plugin_info(info, "p.so"), HasSubstr("unknown plugin kind 'exporter'"));
+  info = valid();
+  info.name = "";
+  EXPECT_THAT(check_plugin_info(info, "p.so"), HasSubstr("plugin name '' is not a lower-case identifier"));
+  info = valid();
+  info.name = "Min Max";
+  EXPECT_THAT(check_plugin_info(info, "p.so"), HasSubstr("plugin name 'Min Max' is not a lower-case identifier"));
+  info = valid();
+  info.version = nullptr;
+  EXPECT_EQ(check_plugin_info(info, "p.so"), "plugin p.so: the info record has no version");
+  info = valid();
+  info.compiler = "gcc\nsecond line";
+  EXPECT_THAT(check_plugin_info(info, "p.so"), HasSubstr("built with compiler 'gcc\\nsecond line'"));
 }
 
 TEST(PluginHost, UnknownModelListsWhatExists) {
@@ -94,6 +122,29 @@ TEST(PluginHost, ModelsKeepTheirLibraryAlive) {
   // The host is gone; the model's code must still be mapped.
   model->eval();
   EXPECT_EQ(model->forward(torch::zeros({1, 3, 32, 32})).size(1), 10);
+}
+
+// The model contract (qx/nn/model_contract.h) is checked when a model is created: each broken
+// model of the test plugin is refused with one line that names it and what it breaks.
+TEST(PluginHost, ChecksTheModelContractWhenAModelIsCreated) {
+  PluginHost host(QX_BAD_MODEL_PLUGIN_DIR);
+  EXPECT_NO_THROW(host.create_model("good_small", Options()));
+  const std::vector<std::pair<std::string, std::string>> broken = {
+      {"feeds_unknown_layer",
+       "model plugin 'feeds_unknown_layer': quant point 'input_q' feeds 'conv9', which is not a Conv2d or Linear "
+       "layer of the model"},
+      {"unfed_layer", "model plugin 'unfed_layer': no quant point feeds weight layer 'conv'"},
+      {"flat_logits",
+       "model plugin 'flat_logits': forward() maps images [2, 3, 32, 32] to [20], expected logits [2, classes]"},
+  };
+  for (const auto& [name, message] : broken) {
+    try {
+      host.create_model(name, Options());
+      ADD_FAILURE() << name << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), message);
+    }
+  }
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   qx::cli::GlobalOptions global;
   app.add_option("--plugins", global.plugin_dir, "plugin directory (default: $QX_PLUGIN_DIR, the experiment file, "
-                                                 "the build tree)");
+                                                 "<prefix>/lib/qx/plugins beside an installed qx, else the build tree's)");
   qx::cli::add_plugins_command(app, global);
   qx::cli::add_data_command(app);
   qx::cli::add_train_command(app, global);

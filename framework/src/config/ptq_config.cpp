@@ -167,7 +167,11 @@ void expand_grid(TableReader& grid, const PluginTables& plugins, const OverrideS
 }  // namespace
 
 PtqExperiment load_ptq_experiment(const std::string& path) {
-  auto document = parse_toml_file(path);
+  return load_ptq_experiment_text(parse_toml_file(path).text, path);
+}
+
+PtqExperiment load_ptq_experiment_text(std::string text, const std::string& path) {
+  auto document = parse_toml_text(std::move(text), path);
   TableReader root(document.root, document.path, "");
   PtqExperiment experiment;
   experiment.source_path = document.path;

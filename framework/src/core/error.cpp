@@ -1,8 +1,12 @@
 #include "qx/core/error.h"
 
+#include "qx/core/text.h"
+
 namespace qx {
 
-Error::Error(const std::string& message) : std::runtime_error(message) {}
+// One line by construction: a message that carries outside text (a parser's description of the
+// offending bytes, a plugin's strings) has its control characters escaped here.
+Error::Error(const std::string& message) : std::runtime_error(printable(message)) {}
 
 Error::~Error() = default;
 

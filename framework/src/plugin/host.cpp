@@ -10,10 +10,15 @@
 #include <fmt/ranges.h>
 
 #include "qx/core/error.h"
+#include "qx/core/text.h"
+#include "qx/nn/model_contract.h"
 #include "qx/plugin/registrar.h"
 
 #ifndef QX_DEFAULT_PLUGIN_DIR
 #define QX_DEFAULT_PLUGIN_DIR "plugins"
+#endif
+#ifndef QX_INSTALLED_PLUGIN_DIR
+#define QX_INSTALLED_PLUGIN_DIR "lib/qx/plugins"
 #endif
 
 namespace qx {
@@ -86,6 +91,21 @@ void merge(std::vector<std::pair<std::string, Factory>>& registered, PluginHost:
 
 }  // namespace
 
+namespace {
+
+bool is_identifier(const char* text) {
+  if (!text || !*text) return false;
+  for (const char* c = text; *c; ++c) {
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_')) return false;
+  }
+  return true;
+}
+
+// A field of a foreign record, quoted in a message: escaped and cut to a sane length.
+std::string quoted(const char* text) { return printable(safe(text), 80); }
+
+}  // namespace
+
 std::string check_plugin_info(const PluginInfo& plugin, const std::string& file) {
   const PluginInfo host = host_plugin_info();
   if (plugin.magic != host.magic) {
@@ -98,12 +118,24 @@ std::string check_plugin_info(const PluginInfo& plugin, const std::string& file)
   }
   if (safe(plugin.torch_version) != host.torch_version) {
     return fmt::format("plugin {}: built against LibTorch {}, but this qx uses LibTorch {}; rebuild the plugin", file,
-                       safe(plugin.torch_version), host.torch_version);
+                       quoted(plugin.torch_version), host.torch_version);
   }
   if (safe(plugin.compiler) != host.compiler) {
     return fmt::format("plugin {}: built with compiler '{}', but this qx was built with '{}'; rebuild the plugin",
-                       file, safe(plugin.compiler), host.compiler);
+                       file, quoted(plugin.compiler), host.compiler);
   }
+  // Found by fuzzing the record (tests/fuzz/fuzz_plugin_info.cpp): a record that passed the
+  // checks above could still carry a null or unknown kind, or no name, and was accepted.
+  const std::string kind = safe(plugin.kind);
+  if (kind != "model" && kind != "observer" && kind != "quantizer" && kind != "pass") {
+    return fmt::format("plugin {}: unknown plugin kind '{}' (expected model, observer, quantizer or pass)", file,
+                       quoted(plugin.kind));
+  }
+  if (!is_identifier(plugin.name)) {
+    return fmt::format("plugin {}: plugin name '{}' is not a lower-case identifier ([a-z0-9_]+)", file,
+                       quoted(plugin.name));
+  }
+  if (!plugin.version || !*plugin.version) return fmt::format("plugin {}: the info record has no version", file);
   return {};
 }
 
@@ -214,7 +246,9 @@ auto PluginHost::create(const Catalog<Factory>& catalog, const std::string& kind
 }
 
 std::shared_ptr<QuantizableModel> PluginHost::create_model(const std::string& name, const Options& options) const {
-  return create(models_, "model", name, options);
+  auto model = create(models_, "model", name, options);
+  nn::check_model_contract(*model, name);
+  return model;
 }
 
 std::shared_ptr<quant::Observer> PluginHost::create_observer(const std::string& name, const Options& options,
@@ -244,6 +278,14 @@ fs::path resolve_plugin_dir(const std::string& from_cli, const std::string& from
   if (!from_cli.empty()) return from_cli;
   if (const char* env = std::getenv("QX_PLUGIN_DIR"); env && *env) return env;
   if (!from_experiment.empty()) return from_experiment;
+  // An installed qx (<prefix>/bin/qx) uses the plugins installed with it; a qx in its build tree,
+  // that tree's. The program's own path decides, never the working directory.
+  std::error_code error;
+  const fs::path program = fs::read_symlink("/proc/self/exe", error);
+  if (!error && program.filename() == "qx") {
+    const fs::path installed = program.parent_path().parent_path() / QX_INSTALLED_PLUGIN_DIR;
+    if (fs::is_directory(installed, error)) return installed;
+  }
   return QX_DEFAULT_PLUGIN_DIR;
 }
 

@@ -1,9 +1,16 @@
 #include "qx/train/checkpoint.h"
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
+#include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/read_adapter_interface.h>
+#include <torch/csrc/jit/serialization/import_read.h>
+
 #include "qx/core/error.h"
+#include "qx/train/pickle_scan.h"
 
 namespace qx::train {
 namespace fs = std::filesystem;
@@ -26,6 +33,38 @@ std::map<std::string, torch::Tensor> tensor_map(const c10::IValue& value, const 
   return tensors;
 }
 
+// torch::pickle_load() without its reader's bug. LibTorch 1.13's VectorReader copies whatever
+// range the zip reader asks for, and a corrupt file's offsets ask for bytes past the end of the
+// buffer: a heap overflow, found by fuzzing (tests/fuzz/fuzz_checkpoint.cpp; the input is in
+// tests/fuzz/regressions/checkpoint/). This reader hands out only the bytes there are; the zip
+// reader then reports the file as corrupt.
+class BoundedReader : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit BoundedReader(const std::vector<char>& bytes) : bytes_(bytes) {}
+  size_t size() const override { return bytes_.size(); }
+  size_t read(uint64_t pos, void* buf, size_t n, const char* /*what*/) const override {
+    if (pos >= bytes_.size()) return 0;
+    n = std::min<size_t>(n, bytes_.size() - pos);
+    std::memcpy(buf, bytes_.data() + pos, n);
+    return n;
+  }
+
+ private:
+  const std::vector<char>& bytes_;
+};
+
+// Returns an empty IValue and sets `refused` when the pickle declares a length it does not hold.
+c10::IValue unpickle(const std::vector<char>& bytes, std::string& refused) {
+  // The archive layout torch::pickle_save() writes and torch.load() reads: data.pkl, data/<n>.
+  caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BoundedReader>(bytes));
+  if (reader.hasRecord("data.pkl")) {
+    const auto [pickle, size] = reader.getRecord("data.pkl");
+    refused = check_pickle_lengths(std::string_view(static_cast<const char*>(pickle.get()), size));
+    if (!refused.empty()) return {};
+  }
+  return torch::jit::readArchiveAndTensors("data", "", "", c10::nullopt, c10::nullopt, c10::nullopt, reader);
+}
+
 c10::IValue field(const c10::impl::GenericDict& dict, const std::string& key, const std::string& file) {
   auto it = dict.find(key);
   if (it == dict.end()) fail("checkpoint {}: missing field '{}'", file, key);
@@ -42,8 +81,9 @@ void save_checkpoint(const Checkpoint& checkpoint, const fs::path& path) {
   dict.insert("format_version", kCheckpointFormatVersion);
   dict.insert("model", checkpoint.model);
   c10::impl::GenericDict options(c10::StringType::get(), c10::AnyType::get());
-  for (const auto& [key, value] : checkpoint.model_options) {
-    std::visit([&](const auto& v) { options.insert(key, c10::IValue(v)); }, value);
+  for (const auto& option : checkpoint.model_options) {
+    // (a structured binding cannot be captured by a lambda in C++17)
+    std::visit([&](const auto& v) { options.insert(option.first, c10::IValue(v)); }, option.second);
   }
   dict.insert("model_options", options);
   dict.insert("state_dict", tensor_dict(checkpoint.state_dict));
@@ -72,14 +112,21 @@ Checkpoint load_checkpoint(const fs::path& path) {
   std::error_code error;
   if (!fs::is_regular_file(path, error)) fail("checkpoint {}: no such file", file);
   std::ifstream in(path, std::ios::binary);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in) fail("checkpoint {}: cannot be opened", file);
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return checkpoint_from_bytes(bytes, file);
+}
+
+Checkpoint checkpoint_from_bytes(const std::vector<char>& bytes, const std::string& file) {
   c10::IValue root;
+  std::string refused;
   try {
-    root = torch::pickle_load(bytes);
+    root = unpickle(bytes, refused);
   } catch (const std::exception& e) {
     const std::string reason = e.what();
     fail("checkpoint {}: not a readable checkpoint ({})", file, reason.substr(0, reason.find('\n')));
   }
+  if (!refused.empty()) fail("checkpoint {}: not a readable checkpoint ({})", file, refused);
   try {
     return checkpoint_from_ivalue(root, file);
   } catch (const c10::Error& e) {

@@ -20,7 +20,7 @@ struct CalibrationConfig {
 };
 
 struct EvaluationConfig {
-  std::int64_t batch_size = 1000;
+  std::int64_t batch_size = 200;  // the loader's default ([evaluation] batch_size)
   std::int64_t images = 0;   // the first N test images; 0 = all (smoke runs and tests use fewer)
   std::int64_t threads = 0;  // 0 = all cores
   std::string device = "cpu";
@@ -46,5 +46,7 @@ struct PtqExperiment {
 
 // Parses and validates the file; every error names file:line:col.
 PtqExperiment load_ptq_experiment(const std::string& path);
+// The same from text already read; `path` names it in errors and anchors relative paths.
+PtqExperiment load_ptq_experiment_text(std::string text, const std::string& path);
 
 }  // namespace qx::config

@@ -27,6 +27,10 @@ struct Dataset {
 
 std::vector<std::string> cifar10_files(Split split);
 
+// Reads and validates one batch file of exactly `records` records; qx::Error names the file and
+// the problem (missing, wrong size, a label outside 0-9).
+Dataset read_cifar10_file(const std::filesystem::path& path, std::int64_t records = kCifarRecordsPerFile);
+
 // Reads and validates one split from `dir`: every file must exist, be exactly
 // `records_per_file` records long, and carry labels 0-9; otherwise qx::Error names the file and
 // the problem. Tests pass a smaller `records_per_file` for synthetic files.

@@ -4,7 +4,7 @@
 // The three concerns stay apart: observers (plugins) collect statistics, the quantizer (a plugin)
 // turns the range an observer picks into scale and zero point and applies them, and this class
 // decides where: every weight layer's weight, and every QuantPoint of the model, i.e. the input
-// of every conv/linear layer and every residual sum (docs/quantization-points.md).
+// of every conv/linear layer and every residual sum (docs/quantization.md, "Where a model is quantized").
 //
 // Order of work for a cell, on a freshly loaded float model in eval mode:
 //   1. fold BatchNorm into the preceding convolutions (unless the cell switches it off);

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -39,6 +40,8 @@ struct Checkpoint {
 void save_checkpoint(const Checkpoint& checkpoint, const std::filesystem::path& path);
 // Fails with a one-line qx::Error when the file is missing, unreadable or not a qx checkpoint.
 Checkpoint load_checkpoint(const std::filesystem::path& path);
+// The same from the file's bytes, already read; `file` names it in errors.
+Checkpoint checkpoint_from_bytes(const std::vector<char>& bytes, const std::string& file);
 
 // A copy of the parameters and buffers by name, on the CPU (never aliasing the model's tensors).
 std::map<std::string, torch::Tensor> model_state(const torch::nn::Module& model);

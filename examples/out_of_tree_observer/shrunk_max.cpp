@@ -1,4 +1,5 @@
-// The README's "add an observer" walk-through, compiled: one folder, one .cpp, one CMake line.
+// The README's "Writing a plugin" walk-through, compiled: one folder, one .cpp, one CMake line,
+// built out of tree against an installed qx (CMakeLists.txt beside it; CTest InstalledPackage).
 // It keeps the largest |x| seen and answers with a symmetric range at a fraction of it.
 #include "qx/core/error.h"
 #include "qx/plugin/abi.h"
