@@ -185,17 +185,19 @@ TEST_F(MpiTest, AKilledWorkerLeavesWholeCellsAndARerunCompletes) {
         "[[cells]]\nname = \"slow2\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nbits = 2\npasses = [\"adaround\"]\n");
   const std::string db = "killed.sqlite";
   // Cells are dealt longest first: slow1 to rank 1, slow2 to rank 2, then the fast ones, most to
-  // rank 0's compute thread. Once two cells are in, SIGKILL ranks 1 and 2 (found by the rank Open
-  // MPI puts in each rank's environment), which are then inside a slow cell, or at least one of
-  // them is: killing rank 1 alone was flaky on a loaded machine, where it could have finished its
-  // share and left. The scan reads /proc itself: pgrep (procps) is not on a minimal Debian.
-  const std::string kill_workers =
-      "for i in $(seq 600); do "
-      "  if [ -f " + db + " ] && [ \"$(sqlite3 " + db + " \"SELECT COUNT(*) FROM cells\" 2>/dev/null)\" -ge 2 ]; then break; fi; "
-      "  sleep 0.1; done; "
-      "for dir in /proc/[0-9]*; do "
+  // rank 0's compute thread. Five seconds after the worker ranks have started (found by the rank
+  // Open MPI puts in each rank's environment), SIGKILL both: the slow cells alone outlast that by
+  // far, so at least one is killed inside its cell. The scan reads /proc itself: pgrep (procps)
+  // is not on a minimal Debian. (Waiting for two finished cells through the sqlite3 shell, then
+  // killing rank 1 alone, was flaky on a loaded machine.)
+  const std::string workers =
+      "$(for dir in /proc/[0-9]*; do "
       "  if tr '\\0' '\\n' < $dir/cmdline 2>/dev/null | grep -qx " + db + " && "
-      "     tr '\\0' '\\n' < $dir/environ 2>/dev/null | grep -qxE 'OMPI_COMM_WORLD_RANK=(1|2)'; then kill -9 ${dir#/proc/}; fi; done";
+      "     tr '\\0' '\\n' < $dir/environ 2>/dev/null | grep -qxE 'OMPI_COMM_WORLD_RANK=(1|2)'; then echo ${dir#/proc/}; fi; "
+      "done)";
+  const std::string kill_workers =
+      "for i in $(seq 600); do [ -n \"" + workers + "\" ] && break; sleep 0.1; done; sleep 5; "
+      "kill -9 " + workers + " 2>/dev/null";
   const int status = shell(mpirun(3) + "run e.toml --db " + db + " >killed.log 2>&1 & job=$!; " + kill_workers +
                            "; wait $job");
   EXPECT_NE(status, 0);  // a dead rank ends the job, as MPI does
