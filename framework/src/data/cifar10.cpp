@@ -14,7 +14,11 @@ std::vector<std::string> cifar10_files(Split split) {
   return {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"};
 }
 
-Dataset read_cifar10_file(const fs::path& path, std::int64_t records) {
+namespace {
+
+// Reads one batch file of exactly `records` records into `images` [records, 3, 32, 32] and
+// `labels` [records]: views into the split's tensors, so a split is read without a copy.
+void read_into(const fs::path& path, std::int64_t records, torch::Tensor images, torch::Tensor labels) {
   std::error_code error;
   if (!fs::exists(path, error)) fail("CIFAR-10 file {} is missing", path.string());
   const auto bytes = static_cast<std::int64_t>(fs::file_size(path, error));
@@ -25,8 +29,6 @@ Dataset read_cifar10_file(const fs::path& path, std::int64_t records) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("CIFAR-10 file {} cannot be opened", path.string());
-  auto images = torch::empty({records, 3, 32, 32}, torch::kUInt8);
-  auto labels = torch::empty({records}, torch::kInt64);
   auto* image_data = images.data_ptr<std::uint8_t>();
   auto* label_data = labels.data_ptr<std::int64_t>();
   std::vector<char> record(kCifarRecordBytes);
@@ -40,7 +42,14 @@ Dataset read_cifar10_file(const fs::path& path, std::int64_t records) {
     label_data[r] = label;
     std::memcpy(image_data + r * kCifarImageBytes, record.data() + 1, kCifarImageBytes);
   }
-  return Dataset{images, labels};
+}
+
+}  // namespace
+
+Dataset read_cifar10_file(const fs::path& path, std::int64_t records) {
+  Dataset batch{torch::empty({records, 3, 32, 32}, torch::kUInt8), torch::empty({records}, torch::kInt64)};
+  read_into(path, records, batch.images, batch.labels);
+  return batch;
 }
 
 Dataset load_cifar10(const fs::path& dir, Split split, std::int64_t records_per_file) {
@@ -50,15 +59,15 @@ Dataset load_cifar10(const fs::path& dir, Split split, std::int64_t records_per_
          "`qx data fetch` downloads it)",
          dir.string());
   }
-  std::vector<torch::Tensor> images;
-  std::vector<torch::Tensor> labels;
-  for (const auto& name : cifar10_files(split)) {
-    auto part = read_cifar10_file(dir / name, records_per_file);
-    images.push_back(std::move(part.images));
-    labels.push_back(std::move(part.labels));
+  const auto files = cifar10_files(split);
+  const auto total = records_per_file * static_cast<std::int64_t>(files.size());
+  Dataset dataset{torch::empty({total, 3, 32, 32}, torch::kUInt8), torch::empty({total}, torch::kInt64)};
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    const auto first = static_cast<std::int64_t>(f) * records_per_file;
+    read_into(dir / files[f], records_per_file, dataset.images.narrow(0, first, records_per_file),
+              dataset.labels.narrow(0, first, records_per_file));
   }
-  if (images.size() == 1) return Dataset{images.front(), labels.front()};
-  return Dataset{torch::cat(images), torch::cat(labels)};
+  return dataset;
 }
 
 fs::path resolve_data_dir(const std::string& from_cli, const std::string& from_experiment) {
