@@ -76,6 +76,80 @@ TEST(ResultsDb, RollsBackAnUncommittedTransaction) {
   EXPECT_EQ(count(db, "SELECT COUNT(*) FROM runs"), 0);
 }
 
+std::string text(store::Database& db, const std::string& sql) {
+  store::Statement query(db, sql);
+  return query.step() ? query.column_text(0) : std::string("(no row)");
+}
+
+// One cell with every kind of setting: plugin options, a per-layer override (a dotted layer
+// name), passes with options, a residual width and a seed.
+store::CellResult cell_with_every_setting(const std::string& key) {
+  store::CellResult result;
+  result.key = key;
+  result.top1 = 61.5;
+  auto& c = result.cell;
+  c.observer.name = "percentile";
+  c.observer.options.set("percentile", 99.99);
+  c.weight_observer.name = "minmax";
+  c.quantizer.name = "per_channel";
+  c.weight_bits = 4;
+  c.activation_bits = 2;
+  c.residual_bits = 8;
+  c.overrides["layer1.0.conv1"] = {8, 0};
+  c.passes.push_back({"cle", {}});
+  c.passes.push_back({"adaround", {}});
+  c.passes.back().options.set("iterations", std::int64_t{500});
+  c.passes.back().options.set("warm_up", true);
+  c.seed = 3;
+  return result;
+}
+
+TEST(ResultsDb, KeepsEachCellSettingAsARowForEveryWriterAndAfterMigration) {
+  ScratchDir dir;
+  const auto path = (dir / "r.sqlite").string();
+  const char* expected =
+      "a_bits=2 fold_batch_norm=1 observer=percentile observer.percentile=99.99 "
+      "override.layer1.0.conv1.a_bits=0 override.layer1.0.conv1.w_bits=8 pass.adaround.iterations=500 "
+      "pass.adaround.warm_up=1 passes=cle+adaround quantize=1 quantizer=per_channel residual_bits=8 seed=3 w_bits=4 "
+      "weight_observer=minmax";
+  const std::string settings_of_a =
+      "SELECT group_concat(key || '=' || value, ' ') FROM "
+      "(SELECT s.key, s.value FROM cell_settings s JOIN cells c ON c.id = s.cell_id WHERE c.key = 'a' ORDER BY s.key)";
+  {
+    store::ResultsDb results(path);
+    store::ExperimentRecord record;
+    record.name = "grid";
+    record.config_path = "grid.toml";
+    record.checkpoint = "model.pt";
+    record.model = "resnet20";
+    record.device = "cpu";
+    const auto id = results.open_experiment(record);
+    results.record_cell(id, cell_with_every_setting("a"));
+    auto& db = results.database();
+    EXPECT_EQ(text(db, settings_of_a), expected);
+    // Integers stay integers, so a query compares them as numbers; the view joins the results.
+    EXPECT_EQ(count(db, "SELECT COUNT(*) FROM result_settings WHERE key = 'w_bits' AND value = 4 AND top1 = 61.5"), 1);
+    // A failed cell written again replaces its rows with the new cell's.
+    store::CellResult failed = cell_with_every_setting("b");
+    failed.error = "diverged";
+    results.record_cell(id, failed);
+    failed.error.clear();
+    failed.cell.weight_bits = 8;
+    results.record_cell(id, failed);
+    EXPECT_EQ(text(db, "SELECT s.value FROM cell_settings s JOIN cells c ON c.id = s.cell_id "
+                       "WHERE c.key = 'b' AND s.key = 'w_bits'"), "8");
+    EXPECT_EQ(count(db, "SELECT COUNT(*) FROM cell_settings WHERE cell_id NOT IN (SELECT id FROM cells)"), 0);
+  }
+  {
+    // A version-7 file: its cells get their rows when this qx opens it.
+    store::Database db(path);
+    db.execute("DROP TRIGGER cell_settings_on_insert; DROP VIEW result_settings; DROP TABLE cell_settings; "
+               "UPDATE schema_version SET version = 7");
+  }
+  store::ResultsDb reopened(path);
+  EXPECT_EQ(text(reopened.database(), settings_of_a), expected);
+}
+
 // A database with one experiment: a finished cell with a pass record, and a failed cell.
 void write_cells(const std::string& path, const std::string& experiment, const std::vector<std::string>& keys) {
   store::ResultsDb results(path);
@@ -117,6 +191,9 @@ TEST(MergeResults, AddsFinishedCellsOnceWithTheirExperimentAndPasses) {
   EXPECT_EQ(count(db, "SELECT COUNT(*) FROM cell_passes p JOIN cells c ON c.id = p.cell_id "
                       "JOIN experiments e ON e.id = c.experiment_id WHERE e.name = 'qat' AND e.device = 'cuda'"), 2);
   EXPECT_EQ(count(db, "SELECT COUNT(*) FROM cell_passes"), 4);
+  // The settings rows come with the cells (the insert trigger), one set per cell.
+  EXPECT_EQ(count(db, "SELECT COUNT(*) FROM cells WHERE id NOT IN "
+                      "(SELECT cell_id FROM cell_settings WHERE key = 'quantize')"), 0);
   const auto second = store::merge_results(into, from_path);
   EXPECT_EQ(second.cells, 0);
   EXPECT_EQ(second.skipped, 3);

@@ -67,3 +67,25 @@ def load_qx_checkpoint(path):
     model = ResNetCifar(blocks, **checkpoint["model_options"])
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval(), checkpoint
+
+
+def main():
+    """Evaluates a qx checkpoint on the CIFAR-10 test set in Python PyTorch: the cross-check of
+    `qx eval` (same top-1 to 0.02 pp; the two differ only in float summation order)."""
+    import argparse, json
+    from torch_ao_ptq import evaluate, load_split  # the same reader and normalization as the torch.ao checks
+
+    parser = argparse.ArgumentParser(description=main.__doc__.split("\n")[0])
+    parser.add_argument("--checkpoint", default="checkpoints/resnet20.pt")
+    parser.add_argument("--data", default="../shared/data/cifar-10-batches-bin")
+    args = parser.parse_args()
+    model, checkpoint = load_qx_checkpoint(args.checkpoint)
+    images, labels = load_split(args.data, ["test_batch.bin"])
+    top1, loss, seconds = evaluate(model, images, labels, batch_size=200)
+    print(json.dumps({"checkpoint": args.checkpoint, "run": checkpoint.get("run_uid"), "epoch": checkpoint.get("epoch"),
+                      "images": len(labels), "top1": round(top1, 4), "loss": round(loss, 6),
+                      "seconds": round(seconds, 1)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -142,7 +142,10 @@ def machine_description():
 class ResultsDb:
     """Cells of one experiment in the qx results database, keyed like qx keys its own cells."""
 
-    def __init__(self, args, experiment, tool, test_images):
+    def __init__(self, args, experiment, tool, test_images, machine_dependent=False):
+        # Real int8 kernels depend on the CPU (VNNI or not): their cells are keyed by the machine
+        # too, so that a run on another machine adds its own rows (`qx merge`) beside these.
+        self.machine_dependent = machine_dependent
         self.db = sqlite3.connect(args.db)
         version = self.db.execute("SELECT version FROM schema_version").fetchone()[0]
         if version not in (2, 3, 4, 5, 6, 7):  # the columns written here are the same in all of them
@@ -166,8 +169,10 @@ class ResultsDb:
 
     def record(self, variant, label, observer, weight_observer, quantizer, options, top1, loss, images,
                calib_seconds, eval_seconds):
-        key = json.dumps({"context": self.context, "tool": self.tool, "engine": variant}, sort_keys=True,
-                         separators=(",", ":"))
+        identity = {"context": self.context, "tool": self.tool, "engine": variant}
+        if self.machine_dependent:
+            identity["machine"] = machine_description()
+        key = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         with self.db:
             self.db.execute("DELETE FROM cells WHERE key = ?", (key,))
             self.db.execute(
@@ -203,7 +208,7 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     calibration, test_images, test_labels = load_data(args)
-    results = ResultsDb(args, "torch.ao-ptq", "torch_ao_ptq", len(test_labels))
+    results = ResultsDb(args, "torch.ao-ptq", "torch_ao_ptq", len(test_labels), machine_dependent=True)
     for variant in args.engines.split(","):
         engine, _, modifier = variant.partition("+")
         torch.backends.quantized.engine = engine

@@ -1,3 +1,4 @@
+#include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
@@ -6,6 +7,7 @@
 #include "qx/plugin/host.h"
 #include "qx/run/mpi_farm.h"
 #include "qx/run/ptq_runner.h"
+#include "qx/sim/cell.h"
 
 namespace qx::cli {
 
@@ -14,11 +16,20 @@ namespace {
 struct RunArgs {
   std::string experiment;
   std::string shard;
+  bool list = false;
   run::RunOverrides overrides;
 };
 
+// The grid as the runner will plan it, one cell a line, without loading the model or the data:
+// what scripts/reproduce.sh counts before it starts a stage.
+void list_cells(const config::PtqExperiment& experiment) {
+  for (const auto& cell : experiment.cells) fmt::print("{}\n", sim::describe(cell));
+  fmt::print("{} cells\n", experiment.cells.size());
+}
+
 void run_experiment(const RunArgs& args, const GlobalOptions& global) {
   const auto experiment = config::load_ptq_experiment(args.experiment);
+  if (args.list) return list_cells(experiment);
   PluginHost host(resolve_plugin_dir(global.plugin_dir, experiment.plugin_dir));
   run::RunSummary summary;
   if (run::launched_as_mpi_job()) {
@@ -58,6 +69,7 @@ void add_run_command(CLI::App& app, const GlobalOptions& global) {
   command->add_option("--shard", args->shard,
                       "K/N: run only every N-th cell, starting with the K-th (1 <= K <= N), for job arrays; "
                       "`qx merge` joins the shards' databases");
+  command->add_flag("--list", args->list, "print the grid's cells and their count, and exit (nothing is computed)");
   command->callback([args, &global] { run_experiment(*args, global); });
 }
 

@@ -13,7 +13,7 @@ namespace {
 // torch.ao's rows, under "context.run" for quantized cells.
 constexpr const char* kCellsView = R"sql(
 CREATE TEMP VIEW IF NOT EXISTS report_cells AS
-SELECT c.*, e.name AS experiment, e.device AS device,
+SELECT c.*, e.name AS experiment, e.device AS device, e.machine AS machine,
        COALESCE(json_extract(c.key, '$.context.run.checkpoint.run'),
                 json_extract(c.key, '$.context.checkpoint.run')) AS checkpoint_run,
        COALESCE(json_extract(c.key, '$.context.run.checkpoint.epoch'),
@@ -75,6 +75,34 @@ std::optional<TrainingRun> load_training(store::Database& db, const CheckpointRe
   return training;
 }
 
+// Each cell's rows of cell_settings, as text.
+void load_settings(store::Database& db, std::vector<CellRow>& cells) {
+  std::map<std::int64_t, CellRow*> by_id;
+  for (auto& c : cells) by_id[c.id] = &c;
+  store::Statement settings(db, "SELECT cell_id, key, value FROM cell_settings ORDER BY cell_id, key");
+  while (settings.step()) {
+    const auto cell = by_id.find(settings.column_int(0));
+    if (cell != by_id.end() && !settings.column_is_null(2)) {
+      cell->second->settings[settings.column_text(1)] = settings.column_text(2);
+    }
+  }
+}
+
+// A pass's recorded options and, for a training pass, its loss curve, read out of their JSON by
+// SQLite's JSON functions.
+void load_pass_details(store::Database& db, const std::string& options_json, PassReport& pass) {
+  store::Statement options(db, R"sql(
+SELECT key, CASE type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE atom END
+FROM json_each(?1, '$.options') WHERE atom IS NOT NULL ORDER BY id)sql");
+  options.bind(1, options_json);
+  while (options.step()) pass.options.emplace_back(options.column_text(0), options.column_text(1));
+  if (pass.report.empty()) return;
+  store::Statement curve(db, "SELECT json_extract(value, '$.epoch'), json_extract(value, '$.loss') "
+                             "FROM json_each(?1, '$.curve') ORDER BY id");
+  curve.bind(1, pass.report);
+  while (curve.step()) pass.curve.emplace_back(curve.column_double(0), curve.column_double(1));
+}
+
 }  // namespace
 
 ReportData load_report_data(store::Database& db, const CheckpointRef& wanted) {
@@ -82,8 +110,8 @@ ReportData load_report_data(store::Database& db, const CheckpointRef& wanted) {
   ReportData data;
   data.checkpoint = wanted.run_uid.empty() ? newest_checkpoint(db) : wanted;
   store::Statement cells(db, R"sql(
-SELECT id, experiment, label, observer, weight_observer, quantizer, passes, options, quantize, fold_batch_norm,
-       w_bits, a_bits, seed, top1, top5, loss, calib_seconds, pass_seconds, eval_seconds, test_images, device
+SELECT id, experiment, label, observer, weight_observer, quantizer, passes, NULL, quantize, fold_batch_norm,
+       w_bits, a_bits, seed, top1, top5, loss, calib_seconds, pass_seconds, eval_seconds, test_images, device, machine
 FROM report_cells
 WHERE checkpoint_run = ?1 AND checkpoint_epoch = ?2
   AND test_images = (SELECT MAX(test_images) FROM report_cells WHERE checkpoint_run = ?1 AND checkpoint_epoch = ?2)
@@ -98,7 +126,6 @@ ORDER BY id)sql");
     row.weight_observer = text_or_empty(cells, 4);
     row.quantizer = text_or_empty(cells, 5);
     row.passes = text_or_empty(cells, 6);
-    row.options = text_or_empty(cells, 7);
     row.quantize = cells.column_int(8) != 0;
     row.fold_batch_norm = cells.column_is_null(9) || cells.column_int(9) != 0;
     row.w_bits = static_cast<int>(cells.column_is_null(10) ? 0 : cells.column_int(10));
@@ -112,6 +139,7 @@ ORDER BY id)sql");
     row.eval_seconds = cells.column_is_null(18) ? 0.0 : cells.column_double(18);
     data.test_images = cells.column_int(19);
     row.device = cells.column_text(20);
+    row.machine = text_or_empty(cells, 21);
     data.cells.push_back(std::move(row));
   }
   if (data.cells.empty()) {
@@ -119,11 +147,14 @@ ORDER BY id)sql");
          data.checkpoint.epoch);
   }
   data.training = load_training(db, data.checkpoint);
+  load_settings(db, data.cells);
   store::Statement passes(db, "SELECT p.cell_id, p.name, p.report, p.seconds, p.options FROM cell_passes p "
                               "JOIN report_cells c ON c.id = p.cell_id ORDER BY p.cell_id, p.position");
   while (passes.step()) {
-    data.passes.push_back({passes.column_int(0), passes.column_text(1), text_or_empty(passes, 2),
-                           passes.column_double(3), passes.column_text(4)});
+    PassReport pass{passes.column_int(0), passes.column_text(1), text_or_empty(passes, 2), passes.column_double(3),
+                    {}, {}};
+    load_pass_details(db, passes.column_text(4), pass);
+    data.passes.push_back(std::move(pass));
   }
   store::Statement packed(db, "SELECT quantizer, bits, bytes, weight_bytes, parameters FROM packed_models "
                               "WHERE checkpoint_run = ? AND checkpoint_epoch = ? ORDER BY bits DESC, quantizer");

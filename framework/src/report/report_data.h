@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qx/store/sqlite.h"
@@ -17,8 +18,12 @@ struct CheckpointRef {
 
 struct CellRow {
   std::int64_t id = 0;
-  std::string experiment, label, observer, weight_observer, quantizer, passes, options;
-  std::string device;  // where its experiment ran: "cpu", "cuda", ...
+  std::string experiment, label, observer, weight_observer, quantizer, passes;
+  // The cell's settings (table cell_settings) as text: "residual_bits" -> "8",
+  // "override.conv1.w_bits" -> "8", "pass.lsq.distill" -> "1.0", ...
+  std::map<std::string, std::string> settings;
+  std::string device;   // where its experiment ran: "cpu", "cuda", ...
+  std::string machine;  // its CPU and ISA flags (qx::describe_machine()); empty in old databases
   bool quantize = true, fold_batch_norm = true;
   int w_bits = 0, a_bits = 0;
   std::int64_t seed = 0;
@@ -42,7 +47,11 @@ struct PassReport {
   std::int64_t cell_id = 0;
   std::string name, report;
   double seconds = 0;
-  std::string options;  // {"name":...,"options":{...}} as the cell recorded it
+  // The options the pass was given, as recorded with its cell, in the recorded (sorted) order:
+  // {"distill", "1.0"}, ...; booleans as true/false, strings unquoted.
+  std::vector<std::pair<std::string, std::string>> options;
+  // A training pass's loss curve (its report's "curve"): epoch, loss.
+  std::vector<std::pair<double, double>> curve;
 };
 
 struct TensorRow {

@@ -50,8 +50,8 @@ std::string clipping(const ReportData& data, int bits) {
 // Top-1 drop against fp32 with one layer quantized at `bits`, the rest at 16 (sensitivity.toml).
 std::optional<double> layer_drop(const ReportData& data, double fp32, const std::string& layer, int bits) {
   for (const auto& c : data.cells) {
-    if (c.experiment == "sensitivity" && sensitivity_layer(c.options) == layer &&
-        c.options.find(fmt::format("\"a_bits\":{},", bits)) != std::string::npos) {
+    if (c.experiment == "sensitivity" && sensitivity_layer(c) == layer &&
+        setting(c, "override." + layer + ".a_bits") == std::to_string(bits)) {
       return fp32 - c.top1;
     }
   }
@@ -62,7 +62,7 @@ std::optional<double> layer_drop(const ReportData& data, double fp32, const std:
 std::vector<std::string> middle_layers(const ReportData& data) {
   std::vector<std::string> layers;
   for (const auto& c : data.cells) {
-    const auto layer = c.experiment == "sensitivity" ? sensitivity_layer(c.options) : std::string();
+    const auto layer = c.experiment == "sensitivity" ? sensitivity_layer(c) : std::string();
     if (!layer.empty() && layer != kFirst && layer != kLast &&
         std::find(layers.begin(), layers.end(), layer) == layers.end()) {
       layers.push_back(layer);

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
-#include <regex>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -32,9 +31,9 @@ std::string weight_grid(const CellRow& c) {
 // recipe beyond the base PTQ, as a row name.
 std::string recipe(const CellRow& c) {
   auto row = c.passes.empty() ? std::string("PTQ alone") : "+" + c.passes;
-  if (const auto layers = overridden_layers(c.options); !layers.empty()) row += " (" + layers + ")";
+  if (const auto layers = overridden_layers(c); !layers.empty()) row += " (" + layers + ")";
   if (const auto grid = weight_grid(c); !grid.empty()) row += " · " + grid;
-  if (const auto stream = residual_stream(c.options); !stream.empty()) row += " · " + stream;
+  if (const auto stream = residual_stream(c); !stream.empty()) row += " · " + stream;
   return row;
 }
 
@@ -58,7 +57,7 @@ std::string readable(const std::string& value) {
 // the pass's defaults for the rest (docs/passes.md).
 std::string pass_options_text(const PassReport& pass) {
   std::vector<std::string> items;
-  for (const auto& [key, value] : recorded_options(pass)) items.push_back(key + " " + readable(value));
+  for (const auto& [key, value] : pass.options) items.push_back(key + " " + readable(value));
   return items.empty() ? "defaults" : fmt::format("{}", fmt::join(items, ", "));
 }
 
@@ -86,18 +85,6 @@ std::string step_change(store::Database& db, std::int64_t before, std::int64_t a
 }
 
 }  // namespace
-
-std::vector<std::pair<std::string, std::string>> recorded_options(const PassReport& pass) {
-  static const std::regex item("\"([a-z_]+)\":([^,{}]+)");
-  const auto start = pass.options.find("\"options\":{");
-  if (start == std::string::npos) return {};
-  const auto options = pass.options.substr(start + 11);
-  std::vector<std::pair<std::string, std::string>> items;
-  for (std::sregex_iterator it(options.begin(), options.end(), item), end; it != end; ++it) {
-    items.emplace_back((*it)[1].str(), (*it)[2].str());
-  }
-  return items;
-}
 
 // The base PTQ of the improvements grid: the same cell as the PTQ grid's mse/per_channel cell of
 // that width, so a key finished there is not run again, and the row takes it from there.
@@ -207,8 +194,8 @@ std::string qat_markdown(store::Database& db, const ReportData& data) {
     ptq.passes = c.passes.substr(0, lsq_at == 0 || lsq_at == std::string::npos ? 0 : lsq_at - 1);
     const auto* start = find_cell(data, [&](const CellRow& s) {
       return s.experiment == "improvements" && s.w_bits == c.w_bits && s.a_bits == c.a_bits && s.seed == c.seed &&
-             s.passes == ptq.passes && overridden_layers(s.options) == overridden_layers(c.options) &&
-             weight_grid(s) == weight_grid(c) && residual_stream(s.options) == residual_stream(c.options);
+             s.passes == ptq.passes && overridden_layers(s) == overridden_layers(c) &&
+             weight_grid(s) == weight_grid(c) && residual_stream(s) == residual_stream(c);
     });
     const auto name = c.label.empty() ? width(c) : c.label;
     by_width[width(c)][name].push_back(c.top1);

@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <string>
 
 #include <fmt/format.h>
@@ -82,25 +81,21 @@ std::vector<std::string> write_plots(const ReportData& data, const fs::path& out
 
   // QAT (LSQ) training-loss curves, one per cell.
   {
-    static const std::regex point("\"epoch\":([0-9.]+),\"loss\":([0-9.]+),\"top1\":([0-9.]+)");
     std::string blocks, plot = "plot ";
     int n = 0;
     for (const auto& pass : data.passes) {
-      if (pass.name != "lsq" || pass.report.empty()) continue;
+      if (pass.name != "lsq" || pass.curve.empty()) continue;
       const CellRow* cell = nullptr;
       for (const auto& c : data.cells) {
         if (c.id == pass.cell_id) cell = &c;
       }
       if (!cell || cell->seed != 0) continue;
       std::string rows;
-      for (std::sregex_iterator it(pass.report.begin(), pass.report.end(), point), e; it != e; ++it) {
-        rows += fmt::format("{} {}\n", (*it)[1].str(), (*it)[2].str());
-      }
+      for (const auto& [epoch, loss] : pass.curve) rows += fmt::format("{:.4f} {:.5f}\n", epoch, loss);
       const auto name = fmt::format("qat{}", n++);
       blocks += block(name, rows);
       // Distilled cells plot their distillation loss, not cross-entropy: the legend says which.
-      const auto options = recorded_options(pass);
-      const bool distilled = std::any_of(options.begin(), options.end(), [](const auto& option) {
+      const bool distilled = std::any_of(pass.options.begin(), pass.options.end(), [](const auto& option) {
         return option.first == "distill" && std::stod(option.second) > 0;
       });
       plot += fmt::format("${} using 1:2 with lines lw 2 title '{}, {}{}', ", name,
@@ -124,13 +119,10 @@ std::vector<std::string> write_plots(const ReportData& data, const fs::path& out
     std::map<std::pair<std::string, int>, double> drop;
     for (const auto& c : data.cells) {
       if (c.experiment != "sensitivity" || !c.quantize || !fp32) continue;
-      const auto layer = sensitivity_layer(c.options);
+      const auto layer = sensitivity_layer(c);
       if (layer.empty()) continue;
       if (std::find(layers.begin(), layers.end(), layer) == layers.end()) layers.push_back(layer);
-      static const std::regex bits("\"a_bits\":(\\d+)");
-      std::smatch match;
-      std::regex_search(c.options, match, bits);
-      drop[{layer, std::stoi(match[1].str())}] = fp32->top1 - c.top1;
+      drop[{layer, std::stoi(setting(c, "override." + layer + ".a_bits"))}] = fp32->top1 - c.top1;
     }
     if (!layers.empty()) {
       std::string rows, tics;

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <functional>
 #include <map>
-#include <regex>
 #include <set>
 
 #include <fmt/format.h>
@@ -13,24 +12,44 @@
 
 namespace qx::report {
 
-bool plain_cell(const CellRow& c) {
-  return c.quantize && c.label.empty() && c.passes.empty() &&
-         c.options.find("\"overrides\":{}") != std::string::npos && c.weight_observer == "minmax" &&
-         residual_stream(c.options).empty();
+std::string setting(const CellRow& c, const std::string& key) {
+  const auto it = c.settings.find(key);
+  return it == c.settings.end() ? std::string() : it->second;
 }
 
-std::string residual_stream(const std::string& options) {
-  static const std::regex bits("\"residual_bits\":(\\d+)");
-  std::smatch match;
-  return std::regex_search(options, match, bits) ? fmt::format("residual stream {}-bit", match[1].str()) : "";
+namespace {
+
+// The layers a cell overrides, each with its weight and activation width, from the settings
+// "override.<layer>.w_bits" and "override.<layer>.a_bits" (layer names contain dots).
+std::map<std::string, std::pair<std::string, std::string>> overrides(const CellRow& c) {
+  const std::string prefix = "override.";
+  std::map<std::string, std::pair<std::string, std::string>> layers;
+  for (const auto& [key, value] : c.settings) {
+    if (key.compare(0, prefix.size(), prefix) != 0) continue;
+    const auto dot = key.rfind('.');
+    auto& bits = layers[key.substr(prefix.size(), dot - prefix.size())];
+    (key.compare(dot + 1, std::string::npos, "w_bits") == 0 ? bits.first : bits.second) = value;
+  }
+  return layers;
+}
+
+}  // namespace
+
+bool plain_cell(const CellRow& c) {
+  return c.quantize && c.label.empty() && c.passes.empty() && overrides(c).empty() && c.weight_observer == "minmax" &&
+         residual_stream(c).empty();
+}
+
+std::string residual_stream(const CellRow& c) {
+  const auto bits = setting(c, "residual_bits");
+  return bits.empty() ? "" : fmt::format("residual stream {}-bit", bits);
 }
 
 bool plain_grid_cell(const CellRow& c) { return c.experiment == "ptq-grid" && plain_cell(c); }
 
-std::string sensitivity_layer(const std::string& options) {
-  static const std::regex layer("\"overrides\":\\{\"([^\"]+)\":\\{\"a_bits\":\\d+,\"w_bits\":\\d+\\}\\}");
-  std::smatch match;
-  return std::regex_search(options, match, layer) ? match[1].str() : std::string();
+std::string sensitivity_layer(const CellRow& c) {
+  const auto layers = overrides(c);
+  return layers.size() == 1 ? layers.begin()->first : std::string();
 }
 
 const CellRow* find_cell(const ReportData& data, const std::function<bool(const CellRow&)>& match) {
@@ -40,17 +59,12 @@ const CellRow* find_cell(const ReportData& data, const std::function<bool(const 
   return nullptr;
 }
 
-std::string overridden_layers(const std::string& options) {
-  const auto start = options.find("\"overrides\":{");
-  if (start == std::string::npos) return "";
-  const auto end = options.find("}}", start);
-  const std::string overrides = options.substr(start, end == std::string::npos ? std::string::npos : end - start);
-  static const std::regex layer("\"([^\"]+)\":\\{\"a_bits\":(\\d+),\"w_bits\":(\\d+)");
+std::string overridden_layers(const CellRow& c) {
   std::vector<std::string> names;
-  for (std::sregex_iterator it(overrides.begin(), overrides.end(), layer), e; it != e; ++it) {
+  for (const auto& [layer, bits] : overrides(c)) {
     // Weight bits 0: the layer keeps the cell's weight width and only its input is overridden.
-    const auto weights = (*it)[3].str() == "0" ? std::string() : "W" + (*it)[3].str();
-    names.push_back(fmt::format("{} {}A{}", (*it)[1].str(), weights, (*it)[2].str()));
+    const auto weights = bits.first == "0" ? std::string() : "W" + bits.first;
+    names.push_back(fmt::format("{} {}A{}", layer, weights, bits.second));
   }
   return fmt::format("{}", fmt::join(names, ", "));
 }
@@ -115,6 +129,19 @@ std::string sizes_markdown(const ReportData& data) {
                           "per-channel scales and zero points, biases in float32 (docs/deployment.md).\n";
 }
 
+namespace {
+
+// "AMD EPYC 7B13, no VNNI": the CPU an engine-dependent row ran on, and the flag its int8 kernels
+// depend on (without VNNI, oneDNN's u8*s8 products saturate in int16).
+std::string cpu_and_vnni(const std::string& machine) {
+  if (machine.empty()) return "machine not recorded";
+  const auto present = machine.substr(0, machine.find("; no "));
+  const bool vnni = present.find("avx512_vnni") != std::string::npos || present.find("avx_vnni") != std::string::npos;
+  return machine.substr(0, machine.find(',')) + (vnni ? ", VNNI" : ", no VNNI");
+}
+
+}  // namespace
+
 std::string comparison_markdown(const ReportData& data) {
   const auto* fp32 = float_baseline(data);
   if (!fp32) return "No float baseline cell in the database.\n";
@@ -124,7 +151,10 @@ std::string comparison_markdown(const ReportData& data) {
   };
   add("fp32 (the trained checkpoint)", "32/32", fp32->top1);
   for (const auto& c : data.cells) {
-    if (c.experiment == "torch.ao-ptq") add("PyTorch: torch.ao eager static PTQ, real int8 kernels, " + c.label, "8/8", c.top1);
+    if (c.experiment == "torch.ao-ptq") {
+      add(fmt::format("PyTorch: torch.ao eager static PTQ, real int8 kernels, {} on {}", c.label, cpu_and_vnni(c.machine)),
+          "8/8", c.top1);
+    }
   }
   for (const auto& c : data.cells) {
     if (c.experiment == "torch.ao-placement") add("PyTorch's observers in Python, " + c.label, "8/8", c.top1);

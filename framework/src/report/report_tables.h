@@ -16,15 +16,15 @@ bool plain_cell(const CellRow& c);
 // Such a cell of the PTQ grid (experiment "ptq-grid").
 bool plain_grid_cell(const CellRow& c);
 // The one layer a sensitivity cell overrides ("layer3.2.conv2"), or "" for any other cell.
-std::string sensitivity_layer(const std::string& options);
+std::string sensitivity_layer(const CellRow& c);
+// A setting of the cell as text, or "" where the cell has none of that key.
+std::string setting(const CellRow& c, const std::string& key);
 const CellRow* find_cell(const ReportData& data, const std::function<bool(const CellRow&)>& match);
 // Layers named in a cell's overrides with their widths, e.g. "conv1 W8A8, fc W8A8".
-std::string overridden_layers(const std::string& options);
+std::string overridden_layers(const CellRow& c);
 // "residual stream 8-bit" for a cell that stores it wider than its activations, else "".
-std::string residual_stream(const std::string& options);
+std::string residual_stream(const CellRow& c);
 std::string width(const CellRow& c);  // "W4A8"
-// The options a pass was given, as recorded with its cell, in order: {"distill", "1.0"}, ...
-std::vector<std::pair<std::string, std::string>> recorded_options(const PassReport& pass);
 
 std::string training_markdown(const ReportData& data);
 // Measured sizes of the files `qx pack` wrote.

@@ -10,9 +10,70 @@ namespace qx::store {
 
 namespace {
 
+// A cell's settings, one row each, derived from its columns and its options JSON: the plugins,
+// widths, passes and seed, each plugin's and pass's options (flat: qx/core/options.h) ("observer.percentile",
+// "pass.adaround.iterations") and each per-layer width ("override.layer1.0.conv1.w_bits").
+// {cell} is the cells row(s) to derive: NEW.id in the trigger that fills the table on every
+// insert (by qx, by the Python tools, by `qx merge`), c.id when the migration fills old cells.
+constexpr const char* kCellSettingsOf = R"sql(
+INSERT OR IGNORE INTO cell_settings (cell_id, key, value)
+SELECT id, 'quantize', quantize FROM cells c WHERE c.id = {cell}
+UNION ALL SELECT id, 'label', label FROM cells c WHERE c.id = {cell} AND label IS NOT NULL
+UNION ALL SELECT id, 'observer', observer FROM cells c WHERE c.id = {cell} AND quantize
+UNION ALL SELECT id, 'weight_observer', weight_observer FROM cells c WHERE c.id = {cell} AND quantize
+UNION ALL SELECT id, 'quantizer', quantizer FROM cells c WHERE c.id = {cell} AND quantize
+UNION ALL SELECT id, 'w_bits', w_bits FROM cells c WHERE c.id = {cell} AND quantize
+UNION ALL SELECT id, 'a_bits', a_bits FROM cells c WHERE c.id = {cell} AND quantize
+UNION ALL SELECT id, 'fold_batch_norm', fold_batch_norm FROM cells c WHERE c.id = {cell} AND quantize
+UNION ALL SELECT id, 'passes', passes FROM cells c WHERE c.id = {cell} AND passes != ''
+UNION ALL SELECT id, 'seed', seed FROM cells c WHERE c.id = {cell} AND passes != ''
+UNION ALL SELECT id, 'residual_bits', json_extract(options, '$.residual_bits') FROM cells c
+  WHERE c.id = {cell} AND json_extract(options, '$.residual_bits') IS NOT NULL
+UNION ALL SELECT c.id, p.key || '.' || o.key, o.atom
+  FROM cells c, json_each(c.options) p, json_each(p.value, '$.options') o
+  WHERE c.id = {cell} AND p.key IN ('observer', 'weight_observer', 'quantizer') AND o.atom IS NOT NULL
+UNION ALL SELECT c.id, 'override.' || o.key || '.' || b.key, b.value
+  FROM cells c, json_each(c.options, '$.overrides') o, json_each(o.value) b WHERE c.id = {cell}
+UNION ALL SELECT c.id, 'pass.' || json_extract(p.value, '$.name') || '.' || o.key, o.atom
+  FROM cells c, json_each(c.options, '$.passes') p, json_each(p.value, '$.options') o
+  WHERE c.id = {cell} AND o.atom IS NOT NULL;
+)sql";
+
+std::string cell_settings_of(const std::string& cell) {
+  std::string sql = kCellSettingsOf;
+  for (auto at = sql.find("{cell}"); at != std::string::npos; at = sql.find("{cell}", at)) sql.replace(at, 6, cell);
+  return sql;
+}
+
+// Version 7 to 8: cell settings as rows (Optuna's trial_params), so that a query filters and
+// groups by any setting without parsing the options JSON.
+std::string cell_settings_migration() {
+  return R"sql(
+CREATE TABLE cell_settings (
+  cell_id INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+  key     TEXT    NOT NULL,
+  value,  -- as stored in the cell: integers stay integers, names text
+  PRIMARY KEY (cell_id, key)
+) WITHOUT ROWID;
+CREATE INDEX cell_settings_by_key ON cell_settings (key, value);
+CREATE VIEW result_settings AS
+SELECT e.name AS experiment, c.id AS cell_id, c.label, s.key, s.value, c.top1, c.top5, c.loss
+FROM cell_settings s JOIN cells c ON c.id = s.cell_id JOIN experiments e ON e.id = c.experiment_id
+WHERE c.status = 'finished';
+DROP VIEW results;
+CREATE VIEW results AS
+SELECT e.name AS experiment, c.label, c.observer, c.weight_observer, c.quantizer, c.w_bits, c.a_bits,
+       c.fold_batch_norm, c.passes, c.seed, c.options, c.top1, c.top5, c.loss, c.calib_seconds,
+       c.pass_seconds, c.eval_seconds, c.key, c.id AS cell_id
+FROM cells c JOIN experiments e ON e.id = c.experiment_id
+WHERE c.status = 'finished';
+CREATE TRIGGER cell_settings_on_insert AFTER INSERT ON cells BEGIN
+)sql" + cell_settings_of("NEW.id") + "END;\n" + cell_settings_of("c.id");
+}
+
 // Migrations are numbered; migration i takes the schema from version i to i+1 and never changes
 // once released.
-const char* const kMigrations[] = {
+const std::string kMigrations[] = {
     R"sql(
 CREATE TABLE runs (
   id            INTEGER PRIMARY KEY,
@@ -181,6 +242,7 @@ CREATE TABLE cell_claims (
   claimed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 )sql",
+    cell_settings_migration(),
 };
 
 std::string with_parent_created(const std::string& path) {

@@ -13,7 +13,7 @@
 
 namespace qx::store {
 
-inline constexpr std::int64_t kSchemaVersion = 7;
+inline constexpr std::int64_t kSchemaVersion = 8;
 
 struct RunRecord {
   std::string uid;  // stable across --resume

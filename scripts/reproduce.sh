@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Regenerates the published results database from the shipped checkpoint, stage by stage, then
+# the report. The published set is the STAGES list below: every experiment the README and docs/
+# draw on, in order, and nothing exploratory.
+#   bash scripts/reproduce.sh [--db FILE] [--data DIR] [--device cuda] [--only STAGE]
+# Each stage is resumable: `qx run` skips the cells already in the database, and a Python or
+# measurement stage is skipped once the database records it finished. The default database is
+# results/results.sqlite, so on a clone every stage is found done; --db FILE (a new file)
+# regenerates everything from scratch, and its report goes to FILE's folder/report/.
+# --device cuda runs the stages that train (QAT) on a GPU; on a machine that only has the GPU,
+# run `--only qat --db gpu.sqlite` there and `qx merge gpu.sqlite results/results.sqlite` here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+committed=results/results.sqlite
+db=$committed
+data=${QX_DATA_DIR:-../shared/data/cifar-10-batches-bin}
+device=
+only=
+while (($#)); do
+  case $1 in
+    --db) db=$2; shift 2 ;;
+    --data) data=$2; shift 2 ;;
+    --device) device=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    *) echo "reproduce.sh: unknown argument '$1' (use --db FILE, --data DIR, --device cuda, --only STAGE)" >&2
+       exit 2 ;;
+  esac
+done
+qx=./build/qx
+python=/usr/bin/python3
+checkpoint=checkpoints/resnet20.pt
+[[ -x $qx ]] || { echo "reproduce.sh: no $qx; build first (bash scripts/build.sh)" >&2; exit 1; }
+
+# stage name | experiment name in the database | what runs
+STAGES=(
+  "ptq-grid|ptq-grid|qx experiments/ptq_grid.toml"
+  "torch-ao-ptq|torch.ao-ptq|python tools/torch_ao_ptq.py"
+  "torch-ao-placement|torch.ao-placement|python tools/torch_ao_placement.py"
+  "sensitivity|sensitivity|qx experiments/sensitivity.toml"
+  "improvements|improvements|qx experiments/improvements.toml"
+  "qat|qat|qx experiments/qat.toml"
+  "pack||pack"
+  "benchmarks||benchmarks"
+)
+names=()
+for stage in "${STAGES[@]}"; do names+=("${stage%%|*}"); done
+if [[ -n $only && " ${names[*]} report " != *" $only "* ]]; then
+  echo "reproduce.sh: unknown stage '$only' (one of: ${names[*]} report)" >&2
+  exit 2
+fi
+
+# The expected time of a stage: the seconds its cells took when last recorded, in this database
+# or else the committed one (calibration, passes and evaluation; the model and data loads of each
+# invocation come on top).
+recorded() {
+  local source=$db
+  [[ -f $source && $(sqlite3 "$source" "SELECT COUNT(*) FROM results WHERE experiment = '$1'") -gt 0 ]] ||
+    source=$committed
+  [[ -f $source ]] || { echo "-"; return; }
+  sqlite3 "$source" "SELECT CASE WHEN COUNT(*) = 0 THEN '-' ELSE printf('%d min (%d cells)',
+    ROUND(SUM(IFNULL(calib_seconds, 0) + IFNULL(pass_seconds, 0) + IFNULL(eval_seconds, 0)) / 60.0), COUNT(*))
+    END FROM results WHERE experiment = '$1'"
+}
+finished() {  # whether the database records a finished experiment of this name
+  [[ -f $db ]] && [[ $(sqlite3 "$db" "SELECT COUNT(*) FROM experiments WHERE name = '$1' AND status = 'finished'") -gt 0 ]]
+}
+
+machine=unknown
+[[ -f $committed ]] && machine=$(sqlite3 "$committed" \
+  "SELECT machine FROM experiments WHERE machine IS NOT NULL AND name = 'ptq-grid' ORDER BY id DESC LIMIT 1")
+echo "stages into $db (expected times as last recorded, on ${machine:-unknown}):"
+for stage in "${STAGES[@]}"; do
+  IFS='|' read -r name experiment what <<< "$stage"
+  [[ -z $only || $only == "$name" ]] || continue
+  case $what in
+    qx*) count=$($qx run --list "${what#qx }" | tail -1) ;;
+    *) count="-" ;;
+  esac
+  printf '  %-20s %-12s expected %s\n' "$name" "$count" "$( [[ -n $experiment ]] && recorded "$experiment" || echo '-')"
+done
+
+run_stage() {
+  local name=$1 experiment=$2 what=$3 start=$SECONDS
+  echo "== $name"
+  case $what in
+    qx*)
+      local extra=()
+      [[ $name == qat && -n $device ]] && extra=(--device "$device")
+      $qx run "${what#qx }" --db "$db" --data "$data" "${extra[@]}" ;;
+    python*)
+      if finished "$experiment"; then echo "$name: finished earlier, skipped"; return; fi
+      $python "${what#python }" --checkpoint "$checkpoint" --data "$data" --db "$db" ;;
+    pack)
+      if [[ -f $db && $(sqlite3 "$db" "SELECT COUNT(*) FROM packed_models") -gt 0 ]]; then
+        echo "$name: finished earlier, skipped"; return
+      fi
+      $qx pack "$checkpoint" --db "$db" ;;
+    benchmarks)
+      if [[ -f $db && $(sqlite3 "$db" "SELECT COUNT(DISTINCT suite) FROM benchmarks") -ge 4 ]]; then
+        echo "$name: finished earlier, skipped"; return
+      fi
+      $python tools/record_benchmarks.py --db "$db" --data "$data" ;;
+  esac
+  echo "$name: $((SECONDS - start)) s"
+}
+
+for stage in "${STAGES[@]}"; do
+  IFS='|' read -r name experiment what <<< "$stage"
+  [[ -z $only || $only == "$name" ]] || continue
+  run_stage "$name" "$experiment" "$what"
+done
+
+# The training run is recorded by `qx train` itself and is not re-trained here: a new database
+# takes its record (runs, train_epochs) from the committed one, so that its report is complete.
+if [[ -f $db && -f $committed && ! $db -ef $committed ]] &&
+   [[ $(sqlite3 "$db" "SELECT COUNT(*) FROM runs") == 0 ]]; then
+  sqlite3 "$db" "ATTACH '$committed' AS committed;
+    INSERT INTO runs SELECT * FROM committed.runs WHERE kind = 'train';
+    INSERT INTO train_epochs SELECT * FROM committed.train_epochs
+      WHERE run_id IN (SELECT id FROM committed.runs WHERE kind = 'train');"
+fi
+if [[ -z $only || $only == report ]]; then
+  echo "== report"
+  if [[ $db -ef $committed ]]; then
+    $qx report "$db" --out docs/results --readme README.md
+  else
+    $qx report "$db" --out "$(dirname "$db")/report"
+  fi
+fi
+# The file as committed: compacted, in rollback-journal mode (no -wal or -shm beside it), so that
+# a copy of the one file is the whole database. qx switches it back to WAL when it next writes.
+sqlite3 "$db" "PRAGMA journal_mode = DELETE; VACUUM;" > /dev/null
+echo "$db: $(du -k "$db" | cut -f1) KiB"
