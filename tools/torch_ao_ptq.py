@@ -148,8 +148,10 @@ class ResultsDb:
         self.machine_dependent = machine_dependent
         self.db = sqlite3.connect(args.db)
         version = self.db.execute("SELECT version FROM schema_version").fetchone()[0]
-        if version not in (2, 3, 4, 5, 6, 7):  # the columns written here are the same in all of them
-            sys.exit(f"{args.db}: schema version {version}, this script writes versions 2 to 7")
+        # The columns written here are the same in all of them; from 8 on, a trigger adds the
+        # cells' settings rows.
+        if version not in range(2, 9):
+            sys.exit(f"{args.db}: schema version {version}, this script writes versions 2 to 8")
         _, checkpoint = load_qx_checkpoint(args.checkpoint)
         self.tool = tool
         self.context = {"calibration": {"batch_size": args.calibration_batch_size,
