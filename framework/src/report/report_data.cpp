@@ -79,7 +79,8 @@ std::optional<TrainingRun> load_training(store::Database& db, const CheckpointRe
 void load_settings(store::Database& db, std::vector<CellRow>& cells) {
   std::map<std::int64_t, CellRow*> by_id;
   for (auto& c : cells) by_id[c.id] = &c;
-  store::Statement settings(db, "SELECT cell_id, key, value FROM cell_settings ORDER BY cell_id, key");
+  store::Statement settings(db, "SELECT s.cell_id, s.key, s.value FROM cell_settings s "
+                                "JOIN report_cells c ON c.id = s.cell_id ORDER BY s.cell_id, s.key");
   while (settings.step()) {
     const auto cell = by_id.find(settings.column_int(0));
     if (cell != by_id.end() && !settings.column_is_null(2)) {
@@ -110,7 +111,7 @@ ReportData load_report_data(store::Database& db, const CheckpointRef& wanted) {
   ReportData data;
   data.checkpoint = wanted.run_uid.empty() ? newest_checkpoint(db) : wanted;
   store::Statement cells(db, R"sql(
-SELECT id, experiment, label, observer, weight_observer, quantizer, passes, NULL, quantize, fold_batch_norm,
+SELECT id, experiment, label, observer, weight_observer, quantizer, passes, quantize, fold_batch_norm,
        w_bits, a_bits, seed, top1, top5, loss, calib_seconds, pass_seconds, eval_seconds, test_images, device, machine
 FROM report_cells
 WHERE checkpoint_run = ?1 AND checkpoint_epoch = ?2
@@ -126,20 +127,20 @@ ORDER BY id)sql");
     row.weight_observer = text_or_empty(cells, 4);
     row.quantizer = text_or_empty(cells, 5);
     row.passes = text_or_empty(cells, 6);
-    row.quantize = cells.column_int(8) != 0;
-    row.fold_batch_norm = cells.column_is_null(9) || cells.column_int(9) != 0;
-    row.w_bits = static_cast<int>(cells.column_is_null(10) ? 0 : cells.column_int(10));
-    row.a_bits = static_cast<int>(cells.column_is_null(11) ? 0 : cells.column_int(11));
-    row.seed = cells.column_int(12);
-    row.top1 = cells.column_double(13);
-    row.top5 = cells.column_is_null(14) ? 0.0 : cells.column_double(14);
-    row.loss = cells.column_double(15);
-    row.calib_seconds = cells.column_is_null(16) ? 0.0 : cells.column_double(16);
-    row.pass_seconds = cells.column_double(17);
-    row.eval_seconds = cells.column_is_null(18) ? 0.0 : cells.column_double(18);
-    data.test_images = cells.column_int(19);
-    row.device = cells.column_text(20);
-    row.machine = text_or_empty(cells, 21);
+    row.quantize = cells.column_int(7) != 0;
+    row.fold_batch_norm = cells.column_is_null(8) || cells.column_int(8) != 0;
+    row.w_bits = static_cast<int>(cells.column_is_null(9) ? 0 : cells.column_int(9));
+    row.a_bits = static_cast<int>(cells.column_is_null(10) ? 0 : cells.column_int(10));
+    row.seed = cells.column_int(11);
+    row.top1 = cells.column_double(12);
+    row.top5 = cells.column_is_null(13) ? 0.0 : cells.column_double(13);
+    row.loss = cells.column_double(14);
+    row.calib_seconds = cells.column_is_null(15) ? 0.0 : cells.column_double(15);
+    row.pass_seconds = cells.column_double(16);
+    row.eval_seconds = cells.column_is_null(17) ? 0.0 : cells.column_double(17);
+    data.test_images = cells.column_int(18);
+    row.device = cells.column_text(19);
+    row.machine = text_or_empty(cells, 20);
     data.cells.push_back(std::move(row));
   }
   if (data.cells.empty()) {
