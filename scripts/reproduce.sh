@@ -36,6 +36,7 @@ STAGES=(
   "ptq-grid|ptq-grid|qx experiments/ptq_grid.toml"
   "torch-ao-ptq|torch.ao-ptq|python tools/torch_ao_ptq.py"
   "torch-ao-placement|torch.ao-placement|python tools/torch_ao_placement.py"
+  "torch-ao-16bit|torch.ao-16bit|python tools/torch_ao_16bit.py"
   "sensitivity|sensitivity|qx experiments/sensitivity.toml"
   "improvements|improvements|qx experiments/improvements.toml"
   "qat|qat|qx experiments/qat.toml"
@@ -96,7 +97,7 @@ run_stage() {
       fi
       $qx pack "$checkpoint" --db "$db" ;;
     benchmarks)
-      if [[ -f $db && $(sqlite3 "$db" "SELECT COUNT(DISTINCT suite) FROM benchmarks") -ge 4 ]]; then
+      if [[ -f $db && $(sqlite3 "$db" "SELECT COUNT(DISTINCT suite) FROM benchmarks") -ge 5 ]]; then
         echo "$name: finished earlier, skipped"; return
       fi
       $python tools/record_benchmarks.py --db "$db" --data "$data" ;;
@@ -122,7 +123,7 @@ fi
 if [[ -z $only || $only == report ]]; then
   echo "== report"
   if [[ $db -ef $committed ]]; then
-    $qx report "$db" --out docs/results --readme README.md
+    $qx report "$db" --out docs/results --readme README.md --layout experiments/report.toml
   else
     $qx report "$db" --out "$(dirname "$db")/report"
   fi

@@ -28,7 +28,7 @@ start=$SECONDS
 ./build/qx run experiments/ptq_grid.toml --db "$db" "${run_args[@]}"
 if [[ $db -ef results/results.sqlite ]]; then
   report=docs/results
-  ./build/qx report "$db" --out "$report" --readme README.md
+  ./build/qx report "$db" --out "$report" --readme README.md --layout experiments/report.toml
 else
   report=$(dirname "$db")/report
   ./build/qx report "$db" --out "$report"

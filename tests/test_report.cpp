@@ -100,5 +100,53 @@ TEST_F(ReportTest, ShowsEachQatSeedAndTheBestQatCellPerWidthOverItsSeeds) {
   EXPECT_THAT(page, ContainsRegex("\\| W2A2 \\| qat-0 \\| [0-9.]+ \\|"));
 }
 
+// A report file declares the README's rows at a glance; the framework knows none of them. Each
+// row shows the best recipe among the cells its settings pick, by the mean over seeds; a row
+// with no cells says so; a malformed file fails before anything is written.
+TEST_F(ReportTest, RendersTheRowsAReportFileDeclaresAtAGlance) {
+  const auto corrected = [](int seed) {
+    return fmt::format("[[cells]]\nname = \"bc\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nbits = 4\n"
+                       "passes = [\"bias_correction\"]\nseed = {}\n", seed);
+  };
+  write(std::string(kSmallGrid) + corrected(0) + corrected(1), "e.toml", "ptq-grid");
+  const auto run = run_qx("run e.toml", scratch_);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::ofstream(scratch_ / "report.toml")
+      << "[glance]\nfigure = \"glance.svg\"\n"
+         "[[glance.row]]\nname = \"fp32\"\nexperiment = \"ptq-grid\"\nwhere = { quantize = false }\nbaseline = true\n"
+         "[[glance.row]]\nname = \"best 4-bit\"\nexperiment = \"ptq-grid\"\n"
+         "where = { w_bits = 4, a_bits = 4, quantizer = [\"asymmetric\", \"per_channel\"] }\nseries = \"best\"\n"
+         "[[glance.row]]\nname = \"best 8-bit\"\nexperiment = \"ptq-grid\"\nwhere = { w_bits = 8, a_bits = 8 }\n"
+         "series = \"best\"\n"
+         "[[glance.row]]\nname = \"corrected\"\nexperiment = \"ptq-grid\"\nwhere = { passes = \"bias_correction\" }\n"
+         "[[glance.row]]\nname = \"absent\"\nexperiment = \"qat\"\nwhere = { w_bits = 2, a_bits = 2 }\n"
+         "[[reference]]\nmethod = \"someone's QAT\"\nbits = \"W2A2\"\ntop1 = 90.5\nfp32 = 92.0\nsource = \"a paper\"\n"
+         "[names]\nper_channel = \"per-channel\"\nminmax = \"min/max\"\n";
+  std::ofstream(scratch_ / "README.md") << "# x\n<!-- qx-report:begin -->\nold\n<!-- qx-report:end -->\n";
+  const auto report = run_qx("report results.sqlite --out out --readme README.md --layout report.toml", scratch_);
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  std::ifstream in(scratch_ / "README.md");
+  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto best4 = count("SELECT CAST(ROUND(MAX(top1) * 100) AS INTEGER) FROM results WHERE experiment = 'ptq-grid' "
+                           "AND w_bits = 4 AND a_bits = 4 AND quantizer IN ('asymmetric', 'per_channel')");
+  EXPECT_THAT(readme, ContainsRegex(fmt::format("\\| best 4-bit \\| [^|]+ \\| W4A4 \\| {}\\.{:02d}", best4 / 100,
+                                                best4 % 100)));
+  EXPECT_THAT(readme, ContainsRegex("\\| fp32 \\| [^|]* \\| W32A32 \\| [0-9.]+ \\| [+]?0.00 \\|"));
+  EXPECT_THAT(readme, ContainsRegex("\\| corrected \\| per-channel · min/max · bias_correction \\| W4A4 \\| "
+                                    "[0-9.]+ ± 0.00 \\(2\\) \\|"));
+  EXPECT_THAT(readme, HasSubstr("| absent | not measured on this checkpoint | W2A2 | – | – | – |"));
+  EXPECT_THAT(readme, HasSubstr("| someone's QAT | W2A2 | 90.50 | 92.00 | -1.50 | a paper |"));
+  EXPECT_THAT(readme, HasSubstr("![glance.svg](out/glance.svg)"));
+  EXPECT_THAT(readme, ::testing::Not(HasSubstr("**What breaks")));  // the details are in out/summary.md
+  std::ifstream summary(scratch_ / "out/summary.md");
+  EXPECT_THAT(std::string((std::istreambuf_iterator<char>(summary)), std::istreambuf_iterator<char>()),
+              HasSubstr("**What breaks at 4 and 2 bits, measured.**"));
+
+  std::ofstream(scratch_ / "bad.toml") << "[glance]\n[[glance.row]]\nname = \"x\"\nexperiment = \"y\"\nwher = {}\n";
+  expect_clean_failure(run_qx("report results.sqlite --out fresh --readme README.md --layout bad.toml", scratch_),
+                       "bad.toml:5:1: unknown key 'wher'");
+  EXPECT_FALSE(std::filesystem::exists(scratch_ / "fresh"));
+}
+
 }  // namespace
 }  // namespace qx::test

@@ -14,7 +14,8 @@ trap 'rm -rf "$work"' EXIT
 cp "$root/results/results.sqlite" "$work/results.sqlite"
 cp "$root/README.md" "$work/README.md"
 # The same layout as the repository, so that the README's figure links come out the same.
-if ! "$qx" report "$work/results.sqlite" --out "$work/docs/results" --readme "$work/README.md" > "$work/log" 2>&1; then
+if ! "$qx" report "$work/results.sqlite" --out "$work/docs/results" --readme "$work/README.md" \
+    --layout "$root/experiments/report.toml" > "$work/log" 2>&1; then
   cat "$work/log"
   exit 1
 fi

@@ -9,13 +9,16 @@ docs/results/performance.md (docs/performance.md reads them):
   qx_bench_training  Google Benchmark: one SGD step, a trainer epoch of 100 batches, augmentation
   python_training    Python PyTorch, the same 100 batches of the same recipe (tools/train_throughput.py)
   torch_int8         PyTorch's int8 kernels against fp32 at batch 1 and 256 (tools/int8_latency.py)
+  grid_scaling       experiments/ptq_grid.toml from scratch three ways on this machine's cores: one
+                     process with every thread, `mpirun -np 2` with one thread a rank, and shards
+                     1/2 and 2/2 side by side with one thread each (docs/scaling.md)
 
     /usr/bin/python3 tools/record_benchmarks.py --db results/results.sqlite \\
         --data ../shared/data/cifar-10-batches-bin
 
 Run it on an otherwise idle machine: every figure is a wall time. A suite measured again
 replaces its rows; a suite that fails writes nothing."""
-import argparse, json, os, platform, sqlite3, subprocess, sys, tempfile
+import argparse, json, os, platform, sqlite3, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = "/usr/bin/python3"  # Debian's, with PyTorch
@@ -81,12 +84,57 @@ def torch_int8(data):
             for r in json_lines(run([PYTHON, "tools/int8_latency.py", "--data", data]))]
 
 
+def grid_scaling(data, grid="experiments/ptq_grid.toml"):
+    """Wall time of one grid, computed from scratch, as one process and spread two ways. Each
+    way writes fresh databases in a scratch folder; rank 0's write cost per cell is read back from
+    the database it wrote (experiments.write_seconds / cells_written)."""
+    qx = os.path.join(ROOT, "build", "qx")
+    cores = os.cpu_count()
+    # mpirun as root (containers) needs these two; harmless otherwise.
+    mpi_env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    ways = {
+        f"one_process/threads:{cores}": [[qx, "run", grid, "--threads", str(cores)]],
+        f"mpirun/np:{cores}/threads:1": [["mpirun", "--oversubscribe", "-np", str(cores), qx, "run", grid,
+                                          "--threads", "1"]],
+        f"shards_side_by_side/n:{cores}/threads:1": [[qx, "run", grid, "--threads", "1", "--shard",
+                                                      f"{k}/{cores}"] for k in range(1, cores + 1)],
+    }
+    rows = []
+    for name, commands in ways.items():
+        with tempfile.TemporaryDirectory() as scratch:
+            dbs = [os.path.join(scratch, f"{i}.sqlite") for i in range(len(commands))]
+            print("$ " + " & ".join(" ".join(c) for c in commands), file=sys.stderr, flush=True)
+            start = time.perf_counter()
+            processes = [subprocess.Popen(c + ["--db", db, "--data", data], cwd=ROOT, env=mpi_env,
+                                          stdout=subprocess.DEVNULL) for c, db in zip(commands, dbs)]
+            if any(p.wait() != 0 for p in processes):
+                sys.exit(f"record_benchmarks: grid_scaling: '{name}' failed")
+            seconds = time.perf_counter() - start
+            cells, write_seconds, cell_seconds = 0, 0.0, 0.0
+            for db in dbs:
+                connection = sqlite3.connect(db)
+                written = connection.execute("SELECT SUM(cells_written), SUM(write_seconds) FROM experiments").fetchone()
+                cells += written[0] or 0
+                write_seconds += written[1] or 0.0
+                cell_seconds += connection.execute(
+                    "SELECT SUM(IFNULL(calib_seconds, 0) + IFNULL(quantize_seconds, 0) + pass_seconds + "
+                    "IFNULL(eval_seconds, 0)) FROM cells WHERE status = 'finished'").fetchone()[0] or 0.0
+                connection.close()
+        # cell_seconds: the cells' own time, summed over processes; the rest of the wall time is
+        # each process's start-up (the checkpoint and the 180 MB of data) and rank 0's writes.
+        processes = cores if name.startswith("mpirun") else len(commands)  # MPI: one command, N ranks
+        context = {"grid": grid, "cells": cells, "processes": processes, "cell_seconds": cell_seconds,
+                   "write_seconds_per_cell": write_seconds / cells if cells else None}
+        rows.append(("grid_scaling", name, seconds, 1, cells / seconds, json.dumps(context, sort_keys=True)))
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--build", default="build")
-    parser.add_argument("--suites", default="qx_bench_quant,qx_bench_training,python_training,torch_int8")
+    parser.add_argument("--suites", default="qx_bench_quant,qx_bench_training,python_training,torch_int8,grid_scaling")
     args = parser.parse_args()
     if not os.path.isfile(args.db):
         sys.exit(f"record_benchmarks: no results database '{args.db}'")
@@ -102,6 +150,7 @@ def main():
         "qx_bench_training": lambda: google_benchmark(os.path.join(bench, "qx_bench_training"), "qx_bench_training"),
         "python_training": lambda: python_training(args.data, 100),
         "torch_int8": lambda: torch_int8(args.data),
+        "grid_scaling": lambda: grid_scaling(args.data),
     }
     where = machine()
     for suite in args.suites.split(","):

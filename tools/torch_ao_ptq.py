@@ -170,7 +170,7 @@ class ResultsDb:
                                 (machine_description(), self.experiment_id))
 
     def record(self, variant, label, observer, weight_observer, quantizer, options, top1, loss, images,
-               calib_seconds, eval_seconds):
+               calib_seconds, eval_seconds, bits=8):
         identity = {"context": self.context, "tool": self.tool, "engine": variant}
         if self.machine_dependent:
             identity["machine"] = machine_description()
@@ -180,9 +180,9 @@ class ResultsDb:
             self.db.execute(
                 "INSERT INTO cells (experiment_id, key, label, quantize, observer, weight_observer, quantizer, w_bits, "
                 "a_bits, fold_batch_norm, options, status, top1, loss, images, calib_seconds, eval_seconds) "
-                "VALUES (?, ?, ?, 1, ?, ?, ?, 8, 8, 1, ?, 'finished', ?, ?, ?, ?, ?)",
-                (self.experiment_id, key, label, observer, weight_observer, quantizer, json.dumps(options), top1, loss,
-                 images, calib_seconds, eval_seconds))
+                "VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, 1, ?, 'finished', ?, ?, ?, ?, ?)",
+                (self.experiment_id, key, label, observer, weight_observer, quantizer, bits, bits, json.dumps(options),
+                 top1, loss, images, calib_seconds, eval_seconds))
 
     def finish(self):
         with self.db:

@@ -15,7 +15,7 @@ namespace {
 
 struct PackArgs {
   std::string checkpoint;
-  std::vector<int> bits{32, 8, 4, 2};
+  std::vector<int> bits{32, 16, 8, 4, 3, 2};
   std::string quantizer = "per_channel";
   std::string out_dir = "packed";
   std::string database;
@@ -51,7 +51,7 @@ void add_pack_command(CLI::App& app, const GlobalOptions& global) {
   auto* command = app.add_subcommand("pack", "write the model with low-bit packed weights, to measure its real size");
   auto args = std::make_shared<PackArgs>();
   command->add_option("checkpoint", args->checkpoint, "a qx checkpoint")->required();
-  command->add_option("--bits", args->bits, "weight widths; 32 = float (default 32 8 4 2)");
+  command->add_option("--bits", args->bits, "weight widths; 32 = float (default 32 16 8 4 3 2)");
   command->add_option("--quantizer", args->quantizer, "quantizer for the weights (default per_channel)");
   command->add_option("--out-dir", args->out_dir, "where the files go (default packed/)");
   command->add_option("--db", args->database, "record the sizes in this results database");

@@ -130,6 +130,24 @@ std::string TableReader::get_string(const std::string& key, std::optional<std::s
   return *value;
 }
 
+std::vector<std::string> TableReader::get_values_as_text(const std::string& key) {
+  const toml::node* node = lookup(key, true);
+  const auto text = [&](const toml::node& value) -> std::string {
+    if (const auto s = value.value_exact<std::string>()) return *s;
+    if (const auto i = value.value_exact<std::int64_t>()) return std::to_string(*i);
+    if (const auto b = value.value_exact<bool>()) return *b ? "1" : "0";
+    type_error(key, value, "a string, an integer, a boolean or an array of them");
+  };
+  std::vector<std::string> values;
+  if (const auto* array = node->as_array()) {
+    for (const auto& element : *array) values.push_back(text(element));
+    if (values.empty()) type_error(key, *node, "a non-empty array");
+  } else {
+    values.push_back(text(*node));
+  }
+  return values;
+}
+
 std::string TableReader::get_choice(const std::string& key, std::optional<std::string> fallback,
                                     const std::vector<std::string>& allowed) {
   const std::string value = get_string(key, std::move(fallback));

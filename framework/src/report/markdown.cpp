@@ -42,4 +42,10 @@ std::string mean_std(const std::vector<double>& values) {
   return fmt::format("{:.2f} ± {:.2f} ({})", mean, std, values.size());
 }
 
+std::string grouped(long long value) {
+  auto digits = std::to_string(value < 0 ? -value : value);
+  for (auto at = static_cast<long>(digits.size()) - 3; at > 0; at -= 3) digits.insert(static_cast<std::size_t>(at), ",");
+  return (value < 0 ? "-" : "") + digits;
+}
+
 }  // namespace qx::report

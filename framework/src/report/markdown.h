@@ -16,6 +16,7 @@ struct MarkdownTable {
 std::string percent(double value);        // "91.23"
 std::string signed_delta(double value);   // "+0.05", "-1.20"
 std::string seconds(double value);        // "12.3"
+std::string grouped(long long value);     // "10,000"
 // "84.21 ± 0.12 (3)" over seeds; the plain mean for one value.
 std::string mean_std(const std::vector<double>& values);
 

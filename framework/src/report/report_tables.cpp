@@ -76,6 +76,44 @@ namespace {
 const std::vector<std::string> kObservers = {"minmax", "moving_average", "percentile", "mse", "kl"};
 const std::vector<std::string> kQuantizers = {"asymmetric", "symmetric", "per_channel", "pytorch"};
 
+// The earlier quantizer of kQuantizers whose grid cells `quantizer` reproduces exactly (top-1,
+// top-5 and loss in every cell both have), or "" if none: such a column says nothing new.
+std::string duplicate_of(const ReportData& data, const std::string& quantizer) {
+  for (const auto& earlier : kQuantizers) {
+    if (earlier == quantizer) return "";
+    int compared = 0;
+    bool same = true;
+    for (const auto& c : data.cells) {
+      if (!plain_grid_cell(c) || c.quantizer != quantizer) continue;
+      const auto* twin = find_cell(data, [&](const CellRow& o) {
+        return plain_grid_cell(o) && o.quantizer == earlier && o.observer == c.observer && o.w_bits == c.w_bits &&
+               o.a_bits == c.a_bits;
+      });
+      if (!twin) continue;
+      ++compared;
+      same = same && twin->top1 == c.top1 && twin->top5 == c.top5 && twin->loss == c.loss;
+    }
+    if (compared > 0 && same) return earlier;
+  }
+  return "";
+}
+
+// kQuantizers without the columns that duplicate an earlier one, and a sentence naming those.
+std::vector<std::string> distinct_quantizers(const ReportData& data, std::string& note) {
+  std::vector<std::string> kept;
+  for (const auto& q : kQuantizers) {
+    const auto twin = duplicate_of(data, q);
+    if (twin.empty()) {
+      kept.push_back(q);
+    } else {
+      note += fmt::format("`{}` gives every cell of the grid exactly the top-1, top-5 and loss of `{}`, so its column "
+                          "is left out.\n",
+                          q, twin);
+    }
+  }
+  return kept;
+}
+
 }  // namespace
 
 const CellRow* float_baseline(const ReportData& data) {
@@ -129,18 +167,12 @@ std::string sizes_markdown(const ReportData& data) {
                           "per-channel scales and zero points, biases in float32 (docs/deployment.md).\n";
 }
 
-namespace {
-
-// "AMD EPYC 7B13, no VNNI": the CPU an engine-dependent row ran on, and the flag its int8 kernels
-// depend on (without VNNI, oneDNN's u8*s8 products saturate in int16).
 std::string cpu_and_vnni(const std::string& machine) {
   if (machine.empty()) return "machine not recorded";
   const auto present = machine.substr(0, machine.find("; no "));
   const bool vnni = present.find("avx512_vnni") != std::string::npos || present.find("avx_vnni") != std::string::npos;
   return machine.substr(0, machine.find(',')) + (vnni ? ", VNNI" : ", no VNNI");
 }
-
-}  // namespace
 
 std::string comparison_markdown(const ReportData& data) {
   const auto* fp32 = float_baseline(data);
@@ -159,6 +191,9 @@ std::string comparison_markdown(const ReportData& data) {
   for (const auto& c : data.cells) {
     if (c.experiment == "torch.ao-placement") add("PyTorch's observers in Python, " + c.label, "8/8", c.top1);
   }
+  for (const auto& c : data.cells) {
+    if (c.experiment == "torch.ao-16bit") add("PyTorch at 16 bits, simulated: " + c.label, "16/16", c.top1);
+  }
   if (const auto* ref = find_cell(data, [](const CellRow& c) { return c.label == "pytorch-reference"; })) {
     add("qx `pytorch` quantizer: torch.ao's qconfig (HistogramObserver, per-channel qint8) in ATen fake-quant", "8/8",
         ref->top1);
@@ -166,8 +201,10 @@ std::string comparison_markdown(const ReportData& data) {
   if (const auto* half = find_cell(data, [](const CellRow& c) { return c.label == "float16"; })) {
     add("qx `float16` (IEEE half, not an integer grid)", "16/16", half->top1);
   }
+  std::string duplicates;  // named under the grid tables
+  const auto quantizers = distinct_quantizers(data, duplicates);
   for (int bits : {16, 8}) {
-    for (const auto& quantizer : kQuantizers) {
+    for (const auto& quantizer : quantizers) {
       std::vector<const CellRow*> cells;
       for (const auto& c : data.cells) {
         if (plain_grid_cell(c) && c.quantizer == quantizer && c.w_bits == bits && c.a_bits == bits) cells.push_back(&c);
@@ -191,16 +228,18 @@ std::string grid_markdown(const ReportData& data) {
   for (const auto& c : data.cells) {
     if (plain_grid_cell(c) && c.w_bits == c.a_bits) widths.insert(c.w_bits);
   }
+  std::string duplicates;
+  const auto quantizers = distinct_quantizers(data, duplicates);
   for (auto it = widths.rbegin(); it != widths.rend(); ++it) {
     const int bits = *it;
     MarkdownTable table{{"observer \\ quantizer"}, {false}, {}};
-    for (const auto& q : kQuantizers) {
+    for (const auto& q : quantizers) {
       table.header.push_back("`" + q + "`");
       table.numeric.push_back(true);
     }
     for (const auto& observer : kObservers) {
       std::vector<std::string> row{"`" + observer + "`"};
-      for (const auto& quantizer : kQuantizers) {
+      for (const auto& quantizer : quantizers) {
         const auto* c = find_cell(data, [&](const CellRow& c) {
           return plain_grid_cell(c) && c.observer == observer && c.quantizer == quantizer && c.w_bits == bits &&
                  c.a_bits == bits;
@@ -212,6 +251,7 @@ std::string grid_markdown(const ReportData& data) {
     }
     out += fmt::format("### W{0}A{0}\n\n{1}\n", bits, table.render());
   }
+  out += duplicates.empty() ? "" : duplicates + "\n";
   double calib = 0, eval = 0;
   int n = 0;
   for (const auto& c : data.cells) {

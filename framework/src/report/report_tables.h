@@ -25,6 +25,9 @@ std::string overridden_layers(const CellRow& c);
 // "residual stream 8-bit" for a cell that stores it wider than its activations, else "".
 std::string residual_stream(const CellRow& c);
 std::string width(const CellRow& c);  // "W4A8"
+// "AMD EPYC 7B13, no VNNI": the CPU an engine-dependent row ran on, and the flag its int8 kernels
+// depend on (without VNNI, oneDNN's u8*s8 products saturate in int16).
+std::string cpu_and_vnni(const std::string& machine);
 
 std::string training_markdown(const ReportData& data);
 // Measured sizes of the files `qx pack` wrote.

@@ -47,6 +47,9 @@ class TableReader {
   std::vector<std::int64_t> get_int_array(const std::string& key, std::optional<std::vector<std::int64_t>> fallback,
                                           std::int64_t min = INT64_MIN, std::int64_t max = INT64_MAX);
   std::vector<std::string> get_string_array(const std::string& key, std::optional<std::vector<std::string>> fallback);
+  // A string, integer or boolean, or an array of them, each as text (true -> "1", false -> "0"):
+  // for keys matched against stored values, such as a report row's settings filter.
+  std::vector<std::string> get_values_as_text(const std::string& key);
   std::vector<bool> get_bool_array(const std::string& key, std::optional<std::vector<bool>> fallback);
   // An array of arrays of integers in [min, max], e.g. widths = [[4, 4], [2, 8]].
   std::vector<std::vector<std::int64_t>> get_int_lists(const std::string& key, std::int64_t min, std::int64_t max);

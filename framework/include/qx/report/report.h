@@ -15,6 +15,9 @@ struct ReportOptions {
   // When set, the README's text between "<!-- qx-report:begin -->" and "<!-- qx-report:end -->"
   // is replaced by the generated summary.
   std::filesystem::path readme;
+  // A report file (experiments/report.toml) declaring the results at a glance; when set, they are
+  // what the README's region holds, and every other table goes to <out_dir>/summary.md only.
+  std::string layout;
   // The checkpoint whose cells are reported (run uid and epoch); empty / -1 = the newest cell's.
   std::string run_uid;
   std::int64_t epoch = -1;

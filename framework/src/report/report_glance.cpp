@@ -1,0 +1,227 @@
+#include "report_glance.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "markdown.h"
+#include "qx/config/toml_reader.h"
+#include "report_plots.h"
+#include "report_tables.h"
+
+namespace qx::report {
+
+namespace {
+
+// The cells of one recipe: every setting alike but the seed, on one machine.
+struct Recipe {
+  std::vector<const CellRow*> cells;
+  double mean = 0;
+};
+
+bool matches(const CellRow& c, const GlanceRow& row) {
+  if (c.experiment != row.experiment) return false;
+  for (const auto& [key, values] : row.where) {
+    if (std::find(values.begin(), values.end(), setting(c, key)) == values.end()) return false;
+  }
+  return true;
+}
+
+std::string recipe_key(const CellRow& c) {
+  std::string key = c.machine;
+  for (const auto& [name, value] : c.settings) {
+    if (name != "seed") key += "\n" + name + "=" + value;
+  }
+  return key;
+}
+
+// The best recipe among the row's cells (by its mean over seeds), one per machine where the row
+// is by machine; in the order of their machines.
+std::vector<Recipe> pick(const ReportData& data, const GlanceRow& row) {
+  std::map<std::string, Recipe> recipes;
+  for (const auto& c : data.cells) {
+    if (matches(c, row)) recipes[recipe_key(c)].cells.push_back(&c);
+  }
+  std::map<std::string, Recipe> best;  // by machine, or one under ""
+  for (auto& [key, recipe] : recipes) {
+    double sum = 0;
+    for (const auto* c : recipe.cells) sum += c->top1;
+    recipe.mean = sum / static_cast<double>(recipe.cells.size());
+    auto& slot = best[row.by_machine ? recipe.cells.front()->machine : std::string()];
+    if (slot.cells.empty() || recipe.mean > slot.mean) slot = recipe;
+  }
+  std::vector<Recipe> picked;
+  for (auto& [machine, recipe] : best) picked.push_back(std::move(recipe));
+  return picked;
+}
+
+std::string short_name(const Glance& glance, const std::string& value) {
+  const auto found = glance.names.find(value);
+  return found == glance.names.end() ? value : found->second;
+}
+
+// "per-channel · MSE · weights lp-norm · CLE+QDrop · conv1 W8A8, fc W8A8 · residual 8-bit".
+std::string composed_recipe(const Glance& glance, const CellRow& c) {
+  std::vector<std::string> parts;
+  if (!c.quantizer.empty()) parts.push_back(short_name(glance, c.quantizer));
+  if (!c.observer.empty()) parts.push_back(short_name(glance, c.observer));
+  const auto weights = setting(c, "weight_observer");
+  if (!weights.empty() && weights != "minmax") parts.push_back("weights " + short_name(glance, weights));
+  if (!c.passes.empty()) {
+    std::string passes;
+    std::size_t start = 0;
+    while (start <= c.passes.size()) {
+      const auto end = std::min(c.passes.find_first_of("+,", start), c.passes.size());
+      passes += (passes.empty() ? "" : "+") + short_name(glance, c.passes.substr(start, end - start));
+      start = end + 1;
+    }
+    parts.push_back(passes);
+  }
+  const auto layers = overridden_layers(c);
+  if (!layers.empty()) {
+    const auto count = std::count(layers.begin(), layers.end(), ',') + 1;
+    parts.push_back(count <= 2 ? layers : fmt::format("{} layers overridden", count));
+  }
+  if (!residual_stream(c).empty()) parts.push_back("residual " + setting(c, "residual_bits") + "-bit");
+  std::string text;
+  for (const auto& part : parts) text += (text.empty() ? "" : " · ") + part;
+  return text;
+}
+
+std::string width_of(const CellRow& c) { return c.quantize ? width(c) : "W32A32"; }
+
+std::string packed_size(const ReportData& data, const CellRow& c) {
+  const int bits = c.quantize ? c.w_bits : 32;
+  for (const auto& p : data.packed) {
+    if (p.bits == bits) return fmt::format("{:.0f} kB", static_cast<double>(p.bytes) / 1000.0);
+  }
+  return "–";
+}
+
+std::string wanted_width(const GlanceRow& row) {
+  const auto w = row.where.find("w_bits"), a = row.where.find("a_bits");
+  if (w == row.where.end() || a == row.where.end()) return "";
+  return fmt::format("W{}A{}", w->second.front(), a->second.front());
+}
+
+}  // namespace
+
+Glance load_glance(const std::string& path) {
+  const auto document = config::parse_toml_file(path);
+  config::TableReader top(document.root, path, "");
+  Glance glance;
+  auto names = top.section("names");
+  for (const auto& key : names.keys()) glance.names[key] = names.get_string(key, std::nullopt);
+  names.finish();
+  auto section = top.section("glance");
+  glance.figure = section.get_string("figure", "");
+  for (auto& row : section.table_array("row")) {
+    GlanceRow r;
+    r.where_text = row.where();
+    r.name = row.get_string("name", std::nullopt);
+    r.experiment = row.get_string("experiment", std::nullopt);
+    r.recipe = row.get_string("recipe", "");
+    r.baseline = row.get_bool("baseline", false);
+    r.by_machine = row.get_bool("by_machine", false);
+    r.series = row.get_string("series", "");
+    auto where = row.section("where");
+    for (const auto& key : where.keys()) r.where[key] = where.get_values_as_text(key);
+    where.finish();
+    row.finish();
+    glance.rows.push_back(std::move(r));
+  }
+  section.finish();
+  for (auto& reference : top.table_array("reference")) {
+    ReferenceRow r;
+    r.method = reference.get_string("method", std::nullopt);
+    r.bits = reference.get_string("bits", std::nullopt);
+    r.top1 = reference.get_double("top1", std::nullopt, 0, 100);
+    r.fp32 = reference.get_double("fp32", std::nullopt, 0, 100);
+    r.source = reference.get_string("source", std::nullopt);
+    reference.finish();
+    glance.references.push_back(std::move(r));
+  }
+  top.finish();
+  return glance;
+}
+
+std::string glance_markdown(const ReportData& data, const Glance& glance) {
+  std::optional<double> baseline;
+  for (const auto& row : glance.rows) {
+    if (!row.baseline) continue;
+    const auto picked = pick(data, row);
+    if (!picked.empty()) baseline = picked.front().mean;
+  }
+  MarkdownTable table{{"", "recipe", "bits", "top-1", "vs fp32", "packed size"},
+                      {false, false, false, true, true, true},
+                      {}};
+  for (const auto& row : glance.rows) {
+    const auto picked = pick(data, row);
+    if (picked.empty()) {
+      table.rows.push_back({row.name, "not measured on this checkpoint", wanted_width(row), "–", "–", "–"});
+      continue;
+    }
+    for (const auto& recipe : picked) {
+      const auto& first = *recipe.cells.front();
+      std::vector<double> top1;
+      for (const auto* c : recipe.cells) top1.push_back(c->top1);
+      auto recipe_text = row.recipe.empty() ? composed_recipe(glance, first) : row.recipe;
+      if (row.by_machine) recipe_text += " · " + cpu_and_vnni(first.machine);
+      table.rows.push_back({row.name, recipe_text, width_of(first), mean_std(top1),
+                            baseline ? signed_delta(recipe.mean - *baseline) : "–", packed_size(data, first)});
+    }
+  }
+  return table.render() +
+         fmt::format("\nTop-1 on the {} test images; a recipe run with several seeds shows mean ± standard deviation "
+                     "(seeds). A row over several recipes shows the best, picked on the test set itself (there is no "
+                     "validation split), so it is an upper estimate. Packed size: the file `qx pack` writes with "
+                     "every weight at the row's weight width.\n",
+                     grouped(data.test_images));
+}
+
+std::string references_markdown(const Glance& glance) {
+  if (glance.references.empty()) return "";
+  MarkdownTable table{{"published", "bits", "top-1", "its fp32", "vs its fp32", "source"},
+                      {false, false, true, true, true, false},
+                      {}};
+  for (const auto& r : glance.references) {
+    table.rows.push_back({r.method, r.bits, percent(r.top1), percent(r.fp32), signed_delta(r.top1 - r.fp32), r.source});
+  }
+  return table.render();
+}
+
+bool write_glance_plot(const ReportData& data, const Glance& glance, const std::filesystem::path& out_dir,
+                       const std::string& gnuplot) {
+  if (glance.figure.empty()) return false;
+  std::vector<std::string> series;  // in the order the rows name them
+  std::map<std::string, std::map<int, double>> points;
+  std::optional<double> baseline;
+  for (const auto& row : glance.rows) {
+    for (const auto& recipe : pick(data, row)) {
+      const auto& c = *recipe.cells.front();
+      if (row.baseline) baseline = recipe.mean;
+      if (row.series.empty() || !c.quantize || c.w_bits != c.a_bits) continue;
+      if (std::find(series.begin(), series.end(), row.series) == series.end()) series.push_back(row.series);
+      auto& point = points[row.series][c.w_bits];
+      point = std::max(point, recipe.mean);
+    }
+  }
+  if (series.empty()) return false;
+  std::string blocks, plot = "plot ";
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    std::string rows;
+    for (const auto& [bits, top1] : points[series[i]]) rows += fmt::format("{} {:.2f}\n", bits, top1);
+    blocks += block(fmt::format("s{}", i), rows);
+    plot += fmt::format("$s{} using 1:2 with linespoints lw 2 pt 7 title '{}', ", i, series[i]);
+  }
+  std::string body = blocks + "set xlabel 'bits (weights = activations)'\nset ylabel 'test top-1 (%)'\n"
+                              "set xrange [17:1]\nset xtics (16, 8, 4, 3, 2)\nset yrange [0:100]\n"
+                              "set key bottom left\nset grid\nset title 'ResNet20 on CIFAR-10: top-1 against bit width'\n";
+  if (baseline) body += fmt::format("fp32 = {:.2f}\n", *baseline);
+  plot += baseline ? "fp32 with lines dt 2 lc rgb 'black' title 'fp32'\n" : "\n";
+  render(gnuplot, body + plot, out_dir / glance.figure);
+  return true;
+}
+
+}  // namespace qx::report
