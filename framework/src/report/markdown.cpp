@@ -48,4 +48,10 @@ std::string grouped(long long value) {
   return (value < 0 ? "-" : "") + digits;
 }
 
+std::string duration(double s) {
+  if (s < 1e-3) return fmt::format("{:.1f} µs", s * 1e6);
+  if (s < 1.0) return fmt::format("{:.2f} ms", s * 1e3);
+  return fmt::format("{:.2f} s", s);
+}
+
 }  // namespace qx::report

@@ -1,0 +1,154 @@
+// docs/results/performance.md's scaling sections: one grid spread over processes, measured
+// (tools/record_benchmarks.py's grid_scaling suite), and the model of docs/scaling.md that extends
+// it to 8 and 64 nodes from every experiment's recorded cell times.
+#include "report_scaling.h"
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "markdown.h"
+
+namespace qx::report {
+
+namespace {
+
+// tools/record_benchmarks.py's grid_scaling suite: one grid from scratch as one process and
+// spread over processes, on the same cores.
+struct GridRun {
+  std::string name;
+  double seconds = 0;
+  int processes = 1;
+  int cells = 0;
+  double cell_seconds = 0;
+  std::optional<double> write_seconds_per_cell;
+};
+
+std::vector<GridRun> load_grid_runs(store::Database& db) {
+  std::vector<GridRun> runs;
+  store::Statement query(db, R"sql(
+SELECT name, seconds, json_extract(context, '$.processes'), json_extract(context, '$.cells'),
+       json_extract(context, '$.cell_seconds'), json_extract(context, '$.write_seconds_per_cell')
+FROM benchmarks WHERE suite = 'grid_scaling'
+ORDER BY name NOT LIKE 'one_process%', name)sql");
+  while (query.step()) {
+    GridRun run{query.column_text(0), query.column_double(1), static_cast<int>(query.column_int(2)),
+                static_cast<int>(query.column_int(3)), query.column_double(4), {}};
+    if (!query.column_is_null(5)) run.write_seconds_per_cell = query.column_double(5);
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+// "mpirun/np:2/threads:1" -> "`mpirun -np 2`, 1 thread a rank", and the like.
+std::string describe_grid_run(const std::string& name) {
+  const auto value = [&](const std::string& field) {
+    const auto at = name.find(field + ":");
+    if (at == std::string::npos) return std::string("?");
+    const auto begin = at + field.size() + 1;
+    return name.substr(begin, name.find('/', begin) - begin);
+  };
+  if (name.rfind("one_process", 0) == 0) return fmt::format("one process, {} threads", value("threads"));
+  if (name.rfind("mpirun", 0) == 0) return fmt::format("`mpirun -np {}`, {} thread a rank", value("np"), value("threads"));
+  if (name.rfind("shards_side_by_side", 0) == 0) {
+    return fmt::format("{} shards (`--shard K/{}`) side by side, {} thread each", value("n"), value("n"), value("threads"));
+  }
+  return "`" + name + "`";
+}
+
+std::string grid_scaling_table(const std::vector<GridRun>& runs) {
+  const GridRun* alone = nullptr;
+  for (const auto& run : runs) {
+    if (run.name.rfind("one_process", 0) == 0) alone = &run;
+  }
+  MarkdownTable table{{"how", "cells", "wall time", "of which cells", "time relative to one process"},
+                      {false, true, true, true, true},
+                      {}};
+  for (const auto& run : runs) {
+    table.rows.push_back({describe_grid_run(run.name), std::to_string(run.cells), duration(run.seconds),
+                          duration(run.cell_seconds / run.processes),
+                          alone ? fmt::format("{:.2f}", run.seconds / alone->seconds) : "–"});
+  }
+  return table.render() +
+      "\nWall time from the first process's start to the last one's end, every cell computed afresh. "
+      "\"Of which cells\": the cells' own time (calibration, quantization, passes, evaluation) per process; "
+      "the rest is each process loading the checkpoint and the data, and rank 0's writes.\n";
+}
+
+// The wall time of cells handed out longest first to `ranks` ranks, each taking the next cell as
+// soon as it is free (what the MPI farm does when the expected times are right).
+double longest_first_makespan(std::vector<double> cells, int ranks) {
+  std::sort(cells.begin(), cells.end(), std::greater<>());
+  std::priority_queue<double, std::vector<double>, std::greater<>> free_at;
+  for (int r = 0; r < ranks; ++r) free_at.push(0.0);
+  double end = 0;
+  for (const double t : cells) {
+    const double start = free_at.top();
+    free_at.pop();
+    free_at.push(start + t);
+    end = std::max(end, start + t);
+  }
+  return end;
+}
+
+// The model of docs/scaling.md for 8 and 64 nodes, one rank a node at the threads the cells were
+// recorded with: max(longest-first schedule of the recorded cell times, rank 0's writes n·w),
+// plus one start-up. Start-up and w are this machine's, measured by the grid_scaling suite. Only
+// experiments `qx run` ran (an experiment file), not the Python reference tools.
+std::string scaling_model(store::Database& db, const std::vector<GridRun>& runs) {
+  double startup = 0;
+  std::optional<double> write_per_cell;
+  for (const auto& run : runs) {
+    if (run.write_seconds_per_cell && run.name.rfind("mpirun", 0) == 0) write_per_cell = run.write_seconds_per_cell;
+    if (run.name.rfind("one_process", 0) == 0) startup = std::max(0.0, run.seconds - run.cell_seconds);
+  }
+  if (!write_per_cell) return "Not modelled: the grid_scaling suite (rank 0's write cost per cell) is not recorded.\n";
+  std::map<std::string, std::vector<double>> cells_of;
+  std::map<std::string, std::string> device_of;
+  store::Statement query(db, R"sql(
+SELECT e.name, e.device, IFNULL(c.calib_seconds, 0) + IFNULL(c.quantize_seconds, 0) + c.pass_seconds + IFNULL(c.eval_seconds, 0)
+FROM cells c JOIN experiments e ON e.id = c.experiment_id
+WHERE c.status = 'finished' AND e.config_path LIKE '%.toml' ORDER BY e.name)sql");
+  while (query.step()) {
+    cells_of[query.column_text(0)].push_back(query.column_double(2));
+    device_of[query.column_text(0)] = query.column_text(1);
+  }
+  MarkdownTable table{{"experiment", "recorded on", "cells", "one rank", "longest cell", "8 nodes", "64 nodes",
+                       "speed-up at 64", "64 nodes bound by"},
+                      {false, false, true, true, true, true, true, true, false},
+                      {}};
+  for (const auto& [name, cells] : cells_of) {
+    const double writes = static_cast<double>(cells.size()) * *write_per_cell;
+    const double longest = *std::max_element(cells.begin(), cells.end());
+    const auto wall = [&](int nodes) { return startup + std::max(longest_first_makespan(cells, nodes), writes); };
+    const double at64 = wall(64);
+    const double schedule64 = longest_first_makespan(cells, 64);
+    const char* bound = writes >= schedule64               ? "rank 0's writes"
+                        : schedule64 <= longest * 1.0001 ? "the longest cell"
+                                                         : "the split of the cells";
+    table.rows.push_back({name, device_of[name], std::to_string(cells.size()), duration(wall(1)), duration(longest),
+                          duration(wall(8)), duration(at64), fmt::format("{:.1f}", wall(1) / at64), bound});
+  }
+  return table.render() + fmt::format(
+      "\nEach experiment's recorded cell times, handed out longest first; plus one process start-up of {} "
+      "and rank 0's writes at {:.1f} ms a cell (both measured above), which bind only when they exceed the "
+      "cells' schedule. Nodes compute at the threads and speed of the machine the cells were recorded on.\n",
+      duration(startup), *write_per_cell * 1e3);
+}
+
+}  // namespace
+
+std::string scaling_markdown(store::Database& db) {
+  const auto grid_runs = load_grid_runs(db);
+  std::string out = "\n## One grid spread over processes\n\n";
+  out += grid_runs.empty() ? "Not measured (the grid_scaling suite of tools/record_benchmarks.py).\n"
+                           : grid_scaling_table(grid_runs);
+  return out + "\n## Scaling model: 8 and 64 nodes\n\n" + scaling_model(db, grid_runs);
+}
+
+}  // namespace qx::report
