@@ -213,10 +213,13 @@ bool write_glance_plot(const ReportData& data, const Glance& glance, const std::
     std::string rows;
     for (const auto& [bits, top1] : points[series[i]]) rows += fmt::format("{} {:.2f}\n", bits, top1);
     blocks += block(fmt::format("s{}", i), rows);
-    plot += fmt::format("$s{} using 1:2 with linespoints lw 2 pt 7 title '{}', ", i, series[i]);
+    // Distinct point shapes, the first open and larger: series that agree (16 and 8 bits) stay visible.
+    static constexpr int kPointTypes[] = {6, 7, 5, 9, 13, 11};
+    plot += fmt::format("$s{} using 1:2 with linespoints lw 2 pt {} ps {} title '{}', ", i, kPointTypes[i % 6],
+                        i == 0 ? 2.0 : 1.2, series[i]);
   }
   std::string body = blocks + "set xlabel 'bits (weights = activations)'\nset ylabel 'test top-1 (%)'\n"
-                              "set xrange [17:1]\nset xtics (16, 8, 4, 3, 2)\nset yrange [0:100]\n"
+                              "set logscale x 2\nset xrange [20:1.7]\nset xtics (16, 8, 4, 3, 2)\nset yrange [0:100]\n"
                               "set key bottom left\nset grid\nset title 'ResNet20 on CIFAR-10: top-1 against bit width'\n";
   if (baseline) body += fmt::format("fp32 = {:.2f}\n", *baseline);
   plot += baseline ? "fp32 with lines dt 2 lc rgb 'black' title 'fp32'\n" : "\n";
