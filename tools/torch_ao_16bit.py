@@ -18,7 +18,6 @@ database. torch.ao has no 16-bit integer kernels, so neither is a real int16 mod
 import argparse, time
 
 import torch
-import torch.nn as nn
 from torch.ao.quantization import MinMaxObserver, PerChannelMinMaxObserver, QConfig, prepare
 
 from torch_ao_placement import simulate
@@ -53,14 +52,8 @@ def half(args, test_images, test_labels):
     start = time.time()
     if args.device == "cuda":
         model = model.half().cuda()
-        correct, loss = 0, 0.0
-        with torch.no_grad():
-            for i in range(0, len(test_labels), 1000):
-                logits = model(normalize(test_images[i:i + 1000]).half().cuda()).float().cpu()
-                labels = test_labels[i:i + 1000]
-                loss += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
-                correct += (logits.argmax(1) == labels).sum().item()
-        return 100.0 * correct / len(test_labels), loss / len(test_labels), time.time() - start
+        top1, loss, _ = evaluate(lambda x: model(x.half().cuda()).float().cpu(), test_images, test_labels)
+        return top1, loss, time.time() - start
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.copy_(parameter.half().float())
