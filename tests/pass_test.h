@@ -58,11 +58,11 @@ class PassTest : public SeededTest {
 
   // Calibrates, quantizes and runs the quantized-model passes.
   void simulate(sim::QuantSim& sim) {
-    sim.run_passes(passes::PassStage::kFloatModel, calibration_);
+    passes::run_passes(sim, host_, passes::PassStage::kFloatModel, calibration_);
     sim.calibrate(calibration_);
     sim.quantize_weights();
     sim.quantize_activations();
-    sim.run_passes(passes::PassStage::kQuantizedModel, calibration_);
+    passes::run_passes(sim, host_, passes::PassStage::kQuantizedModel, calibration_);
   }
 
   static void expect_on_grid(const sim::WeightSite& site) {

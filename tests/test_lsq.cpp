@@ -47,7 +47,7 @@ class LsqTest : public PassTest {
     sim.calibrate(calibration_);
     sim.quantize_weights();
     sim.quantize_activations();
-    const auto runs = sim.run_passes(passes::PassStage::kQuantizedModel, calibration_, &train);
+    const auto runs = passes::run_passes(sim, host_, passes::PassStage::kQuantizedModel, calibration_, &train);
     LsqRun run{{}, runs.at(0).report};
     for (auto& site : sim.weight_sites()) {
       expect_on_grid(site);
@@ -84,7 +84,7 @@ void LsqTest::lsq_check(double distill, double mixup) {
   sim.quantize_weights();
   sim.quantize_activations();
   const auto step_before = sim.weight_site("conv1").qparams.scale.clone();
-  const auto runs = sim.run_passes(passes::PassStage::kQuantizedModel, calibration_, &train);
+  const auto runs = passes::run_passes(sim, host_, passes::PassStage::kQuantizedModel, calibration_, &train);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_THAT(runs[0].report, HasSubstr("\"curve\":[{\"step\":2"));
   EXPECT_FALSE(torch::equal(sim.weight_site("conv1").qparams.scale, step_before));
@@ -118,7 +118,7 @@ TEST_F(LsqTest, StepLearningRateScalesOnlyTheSteps) {
     weights_before[site.name] = site.weight.clone();
   }
   for (auto& site : sim.activation_sites()) steps_before[site->name] = site->qparams.scale.clone();
-  sim.run_passes(passes::PassStage::kQuantizedModel, calibration_, &train);
+  passes::run_passes(sim, host_, passes::PassStage::kQuantizedModel, calibration_, &train);
   bool weights_moved = false;
   for (auto& site : sim.weight_sites()) {
     EXPECT_TRUE(torch::equal(site.qparams.scale, steps_before[site.name])) << site.name;
@@ -146,7 +146,7 @@ TEST_F(LsqTest, AdamMovesEveryWeightByAtMostOneOfItsOwnSteps) {
   sim.quantize_activations();
   std::map<std::string, torch::Tensor> before;
   for (auto& site : sim.weight_sites()) before[site.name] = site.weight.clone();
-  sim.run_passes(passes::PassStage::kQuantizedModel, calibration_, &train);
+  passes::run_passes(sim, host_, passes::PassStage::kQuantizedModel, calibration_, &train);
   double moved = 0;
   for (auto& site : sim.weight_sites()) {
     expect_on_grid(site);

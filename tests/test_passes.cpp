@@ -29,7 +29,7 @@ std::pair<double, double> summed_errors(const std::string& report) {
 TEST_F(PassTest, CrossLayerEqualizationKeepsTheFunctionAndEqualizesRanges) {
   sim::QuantSim sim(*model_, host_, cell(8, 8, {"cle"}));  // folds BatchNorm
   const auto folded = run();
-  sim.run_passes(passes::PassStage::kFloatModel, calibration_);
+  passes::run_passes(sim, host_, passes::PassStage::kFloatModel, calibration_);
   EXPECT_TRUE(tensors_equal(run(), folded, 1e-4, 1e-4));
   auto modules = model_->named_modules("", false);
   for (const auto& pair : model_->equalization_pairs()) {
@@ -65,7 +65,7 @@ TEST_F(PassTest, AdaRoundRoundsEachWeightDownOrUpOnTheQuantizerGrid) {
   sim.calibrate(calibration_);
   sim.quantize_weights();
   sim.quantize_activations();
-  const auto runs = sim.run_passes(passes::PassStage::kQuantizedModel, calibration_);
+  const auto runs = passes::run_passes(sim, host_, passes::PassStage::kQuantizedModel, calibration_);
   ASSERT_EQ(runs.size(), 1u);
   const auto [nearest, learned] = summed_errors(runs[0].report);
   EXPECT_LT(learned, nearest);
@@ -88,7 +88,7 @@ TEST_F(PassTest, AUnitThatLearnsWorseThanNearestRoundingKeepsNearestRounding) {
   sim.quantize_activations();
   std::map<std::string, torch::Tensor> nearest;
   for (auto& site : sim.weight_sites()) nearest[site.name] = site.weight.detach().clone();
-  const auto runs = sim.run_passes(passes::PassStage::kQuantizedModel, calibration_);
+  const auto runs = passes::run_passes(sim, host_, passes::PassStage::kQuantizedModel, calibration_);
   const std::regex unit(R"re("unit":"([^"]+)","error_nearest":[-0-9.e+]+,"error_learned":[-0-9.e+]+,"kept":"(\w+)")re");
   int kept_nearest = 0;
   for (std::sregex_iterator it(runs[0].report.begin(), runs[0].report.end(), unit), end; it != end; ++it) {
@@ -102,13 +102,13 @@ TEST_F(PassTest, AUnitThatLearnsWorseThanNearestRoundingKeepsNearestRounding) {
 TEST_F(PassTest, BlockReconstructionLearnsActivationStepsAndLowersTheBlockError) {
   auto spec = cell(3, 4, {"brecq"}, {{"iterations", std::int64_t{60}}, {"batch_size", std::int64_t{8}}});
   sim::QuantSim sim(*model_, host_, spec);
-  sim.run_passes(passes::PassStage::kFloatModel, calibration_);
+  passes::run_passes(sim, host_, passes::PassStage::kFloatModel, calibration_);
   sim.calibrate(calibration_);
   sim.quantize_weights();
   sim.quantize_activations();
   std::map<std::string, float> before;
   for (auto& site : sim.activation_sites()) before[site->name] = site->qparams.scale.item<float>();
-  const auto runs = sim.run_passes(passes::PassStage::kQuantizedModel, calibration_);
+  const auto runs = passes::run_passes(sim, host_, passes::PassStage::kQuantizedModel, calibration_);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_THAT(runs[0].report, HasSubstr("\"unit\":\"layer1.0\""));
   int moved = 0;
@@ -136,7 +136,7 @@ TEST_F(PassTest, ADivergingReconstructionNamesThePassAndTheUnit) {
     model_->named_parameters()["fc.bias"].fill_(std::numeric_limits<float>::quiet_NaN());
   }
   try {
-    sim.run_passes(passes::PassStage::kQuantizedModel, calibration_);
+    passes::run_passes(sim, host_, passes::PassStage::kQuantizedModel, calibration_);
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_THAT(e.what(), HasSubstr("pass 'adaround'"));
@@ -151,7 +151,7 @@ TEST_F(PassTest, MixedPrecisionSpendsTheAverageBudgetWhereTheOutputIsMostSensiti
   sim.calibrate(calibration_);
   sim.quantize_weights();
   sim.quantize_activations();
-  const auto runs = sim.run_passes(passes::PassStage::kQuantizedModel, calibration_);
+  const auto runs = passes::run_passes(sim, host_, passes::PassStage::kQuantizedModel, calibration_);
   double bits = 0, params = 0;
   std::set<int> widths;
   for (auto& site : sim.weight_sites()) {

@@ -126,11 +126,9 @@ TEST(ShippedExperiments, ParseAndExpand) {
   // block inputs at 8 bits: 2.
   EXPECT_EQ(improvements.cells.size(), 15u + 10 + 7 + 5 + 1 + 4 + 40 + 14 + 2);
   const auto qat = config::load_ptq_experiment(dir + "qat.toml");
-  // W4A4 on the labels and distilled, nine ablations of the distilled recipe and three seed or
-  // length runs; W2A2 and three of its;
-  // the residual stream at 8 bits, two seeds each at W4A4 and W2A2; with the flip-averaged
-  // teacher, three seeds at W4A4.
-  EXPECT_EQ(qat.cells.size(), 25u);
+  // The best recipe at W2A2 and W4A4; the W4A4 ladder of four and the W2A2 ladder of two; two
+  // more seeds of the best W4A4 recipe and one of the best W2A2 recipe.
+  EXPECT_EQ(qat.cells.size(), 2u + 4 + 2 + 3);
   PluginHost host(QX_PLUGIN_DIR);
   for (const auto* experiment : {&grid, &sensitivity, &improvements, &qat}) {
     for (const auto& cell : experiment->cells) {

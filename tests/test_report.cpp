@@ -16,12 +16,19 @@ namespace {
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 
-class ReportTest : public PtqTest {};
+class ReportTest : public PtqTest {
+ protected:
+  // A report file with only a [study] table: which experiment feeds which section.
+  void write_study(const std::string& study) const { std::ofstream(scratch_ / "study.toml") << "[study]\n" << study; }
+};
 
+// The experiment has a name no code knows: the report file's [study] makes it the grid.
 TEST_F(ReportTest, IsGeneratedFromTheDatabaseAloneAndDeterministically) {
   write("histograms = [\"conv1\", \"layer3.2.conv1\"]\n" + std::string(kSmallGrid) +
             "[[cells]]\nname = \"pytorch-reference\"\nobserver = \"histogram\"\nquantizer = \"pytorch\"\nbits = 8\n",
-        "e.toml", "ptq-grid");
+        "e.toml", "my-grid");
+  write_study("grid = \"my-grid\"\n[[study.comparison]]\nexperiment = \"my-grid\"\nlabel = \"pytorch-reference\"\n"
+              "method = \"qx `pytorch` quantizer\"\n");
   ASSERT_EQ(run_qx("run e.toml", scratch_).exit_code, 0);
   EXPECT_EQ(count("SELECT COUNT(*) FROM tensor_histograms WHERE images = 16 AND hi > lo"), 4);
   EXPECT_EQ(count("SELECT COUNT(*) FROM tensor_histograms WHERE name = 'layer3.1.out_q' AND role = 'activation'"), 1);
@@ -30,7 +37,7 @@ TEST_F(ReportTest, IsGeneratedFromTheDatabaseAloneAndDeterministically) {
     std::ifstream in(scratch_ / name, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   };
-  const auto first = run_qx("report results.sqlite --out out --readme README.md", scratch_);
+  const auto first = run_qx("report results.sqlite --out out --readme README.md --layout study.toml", scratch_);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   const auto summary = read("out/summary.md"), grid = read("out/grid.md"), plot = read("out/accuracy_vs_bits.svg");
   const auto histogram = read("out/histogram_layer3.2.conv1.svg");
@@ -46,13 +53,17 @@ TEST_F(ReportTest, IsGeneratedFromTheDatabaseAloneAndDeterministically) {
   EXPECT_THAT(readme, HasSubstr("![accuracy_vs_bits.svg](out/accuracy_vs_bits.svg)"));
   EXPECT_THAT(readme, ::testing::EndsWith("<!-- qx-report:end -->\ntail\n"));
   EXPECT_THAT(readme, ::testing::Not(HasSubstr("\nold\n")));
-  ASSERT_EQ(run_qx("report results.sqlite --out out --readme README.md", scratch_).exit_code, 0);
+  ASSERT_EQ(run_qx("report results.sqlite --out out --readme README.md --layout study.toml", scratch_).exit_code, 0);
   EXPECT_EQ(read("out/summary.md"), summary);
   EXPECT_EQ(read("out/grid.md"), grid);
   EXPECT_EQ(read("out/accuracy_vs_bits.svg"), plot);
   EXPECT_EQ(read("out/histogram_layer3.2.conv1.svg"), histogram);
   EXPECT_EQ(read("README.md"), readme);
   expect_clean_failure(run_qx("report missing.sqlite --out out", scratch_), "missing.sqlite");
+  // Without the [study] line the same cells are no grid: nothing in the framework names one.
+  write_study("");
+  ASSERT_EQ(run_qx("report results.sqlite --out other --layout study.toml", scratch_).exit_code, 0);
+  EXPECT_THAT(read("other/grid.md"), ::testing::Not(HasSubstr("### W8A8")));
 }
 
 // The improvements table gives the wider residual stream a row of its own, never the plain row.
@@ -65,7 +76,8 @@ TEST_F(ReportTest, KeepsTheResidualStreamsWidthApart) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM cell_tensors t JOIN cells c ON c.id = t.cell_id "
                   "WHERE t.name LIKE '%.in_q' AND c.options LIKE '%residual_bits%'"), 9);
   EXPECT_EQ(count("SELECT COUNT(*) FROM cell_tensors WHERE name LIKE '%.in_q'"), 9);
-  ASSERT_EQ(run_qx("report results.sqlite --out out", scratch_).exit_code, 0);
+  write_study("improvements = \"improvements\"\n");
+  ASSERT_EQ(run_qx("report results.sqlite --out out --layout study.toml", scratch_).exit_code, 0);
   std::ifstream in(scratch_ / "out/improvements.md");
   const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_THAT(page, HasSubstr("| PTQ alone · residual stream 8-bit |"));
@@ -85,7 +97,8 @@ TEST_F(ReportTest, ShowsEachQatSeedAndTheBestQatCellPerWidthOverItsSeeds) {
         "e.toml", "qat");
   const auto run = run_qx("run e.toml", scratch_);
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  ASSERT_EQ(run_qx("report results.sqlite --out out", scratch_).exit_code, 0);
+  write_study("qat = \"qat\"\n");
+  ASSERT_EQ(run_qx("report results.sqlite --out out --layout study.toml", scratch_).exit_code, 0);
   std::ifstream in(scratch_ / "out/improvements.md");
   const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto seed0 = page.find("| qat-a | 0 | PTQ alone |"), seed1 = page.find("| qat-a | 1 | PTQ alone |");

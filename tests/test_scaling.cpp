@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -142,6 +143,27 @@ TEST_F(ScalingTest, AClaimOfADeadProcessIsTakenOver) {
     results.release_claims(store::ResultsDb::claim_owner());
     EXPECT_EQ(results.claim_holder("k1"), "");
   }
+}
+
+// A `qx run` killed by a signal leaves its experiment row `running`; the next run on the database
+// marks it failed when its process is gone, and leaves alone what it cannot check.
+TEST_F(ScalingTest, ARunningExperimentOfADeadProcessIsMarkedFailed) {
+  store::ResultsDb results((scratch_ / "results.sqlite").string());
+  store::ExperimentRecord record;
+  record.name = "e";
+  const auto dead = results.open_experiment(record), elsewhere = results.open_experiment(record);
+  const auto host = store::ResultsDb::claim_owner().substr(0, store::ResultsDb::claim_owner().rfind(':'));
+  results.database().execute(fmt::format("UPDATE experiments SET owner = '{}:999999999' WHERE id = {}", host, dead));
+  results.database().execute(fmt::format("UPDATE experiments SET owner = 'another-host:1' WHERE id = {}", elsewhere));
+  const auto live = results.open_experiment(record);
+  const auto status = [&](std::int64_t id) {
+    store::Statement query(results.database(), "SELECT status || ': ' || COALESCE(error, '') FROM experiments WHERE id = ?");
+    query.bind(1, id).step();
+    return query.column_text(0);
+  };
+  EXPECT_EQ(status(dead), fmt::format("failed: interrupted: its process ({}:999999999) ended without finishing it", host));
+  EXPECT_EQ(status(elsewhere), "running: ");
+  EXPECT_EQ(status(live), "running: ");
 }
 
 // mpirun as root needs the two variables; set in the test, never in the user's command.

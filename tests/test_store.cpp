@@ -144,7 +144,7 @@ TEST(ResultsDb, KeepsEachCellSettingAsARowForEveryWriterAndAfterMigration) {
     // A version-7 file: its cells get their rows when this qx opens it.
     store::Database db(path);
     db.execute("DROP TRIGGER cell_settings_on_insert; DROP VIEW result_settings; DROP TABLE cell_settings; "
-               "UPDATE schema_version SET version = 7");
+               "ALTER TABLE experiments DROP COLUMN owner; UPDATE schema_version SET version = 7");
   }
   store::ResultsDb reopened(path);
   EXPECT_EQ(text(reopened.database(), settings_of_a), expected);

@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
-"""The include graph between the folders of framework/ (qx/<folder>/...), and its cycles.
+"""The include graph between the folders of framework/ (qx/<folder>/...), its cycles, and what
+each plugin includes.
 
 Usage: tools/include_layers.py [--check]
-Prints each folder with the folders its files include, then every cycle. With --check, exits 1
-when there is a cycle (CTest IncludeLayers). Headers and sources both count: a .cpp in
-framework/src/sim that includes qx/store/... makes sim depend on store.
+Prints each folder with the folders its files include, then every cycle, then every plugin that
+includes more than its kind may. With --check, exits 1 on a cycle or such a plugin (CTest
+IncludeLayers). Headers and sources both count: a .cpp in framework/src/sim that includes
+qx/store/... makes sim depend on store.
+
+A plugin may include the plugin boundary (qx/plugin/, which includes qx/core/ alone), qx/core/,
+and its kind's interface: qx/quant/ for observers and quantizers, qx/nn/ for models, and for
+passes the simulation they act on (qx/passes/, qx/sim/, qx/quant/, qx/nn/), plus qx/data/ and
+qx/train/ for the passes that train.
 """
 import pathlib
 import re
@@ -68,6 +75,30 @@ def cycles(edges: dict) -> list:
     return found
 
 
+PLUGINS = ROOT.parent / "plugins"
+ALLOWED = {
+    "observers": {"plugin", "core", "quant"},
+    "quantizers": {"plugin", "core", "quant"},
+    "models": {"plugin", "core", "nn"},
+    "passes": {"plugin", "core", "passes", "sim", "quant", "nn", "data", "train"},
+}
+
+
+def plugin_violations(edges: dict) -> list:
+    """Plugins that include a folder their kind may not, and a boundary that includes more than core."""
+    found = []
+    for path in sorted(PLUGINS.rglob("*.cpp")):
+        kind = path.relative_to(PLUGINS).parts[0]
+        extra = set(INCLUDE.findall(path.read_text())) - ALLOWED.get(kind, set())
+        if extra:
+            found.append(f"{path.relative_to(ROOT.parent)} ({kind}) includes qx/{', qx/'.join(sorted(extra))}")
+    boundary = set(INCLUDE.findall((ROOT / "include/qx/plugin/registrar.h").read_text())) - {"core", "plugin"}
+    boundary |= set(INCLUDE.findall((ROOT / "include/qx/plugin/abi.h").read_text())) - {"core", "plugin"}
+    if boundary:
+        found.append(f"the plugin boundary (registrar.h, abi.h) includes qx/{', qx/'.join(sorted(boundary))}")
+    return found
+
+
 def main() -> int:
     edges = graph()
     for folder in sorted(edges):
@@ -77,7 +108,12 @@ def main() -> int:
         print("cycle: " + " <-> ".join(component))
     if not found:
         print("no cycles between folders")
-    return 1 if (found and "--check" in sys.argv) else 0
+    violations = plugin_violations(edges)
+    for violation in violations:
+        print("plugin: " + violation)
+    if not violations:
+        print("every plugin includes only the boundary, qx/core/ and its kind's interface")
+    return 1 if ((found or violations) and "--check" in sys.argv) else 0
 
 
 if __name__ == "__main__":

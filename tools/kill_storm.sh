@@ -105,7 +105,7 @@ EOF
     [[ $done_cells == "$cells" ]] && round=$((round + 1))
   done
   # Every database the storm wrote, completed by a rerun, equals the uninterrupted run.
-  local differ=0 claims=0 r
+  local differ=0 claims=0 running=0 r
   for ((r = 1; r <= round; r++)); do
     db="$work/storm-$r.sqlite"
     "$qx" run "$work/grid.toml" --db "$db" >>"$work/storm.log" 2>&1 \
@@ -115,10 +115,13 @@ EOF
               WHERE c.key IS NULL OR c.top1 != r.top1 OR c.top5 != r.top5 OR c.loss != r.loss)
            + (SELECT COUNT(*) FROM main.cells WHERE status = 'finished') - (SELECT COUNT(*) FROM ref.cells)")))
     claims=$((claims + $(sqlite3 "$db" "SELECT COUNT(*) FROM cell_claims")))
+    # The killed runs' experiment rows: marked failed by the rerun, none left `running`.
+    running=$((running + $(sqlite3 "$db" "SELECT COUNT(*) FROM experiments WHERE status = 'running'")))
   done
   echo "grid kill storm: $survived/$kills kills survived; $round databases completed by reruns: $differ cells" \
-       "differing from an uninterrupted run, $claims claims left (uninterrupted: ${span%.*} s)"
-  [[ $survived == "$kills" && $differ == 0 && $claims == 0 ]]
+       "differing from an uninterrupted run, $claims claims left, $running experiments left running" \
+       "(uninterrupted: ${span%.*} s)"
+  [[ $survived == "$kills" && $differ == 0 && $claims == 0 && $running == 0 ]]
 }
 
 # Loads a checkpoint in Python PyTorch and prints its epoch.

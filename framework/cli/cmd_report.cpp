@@ -13,7 +13,7 @@ void add_report_command(CLI::App& app) {
   command->add_option("--out", options->out_dir, "output folder")->required();
   command->add_option("--readme", options->readme, "also fill the README's qx-report region");
   command->add_option("--layout", options->layout,
-                      "report file declaring the results at a glance (e.g. experiments/report.toml)");
+                      "report file: which experiment feeds each section, and the results at a glance (e.g. experiments/report.toml)");
   command->add_option("--run", options->run_uid, "report the cells of this checkpoint run (default: the newest cell's)");
   command->add_option("--epoch", options->epoch, "with --run: the checkpoint's epoch");
   command->add_option("--gnuplot", options->gnuplot, "gnuplot executable");

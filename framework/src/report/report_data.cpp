@@ -106,9 +106,10 @@ FROM json_each(?1, '$.options') WHERE atom IS NOT NULL ORDER BY id)sql");
 
 }  // namespace
 
-ReportData load_report_data(store::Database& db, const CheckpointRef& wanted) {
+ReportData load_report_data(store::Database& db, const CheckpointRef& wanted, const Study& study) {
   db.execute(kCellsView);
   ReportData data;
+  data.study = study;
   data.checkpoint = wanted.run_uid.empty() ? newest_checkpoint(db) : wanted;
   store::Statement cells(db, R"sql(
 SELECT id, experiment, label, observer, weight_observer, quantizer, passes, quantize, fold_batch_norm,
@@ -122,6 +123,7 @@ ORDER BY id)sql");
     CellRow row;
     row.id = cells.column_int(0);
     row.experiment = cells.column_text(1);
+    if (const auto role = study.roles.find(row.experiment); role != study.roles.end()) row.role = role->second;
     row.label = text_or_empty(cells, 2);
     row.observer = text_or_empty(cells, 3);
     row.weight_observer = text_or_empty(cells, 4);

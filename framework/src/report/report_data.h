@@ -11,6 +11,25 @@
 
 namespace qx::report {
 
+// The part an experiment plays in the report, as the report file's [study] table assigns it.
+enum class StudyRole { kNone, kGrid, kSensitivity, kImprovements, kQat };
+
+// A row source of the table that sets qx's PTQ beside PyTorch's: every cell of `experiment`
+// (or only the one named `label`), described as `method`.
+struct ComparisonSource {
+  std::string experiment, label, method;
+  bool machine = false;  // the row depends on the CPU: name it (real int8 kernels)
+};
+
+// What the report file's [study] table declares: which experiment feeds each section, and the
+// model's first and last layers, which the findings single out. The framework knows none of them.
+struct Study {
+  std::map<std::string, StudyRole> roles;  // experiment name -> its part
+  std::vector<ComparisonSource> comparison;
+  std::vector<std::string> throughput;  // experiments in performance.md's grid-throughput table
+  std::string first_layer, last_layer;
+};
+
 struct CheckpointRef {
   std::string run_uid;
   std::int64_t epoch = 0;
@@ -18,6 +37,7 @@ struct CheckpointRef {
 
 struct CellRow {
   std::int64_t id = 0;
+  StudyRole role = StudyRole::kNone;  // its experiment's part in the report (Study::roles)
   std::string experiment, label, observer, weight_observer, quantizer, passes;
   // The cell's settings (table cell_settings) as text: "residual_bits" -> "8",
   // "override.conv1.w_bits" -> "8", "pass.lsq.distill" -> "1.0", ...
@@ -78,6 +98,7 @@ struct PackedRow {
 };
 
 struct ReportData {
+  Study study;
   CheckpointRef checkpoint;
   std::int64_t test_images = 0;
   std::vector<CellRow> cells;  // finished, on the full test set, for `checkpoint`; by id
@@ -87,8 +108,8 @@ struct ReportData {
   std::vector<HistogramRow> histograms;  // of the checkpoint, in the order they were stored
 };
 
-// The newest cell's checkpoint unless `wanted` names one.
-ReportData load_report_data(store::Database& db, const CheckpointRef& wanted);
+// The newest cell's checkpoint unless `wanted` names one; each cell's role from `study`.
+ReportData load_report_data(store::Database& db, const CheckpointRef& wanted, const Study& study);
 
 std::vector<TensorRow> load_tensors(store::Database& db, std::int64_t cell_id);
 

@@ -15,9 +15,6 @@ namespace qx::report {
 namespace {
 
 const std::vector<int> kWidths = {8, 4, 2};
-// ResNet20's stem and classifier (docs/model-interface.md).
-constexpr const char* kFirst = "conv1";
-constexpr const char* kLast = "fc";
 
 const CellRow* grid(const ReportData& data, const std::string& observer, const std::string& quantizer, int bits,
                     bool folded = true) {
@@ -50,7 +47,7 @@ std::string clipping(const ReportData& data, int bits) {
 // Top-1 drop against fp32 with one layer quantized at `bits`, the rest at 16 (sensitivity.toml).
 std::optional<double> layer_drop(const ReportData& data, double fp32, const std::string& layer, int bits) {
   for (const auto& c : data.cells) {
-    if (c.experiment == "sensitivity" && sensitivity_layer(c) == layer &&
+    if (c.role == StudyRole::kSensitivity && sensitivity_layer(c) == layer &&
         setting(c, "override." + layer + ".a_bits") == std::to_string(bits)) {
       return fp32 - c.top1;
     }
@@ -62,8 +59,8 @@ std::optional<double> layer_drop(const ReportData& data, double fp32, const std:
 std::vector<std::string> middle_layers(const ReportData& data) {
   std::vector<std::string> layers;
   for (const auto& c : data.cells) {
-    const auto layer = c.experiment == "sensitivity" ? sensitivity_layer(c) : std::string();
-    if (!layer.empty() && layer != kFirst && layer != kLast &&
+    const auto layer = c.role == StudyRole::kSensitivity ? sensitivity_layer(c) : std::string();
+    if (!layer.empty() && layer != data.study.first_layer && layer != data.study.last_layer &&
         std::find(layers.begin(), layers.end(), layer) == layers.end()) {
       layers.push_back(layer);
     }
@@ -103,11 +100,13 @@ std::string findings_markdown(const ReportData& data) {
       [&](int b) { return change(grid(data, "minmax", "per_channel", b, false), grid(data, "minmax", "per_channel", b)); });
 
   const auto middle = middle_layers(data);
+  const auto& first = data.study.first_layer;
+  const auto& last = data.study.last_layer;
   if (!middle.empty()) {
-    add("the first layer", "drop with only `conv1` quantized (weights and input), the rest at 16 bits",
-        [&](int b) { return drop(layer_drop(data, fp32->top1, kFirst, b)); });
-    add("the last layer", "drop with only `fc` quantized",
-        [&](int b) { return drop(layer_drop(data, fp32->top1, kLast, b)); });
+    add("the first layer", fmt::format("drop with only `{}` quantized (weights and input), the rest at 16 bits", first),
+        [&](int b) { return drop(layer_drop(data, fp32->top1, first, b)); });
+    add("the last layer", fmt::format("drop with only `{}` quantized", last),
+        [&](int b) { return drop(layer_drop(data, fp32->top1, last, b)); });
     add("a middle layer", fmt::format("median drop over the other {} layers, one at a time", middle.size()),
         [&](int b) -> std::string {
       std::vector<double> drops;
@@ -122,8 +121,8 @@ std::string findings_markdown(const ReportData& data) {
         [&](int b) -> std::string {
           double sum = 0;
           auto layers = middle;
-          layers.push_back(kFirst);
-          layers.push_back(kLast);
+          layers.push_back(first);
+          layers.push_back(last);
           for (const auto& layer : layers) {
             const auto d = layer_drop(data, fp32->top1, layer, b);
             if (!d) return "–";

@@ -111,6 +111,27 @@ Glance load_glance(const std::string& path) {
   const auto document = config::parse_toml_file(path);
   config::TableReader top(document.root, path, "");
   Glance glance;
+  auto study = top.section("study");
+  const std::pair<const char*, StudyRole> roles[] = {{"grid", StudyRole::kGrid},
+                                                     {"sensitivity", StudyRole::kSensitivity},
+                                                     {"improvements", StudyRole::kImprovements},
+                                                     {"qat", StudyRole::kQat}};
+  for (const auto& [key, role] : roles) {
+    if (const auto experiment = study.get_string(key, ""); !experiment.empty()) glance.study.roles[experiment] = role;
+  }
+  glance.study.throughput = study.get_string_array("throughput", std::vector<std::string>{});
+  glance.study.first_layer = study.get_string("first_layer", "");
+  glance.study.last_layer = study.get_string("last_layer", "");
+  for (auto& source : study.table_array("comparison")) {
+    ComparisonSource s;
+    s.experiment = source.get_string("experiment", std::nullopt);
+    s.label = source.get_string("label", "");
+    s.method = source.get_string("method", std::nullopt);
+    s.machine = source.get_bool("machine", false);
+    source.finish();
+    glance.study.comparison.push_back(std::move(s));
+  }
+  study.finish();
   auto names = top.section("names");
   for (const auto& key : names.keys()) glance.names[key] = names.get_string(key, std::nullopt);
   names.finish();

@@ -31,6 +31,7 @@ struct ReferenceRow {
 };
 
 struct Glance {
+  Study study;  // [study]: which experiment feeds each section of docs/results
   std::vector<GlanceRow> rows;
   std::vector<ReferenceRow> references;
   // Short names for settings values in composed recipes: "per_channel" -> "per-channel", ...

@@ -100,10 +100,10 @@ std::string improvements_markdown(const ReportData& data) {
   std::map<std::string, std::size_t> pass_count;
   std::vector<const CellRow*> cells;
   for (const auto& c : data.cells) {
-    if (c.experiment == "improvements" && c.quantize) cells.push_back(&c);
+    if (c.role == StudyRole::kImprovements && c.quantize) cells.push_back(&c);
   }
   for (const auto& c : data.cells) {
-    if (c.experiment == "improvements" || !base_ptq_cell(c)) continue;
+    if (c.role == StudyRole::kImprovements || !base_ptq_cell(c)) continue;
     const bool grid_width =
         std::any_of(cells.begin(), cells.end(), [&](const CellRow* i) { return width(*i) == width(c); });
     const bool present = std::any_of(cells.begin(), cells.end(), [&](const CellRow* i) {
@@ -182,7 +182,7 @@ std::string qat_markdown(store::Database& db, const ReportData& data) {
   // each recipe's variants and seeds sit together under it.
   std::vector<std::pair<std::tuple<int, int, std::string, int>, std::vector<std::string>>> rows;
   for (const auto& c : data.cells) {
-    if (c.experiment != "qat" || !c.quantize) continue;
+    if (c.role != StudyRole::kQat || !c.quantize) continue;
     const PassReport* lsq = nullptr;
     for (const auto& pass : data.passes) {
       if (pass.cell_id == c.id && pass.name == "lsq") lsq = &pass;
@@ -193,7 +193,7 @@ std::string qat_markdown(store::Database& db, const ReportData& data) {
     const auto lsq_at = c.passes.rfind("lsq");
     ptq.passes = c.passes.substr(0, lsq_at == 0 || lsq_at == std::string::npos ? 0 : lsq_at - 1);
     const auto* start = find_cell(data, [&](const CellRow& s) {
-      return s.experiment == "improvements" && s.w_bits == c.w_bits && s.a_bits == c.a_bits && s.seed == c.seed &&
+      return s.role == StudyRole::kImprovements && s.w_bits == c.w_bits && s.a_bits == c.a_bits && s.seed == c.seed &&
              s.passes == ptq.passes && overridden_layers(s) == overridden_layers(c) &&
              weight_grid(s) == weight_grid(c) && residual_stream(s) == residual_stream(c);
     });

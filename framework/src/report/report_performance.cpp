@@ -4,8 +4,10 @@
 
 #include <map>
 #include <optional>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "markdown.h"
 #include "report_scaling.h"
@@ -110,16 +112,20 @@ std::string training_table(const std::map<std::string, Suite>& suites) {
       "time only (qx's trainer also evaluates and checkpoints, outside this figure).\n";
 }
 
-// Throughput of each finished CPU experiment, from its own timestamps.
-std::string grid_table(store::Database& db) {
+// Throughput of each finished CPU run of `experiments` (the report file's [study] throughput), from its own timestamps.
+std::string grid_table(store::Database& db, const std::vector<std::string>& experiments) {
   MarkdownTable table{{"experiment", "started (UTC)", "cells", "wall minutes", "cells per minute", "threads"},
                       {false, false, true, true, true, true},
                       {}};
+  // One bound parameter per experiment name: IN (?1, ?2, ...).
+  std::vector<std::string> slots;
+  for (std::size_t i = 1; i <= experiments.size(); ++i) slots.push_back(fmt::format("?{}", i));
   store::Statement query(db, R"sql(
 SELECT e.name, COUNT(c.id), (julianday(e.finished_at) - julianday(e.started_at)) * 1440.0, e.threads, e.started_at
 FROM experiments e JOIN cells c ON c.experiment_id = e.id
-WHERE e.status = 'finished' AND e.device = 'cpu' AND e.finished_at IS NOT NULL AND e.name IN ('ptq-grid', 'sensitivity')
+WHERE e.status = 'finished' AND e.device = 'cpu' AND e.finished_at IS NOT NULL AND e.name IN ()sql" + fmt::format("{}", fmt::join(slots, ", ")) + R"sql()
 GROUP BY e.id ORDER BY e.id)sql");
+  for (std::size_t i = 0; i < experiments.size(); ++i) query.bind(static_cast<int>(i + 1), experiments[i]);
   while (query.step()) {
     const double minutes = query.column_double(2);
     if (minutes <= 0) continue;
@@ -135,7 +141,7 @@ GROUP BY e.id ORDER BY e.id)sql");
 
 }  // namespace
 
-std::string performance_markdown(store::Database& db) {
+std::string performance_markdown(store::Database& db, const Study& study) {
   std::string machine;
   const auto suites = load_benchmarks(db, machine);
   std::string out;
@@ -157,7 +163,7 @@ std::string performance_markdown(store::Database& db) {
   if (auto s = suites.find("qx_bench_training"); s != suites.end()) out += google_benchmark_table(s->second) + "\n";
   out += training_table(suites);
   out += "\n## Int8 execution: PyTorch's int8 kernels against fp32\n\n" + int8_table(suites);
-  out += "\n## Grid throughput\n\n" + grid_table(db);
+  out += "\n## Grid throughput\n\n" + grid_table(db, study.throughput);
   out += scaling_markdown(db);
   return out;
 }

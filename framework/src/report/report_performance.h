@@ -3,9 +3,11 @@
 #include <string>
 
 #include "qx/store/sqlite.h"
+#include "report_data.h"
 
 namespace qx::report {
 
-std::string performance_markdown(store::Database& db);
+// `study.throughput` names the experiments of the grid-throughput table.
+std::string performance_markdown(store::Database& db, const Study& study);
 
 }  // namespace qx::report

@@ -118,7 +118,7 @@ std::vector<std::string> write_plots(const ReportData& data, const fs::path& out
     std::vector<std::string> layers;
     std::map<std::pair<std::string, int>, double> drop;
     for (const auto& c : data.cells) {
-      if (c.experiment != "sensitivity" || !c.quantize || !fp32) continue;
+      if (c.role != StudyRole::kSensitivity || !c.quantize || !fp32) continue;
       const auto layer = sensitivity_layer(c);
       if (layer.empty()) continue;
       if (std::find(layers.begin(), layers.end(), layer) == layers.end()) layers.push_back(layer);

@@ -45,7 +45,7 @@ std::string residual_stream(const CellRow& c) {
   return bits.empty() ? "" : fmt::format("residual stream {}-bit", bits);
 }
 
-bool plain_grid_cell(const CellRow& c) { return c.experiment == "ptq-grid" && plain_cell(c); }
+bool plain_grid_cell(const CellRow& c) { return c.role == StudyRole::kGrid && plain_cell(c); }
 
 std::string sensitivity_layer(const CellRow& c) {
   const auto layers = overrides(c);
@@ -73,13 +73,22 @@ std::string width(const CellRow& c) { return fmt::format("W{}A{}", c.w_bits, c.a
 
 namespace {
 
-const std::vector<std::string> kObservers = {"minmax", "moving_average", "percentile", "mse", "kl"};
-const std::vector<std::string> kQuantizers = {"asymmetric", "symmetric", "per_channel", "pytorch"};
+// The observers (or quantizers) of the plain grid cells, in the order the grid file lists them:
+// the order of their first cells.
+std::vector<std::string> grid_values(const ReportData& data, std::string CellRow::*field) {
+  std::vector<std::string> values;
+  for (const auto& c : data.cells) {
+    if (plain_grid_cell(c) && std::find(values.begin(), values.end(), c.*field) == values.end()) {
+      values.push_back(c.*field);
+    }
+  }
+  return values;
+}
 
-// The earlier quantizer of kQuantizers whose grid cells `quantizer` reproduces exactly (top-1,
-// top-5 and loss in every cell both have), or "" if none: such a column says nothing new.
+// The earlier quantizer of the grid whose cells `quantizer` reproduces exactly (top-1, top-5 and
+// loss in every cell both have), or "" if none: such a column says nothing new.
 std::string duplicate_of(const ReportData& data, const std::string& quantizer) {
-  for (const auto& earlier : kQuantizers) {
+  for (const auto& earlier : grid_values(data, &CellRow::quantizer)) {
     if (earlier == quantizer) return "";
     int compared = 0;
     bool same = true;
@@ -98,10 +107,10 @@ std::string duplicate_of(const ReportData& data, const std::string& quantizer) {
   return "";
 }
 
-// kQuantizers without the columns that duplicate an earlier one, and a sentence naming those.
+// The grid's quantizers without the columns that duplicate an earlier one, and a sentence naming those.
 std::vector<std::string> distinct_quantizers(const ReportData& data, std::string& note) {
   std::vector<std::string> kept;
-  for (const auto& q : kQuantizers) {
+  for (const auto& q : grid_values(data, &CellRow::quantizer)) {
     const auto twin = duplicate_of(data, q);
     if (twin.empty()) {
       kept.push_back(q);
@@ -182,24 +191,14 @@ std::string comparison_markdown(const ReportData& data) {
     table.rows.push_back({method, bits, percent(top1), signed_delta(top1 - fp32->top1)});
   };
   add("fp32 (the trained checkpoint)", "32/32", fp32->top1);
-  for (const auto& c : data.cells) {
-    if (c.experiment == "torch.ao-ptq") {
-      add(fmt::format("PyTorch: torch.ao eager static PTQ, real int8 kernels, {} on {}", c.label, cpu_and_vnni(c.machine)),
-          "8/8", c.top1);
+  // The rows the report file declares: PyTorch's own PTQ, and qx's reference cells.
+  for (const auto& source : data.study.comparison) {
+    for (const auto& c : data.cells) {
+      if (c.experiment != source.experiment || (!source.label.empty() && c.label != source.label)) continue;
+      auto method = source.label.empty() ? fmt::format("{}, {}", source.method, c.label) : source.method;
+      if (source.machine) method += " on " + cpu_and_vnni(c.machine);
+      add(method, fmt::format("{}/{}", c.w_bits, c.a_bits), c.top1);
     }
-  }
-  for (const auto& c : data.cells) {
-    if (c.experiment == "torch.ao-placement") add("PyTorch's observers in Python, " + c.label, "8/8", c.top1);
-  }
-  for (const auto& c : data.cells) {
-    if (c.experiment == "torch.ao-16bit") add("PyTorch at 16 bits, simulated: " + c.label, "16/16", c.top1);
-  }
-  if (const auto* ref = find_cell(data, [](const CellRow& c) { return c.label == "pytorch-reference"; })) {
-    add("qx `pytorch` quantizer: torch.ao's qconfig (HistogramObserver, per-channel qint8) in ATen fake-quant", "8/8",
-        ref->top1);
-  }
-  if (const auto* half = find_cell(data, [](const CellRow& c) { return c.label == "float16"; })) {
-    add("qx `float16` (IEEE half, not an integer grid)", "16/16", half->top1);
   }
   std::string duplicates;  // named under the grid tables
   const auto quantizers = distinct_quantizers(data, duplicates);
@@ -237,7 +236,7 @@ std::string grid_markdown(const ReportData& data) {
       table.header.push_back("`" + q + "`");
       table.numeric.push_back(true);
     }
-    for (const auto& observer : kObservers) {
+    for (const auto& observer : grid_values(data, &CellRow::observer)) {
       std::vector<std::string> row{"`" + observer + "`"};
       for (const auto& quantizer : quantizers) {
         const auto* c = find_cell(data, [&](const CellRow& c) {
@@ -255,7 +254,7 @@ std::string grid_markdown(const ReportData& data) {
   double calib = 0, eval = 0;
   int n = 0;
   for (const auto& c : data.cells) {
-    if (c.experiment != "ptq-grid") continue;
+    if (c.role != StudyRole::kGrid) continue;
     calib += c.calib_seconds, eval += c.eval_seconds, ++n;
   }
   if (n > 0) {
@@ -265,11 +264,11 @@ std::string grid_markdown(const ReportData& data) {
   }
   // The cost of simulation: integer-grid cells against the float cell of the same run.
   const auto* grid_fp32 =
-      find_cell(data, [](const CellRow& c) { return c.experiment == "ptq-grid" && !c.quantize; });
+      find_cell(data, [](const CellRow& c) { return c.role == StudyRole::kGrid && !c.quantize; });
   double simulated = 0;
   int m = 0;
   for (const auto& c : data.cells) {
-    if (plain_grid_cell(c) && c.quantizer != "float16") simulated += c.eval_seconds, ++m;
+    if (plain_grid_cell(c)) simulated += c.eval_seconds, ++m;
   }
   if (grid_fp32 && m > 0 && grid_fp32->eval_seconds > 0) {
     out += fmt::format("\nA simulated evaluation pass took on average {} s against {} s for the plain fp32 pass: "

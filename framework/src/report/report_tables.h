@@ -13,7 +13,7 @@ const CellRow* float_baseline(const ReportData& data);
 // A quantized cell with no passes, overrides or label, minmax weight statistics, and its residual
 // stream at its activations' width.
 bool plain_cell(const CellRow& c);
-// Such a cell of the PTQ grid (experiment "ptq-grid").
+// Such a cell of the PTQ grid (the experiment the report file's [study] names `grid`).
 bool plain_grid_cell(const CellRow& c);
 // The one layer a sensitivity cell overrides ("layer3.2.conv2"), or "" for any other cell.
 std::string sensitivity_layer(const CellRow& c);
@@ -34,11 +34,11 @@ std::string training_markdown(const ReportData& data);
 std::string sizes_markdown(const ReportData& data);
 // fp32 against our PTQ against PyTorch's PTQ at 16 and 8 bits (the task's step 7).
 std::string comparison_markdown(const ReportData& data);
-// Observer x quantizer, one table per bit width, from the `ptq-grid` experiment.
+// Observer x quantizer, one table per bit width, from the study's grid experiment.
 std::string grid_markdown(const ReportData& data);
-// Pass ablations from the `improvements` experiment, mean ± std over seeds (report_improvements.cpp).
+// Pass ablations from the study's improvements experiment, mean ± std over seeds (report_improvements.cpp).
 std::string improvements_markdown(const ReportData& data);
-// QAT cells (experiment `qat`) against the PTQ cell they start from, with their cost and how far
+// QAT cells (the study's qat experiment) against the PTQ cell they start from, with their cost and how far
 // training moved the quantization steps (read from the cells' stored tensors).
 std::string qat_markdown(store::Database& db, const ReportData& data);
 // What breaks at low widths: one row per cause, each a comparison of cells that differ in it alone.

@@ -11,6 +11,7 @@
 #include "qx/data/batches.h"
 #include "qx/eval/evaluate.h"
 #include "qx/run/tensor_histograms.h"
+#include "qx/passes/runner.h"
 #include "qx/sim/quant_sim.h"
 #include "qx/train/trainer.h"
 
@@ -118,7 +119,7 @@ store::CellResult run_cell(const sim::CellSpec& cell, QuantizableModel& model,
   train::load_model_state(model, float_state, "checkpoint");
   model.eval();
   sim::QuantSim sim(model, host, cell);
-  auto passes_run = sim.run_passes(passes::PassStage::kFloatModel, calibration, &train_set);
+  auto passes_run = passes::run_passes(sim, host, passes::PassStage::kFloatModel, calibration, &train_set);
   sim::CellSpec statistics;  // what the activation statistics depend on
   statistics.observer = cell.observer;
   statistics.fold_batch_norm = cell.fold_batch_norm;
@@ -138,7 +139,7 @@ store::CellResult run_cell(const sim::CellSpec& cell, QuantizableModel& model,
   sim.quantize_weights();
   sim.quantize_activations();
   result.quantize_seconds = seconds_since(start);
-  for (auto& run : sim.run_passes(passes::PassStage::kQuantizedModel, calibration, &train_set)) {
+  for (auto& run : passes::run_passes(sim, host, passes::PassStage::kQuantizedModel, calibration, &train_set)) {
     passes_run.push_back(run);
   }
   for (const auto& run : passes_run) {

@@ -1,7 +1,6 @@
 #include "qx/sim/quant_sim.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -87,13 +86,12 @@ void restore(torch::nn::Module& model, const std::map<std::string, torch::Tensor
 
 }  // namespace
 
-QuantSim::QuantSim(QuantizableModel& model, const PluginHost& host, CellSpec cell)
-    : model_(model), host_(host), cell_(std::move(cell)) {
+QuantSim::QuantSim(QuantizableModel& model, const quant::Provider& provider, CellSpec cell)
+    : model_(model), provider_(provider), cell_(std::move(cell)) {
   if (!cell_.quantize) return;
   model_.eval();
   if (cell_.fold_batch_norm) fold_batch_norms(model_);
-  quantizer_ = host_.create_quantizer(cell_.quantizer.name, cell_.quantizer.options);
-  for (const auto& choice : cell_.passes) passes_.push_back(host_.create_pass(choice.name, choice.options));
+  quantizer_ = provider_.create_quantizer(cell_.quantizer.name, cell_.quantizer.options);
   for (const auto& [name, point] : quant_points(model_)) {
     int bits = activation_bits(point->options.feeds());
     if (point->options.requantizes()) {
@@ -107,7 +105,7 @@ QuantSim::QuantSim(QuantizableModel& model, const PluginHost& host, CellSpec cel
     site->bits = bits;
     site->spec = quantizer_->spec(TensorRole::kActivation, site->bits);
     site->spec.validate(fmt::format("activation point '{}'", name));
-    site->observer = host_.create_observer(cell_.observer.name, cell_.observer.options,
+    site->observer = provider_.create_observer(cell_.observer.name, cell_.observer.options,
                                            quant::ObserverContext{site->spec.axis, name});
     sites_.push_back(std::move(site));
   }
@@ -124,29 +122,13 @@ QuantSim::QuantSim(QuantizableModel& model, const PluginHost& host, CellSpec cel
   }
 }
 
-std::vector<PassRun> QuantSim::run_passes(passes::PassStage stage, const std::vector<torch::Tensor>& calibration,
-                                          const data::Dataset* train_set) {
-  std::vector<PassRun> seconds;
-  if (!cell_.quantize) return seconds;
-  for (std::size_t i = 0; i < passes_.size(); ++i) {
-    const auto& choice = cell_.passes[i];
-    const auto& pass = passes_[i];
-    if (pass->stage() != stage) continue;
-    const auto start = std::chrono::steady_clock::now();
-    passes::PassContext context{model_,     *this, calibration, train_set,
-                                cell_.seed, fmt::format("pass '{}'", choice.name)};
-    pass->run(context);
-    seconds.push_back(
-        {choice, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), context.report});
-  }
-  // Passes may have run the quantized model; the recorded SQNR is the first evaluation batch's.
+void QuantSim::forget_measurements() {
   for (auto& site : sites_) {
     if (!site->signal.defined()) continue;
     site->signal.zero_();
     site->noise.zero_();
     site->measured_batches = 0;
   }
-  return seconds;
 }
 
 QuantSim::FloatScope::FloatScope(QuantSim& sim) : sim_(sim), simulated_(snapshot(sim.model_)) {
@@ -245,7 +227,7 @@ void QuantSim::adopt_calibration(const std::vector<std::shared_ptr<quant::Observ
 
 void QuantSim::quantize_weight(WeightSite& site, const torch::Tensor& float_weight) {
   torch::NoGradGuard no_grad;
-  auto observer = host_.create_observer(cell_.weight_observer.name, cell_.weight_observer.options,
+  auto observer = provider_.create_observer(cell_.weight_observer.name, cell_.weight_observer.options,
                                         quant::ObserverContext{site.spec.axis, site.name});
   observer->observe(float_weight.to(torch::kCPU));
   site.range = observer->range(site.spec);

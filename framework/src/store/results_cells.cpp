@@ -58,10 +58,11 @@ void insert_passes(Database& db, std::int64_t cell_id, const std::vector<PassRec
 }  // namespace
 
 std::int64_t ResultsDb::open_experiment(const ExperimentRecord& e) {
+  fail_abandoned_experiments();
   Statement insert(db_,
                    "INSERT INTO experiments (name, status, config_path, config_text, git_revision, checkpoint, "
-                   "model, device, threads, torch_version, machine, ranks, shard) "
-                   "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                   "model, device, threads, torch_version, machine, ranks, shard, owner) "
+                   "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert.bind(1, e.name).bind(2, e.config_path).bind(3, e.config_text);
   bind_text_or_null(insert, 4, e.git_revision);
   insert.bind(5, e.checkpoint).bind(6, e.model).bind(7, e.device).bind(8, e.threads);
@@ -69,6 +70,7 @@ std::int64_t ResultsDb::open_experiment(const ExperimentRecord& e) {
   bind_text_or_null(insert, 10, e.machine);
   insert.bind(11, e.ranks);
   bind_text_or_null(insert, 12, e.shard);
+  insert.bind(13, claim_owner());
   insert.run();
   return db_.last_insert_id();
 }

@@ -1,9 +1,12 @@
-// Claims on cells, so that several `qx run` processes on one database never compute a cell twice.
+// Claims on cells, so that several `qx run` processes on one database never compute a cell twice,
+// and the owners of experiment rows, so that a killed run's row does not stay `running`.
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -52,6 +55,25 @@ bool ResultsDb::claim_cell(const std::string& key, const std::string& owner) {
 
 void ResultsDb::release_claims(const std::string& owner) {
   Statement(db_, "DELETE FROM cell_claims WHERE owner = ?").bind(1, owner).run();
+}
+
+void ResultsDb::fail_abandoned_experiments() {
+  std::vector<std::pair<std::int64_t, std::string>> abandoned;
+  {
+    Statement running(db_, "SELECT id, owner FROM experiments WHERE status = 'running' AND owner IS NOT NULL");
+    while (running.step()) {
+      if (!owner_alive(running.column_text(1))) abandoned.emplace_back(running.column_int(0), running.column_text(1));
+    }
+  }
+  for (const auto& [id, owner] : abandoned) {
+    Statement(db_,
+              "UPDATE experiments SET status = 'failed', error = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', "
+              "'now') WHERE id = ? AND status = 'running'")
+        .bind(1, fmt::format("interrupted: its process ({}) ended without finishing it", owner))
+        .bind(2, id)
+        .run();
+    release_claims(owner);
+  }
 }
 
 std::string ResultsDb::claim_holder(const std::string& key) {

@@ -243,6 +243,9 @@ CREATE TABLE cell_claims (
 );
 )sql",
     cell_settings_migration(),
+    // The process that writes an experiment row ("host:pid", as cell claims): a later run marks
+    // the row of a process that ended without finishing it as failed.
+    "ALTER TABLE experiments ADD COLUMN owner TEXT;",
 };
 
 std::string with_parent_created(const std::string& path) {

@@ -17,6 +17,7 @@
 
 #include "qx/core/error.h"
 #include "qx/data/batches.h"
+#include "qx/data/cifar10.h"
 #include "qx/passes/reconstruction.h"
 #include "qx/passes/weight_substitution.h"
 #include "qx/plugin/abi.h"

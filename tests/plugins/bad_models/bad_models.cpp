@@ -1,5 +1,6 @@
 // Model plugins that break the engine's model contract (qx/nn/model_contract.h), each in one way.
 // The host must refuse each model when it is created, with a line that names the plugin.
+#include "qx/nn/model.h"
 #include "qx/plugin/abi.h"
 #include "qx/plugin/registrar.h"
 

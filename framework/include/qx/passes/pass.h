@@ -20,11 +20,13 @@
 #include <torch/torch.h>
 
 #include "qx/core/options.h"
-#include "qx/data/cifar10.h"
 #include "qx/nn/model.h"
 #include "qx/quant/quantizer.h"
 #include "qx/sim/cell.h"
 
+namespace qx::data {
+struct Dataset;  // qx/data/cifar10.h, for the passes that train
+}
 namespace qx::sim {
 class QuantSim;
 }

@@ -14,8 +14,13 @@
 
 #include "qx/core/options.h"
 #include "qx/nn/model.h"
+#include "qx/passes/pass.h"
+#include "qx/passes/runner.h"
 #include "qx/plugin/abi.h"
 #include "qx/plugin/registrar.h"
+#include "qx/quant/observer.h"
+#include "qx/quant/provider.h"
+#include "qx/quant/quantizer.h"
 
 namespace boost::dll {
 class shared_library;
@@ -31,10 +36,12 @@ struct PluginRecord {
   bool accepted() const { return rejection.empty(); }
 };
 
-class PluginHost {
+// The observers, quantizers and passes it hands out are what the simulation and the pass runner
+// ask their providers for (quant/provider.h, passes/runner.h).
+class PluginHost : public quant::Provider, public passes::Provider {
  public:
   explicit PluginHost(std::filesystem::path directory);
-  ~PluginHost();
+  ~PluginHost() override;
   PluginHost(const PluginHost&) = delete;
   PluginHost& operator=(const PluginHost&) = delete;
 
@@ -43,9 +50,9 @@ class PluginHost {
 
   std::shared_ptr<QuantizableModel> create_model(const std::string& name, const Options& options) const;
   std::shared_ptr<quant::Observer> create_observer(const std::string& name, const Options& options,
-                                                   const quant::ObserverContext& context) const;
-  std::shared_ptr<quant::Quantizer> create_quantizer(const std::string& name, const Options& options) const;
-  std::shared_ptr<passes::Pass> create_pass(const std::string& name, const Options& options) const;
+                                                   const quant::ObserverContext& context) const override;
+  std::shared_ptr<quant::Quantizer> create_quantizer(const std::string& name, const Options& options) const override;
+  std::shared_ptr<passes::Pass> create_pass(const std::string& name, const Options& options) const override;
   // The version of the plugin that provides `name` of `kind` ("" if none does).
   std::string plugin_version(const std::string& kind, const std::string& name) const;
   std::vector<std::string> model_names() const { return models_.names(); }
@@ -90,7 +97,8 @@ class PluginHost {
 };
 
 // Where plugins are looked for: --plugins, else $QX_PLUGIN_DIR, else the experiment file's
-// [plugins] dir, else the build tree's plugin folder.
+// [plugins] dir, else, for an installed qx (<prefix>/bin/qx), <prefix>/lib/qx/plugins, else the
+// build tree's plugin folder. Never the working directory.
 std::filesystem::path resolve_plugin_dir(const std::string& from_cli, const std::string& from_experiment);
 
 // Compares a plugin's info with this binary's; returns "" when they match, else the reason.

@@ -10,15 +10,11 @@
 #include <torch/torch.h>
 
 #include "qx/nn/model.h"
+#include "qx/store/results_db.h"
 
 namespace qx::run {
 
-struct TensorHistogram {
-  std::string name;  // the weight layer, or the activation point that feeds it (cell_tensors' names)
-  std::string role;  // "weight" or "activation"
-  double lo = 0, hi = 0;             // the tensor's min and max: the bins cover exactly this
-  std::vector<std::int64_t> counts;  // equal-width bins
-};
+using store::TensorHistogram;
 
 // For each of `layers`: its weight, then the activation point that feeds it. The model must be
 // the float model in eval mode; it is left with BatchNorm folded.

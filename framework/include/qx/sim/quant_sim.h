@@ -8,13 +8,14 @@
 //
 // Order of work for a cell, on a freshly loaded float model in eval mode:
 //   1. fold BatchNorm into the preceding convolutions (unless the cell switches it off);
-//   2. run_passes(kFloatModel): passes that change the float model (equalization);
+//   2. passes::run_passes(kFloatModel): passes that change the float model (equalization);
 //   3. calibrate(): float forward passes over the calibration batches with an observer on every
 //      activation point; a NaN or Inf there stops the cell with the point's name;
 //   4. quantize_weights(): one observer pass per weight, then the weight is replaced by its
 //      quantize-dequantized copy, once for the whole cell;
 //   5. quantize_activations(): fake-quant hooks at every activation point for evaluation;
-//   6. run_passes(kQuantizedModel): passes that refine the simulation (rounding, biases, steps).
+//   6. passes::run_passes(kQuantizedModel): passes that refine the simulation (rounding, biases,
+//      steps). The passes (passes/runner.h) sit above this class: it never sees them.
 // A cell with quantize = false does none of this: the float model is evaluated as it is.
 #include <map>
 #include <memory>
@@ -25,24 +26,12 @@
 #include <torch/torch.h>
 
 #include "qx/nn/model.h"
-#include "qx/passes/pass.h"
-#include "qx/plugin/host.h"
+#include "qx/quant/provider.h"
 #include "qx/quant/quantizer.h"
 #include "qx/sim/cell.h"
+#include "qx/sim/tensor_record.h"
 
 namespace qx::sim {
-
-// One quantized tensor: where, at what width, with which parameters, and how faithfully.
-struct TensorRecord {
-  std::string name;  // weight layer ("layer1.0.conv1") or activation point ("layer1.0.mid_q")
-  quant::TensorRole role = quant::TensorRole::kWeight;
-  int bits = 0;
-  quant::Range range;      // the observer's choice
-  quant::QParams qparams;  // the quantizer's answer (or a pass's refinement of it)
-  // 10 log10(|x|^2 / |x - q(x)|^2): over the weight, or over the first batch that passed the
-  // point after quantize_activations() (the first evaluation batch).
-  double sqnr_db = 0.0;
-};
 
 // A weight layer as the simulation sees it. Passes read and refine these.
 struct WeightSite {
@@ -76,24 +65,13 @@ struct ActivationSite {
   std::int64_t measured_batches = 0;
 };
 
-// A pass that ran, and how long it took.
-struct PassRun {
-  PluginChoice pass;
-  double seconds = 0;
-  std::string report;  // the pass's PassContext::report
-};
-
 class QuantSim {
  public:
-  QuantSim(QuantizableModel& model, const PluginHost& host, CellSpec cell);
+  // `provider` creates the cell's observers and quantizer (the plugin host, in qx).
+  QuantSim(QuantizableModel& model, const quant::Provider& provider, CellSpec cell);
   ~QuantSim();
   QuantSim(const QuantSim&) = delete;
   QuantSim& operator=(const QuantSim&) = delete;
-
-  // Runs the cell's passes of one stage, in the cell's order.
-  // `train_set` may be null where no pass trains.
-  std::vector<PassRun> run_passes(passes::PassStage stage, const std::vector<torch::Tensor>& calibration,
-                                  const data::Dataset* train_set = nullptr);
 
   // Images must already be normalised and on the model's device. Also snapshots the float model
   // (after folding and float-model passes), which FloatScope brings back.
@@ -121,6 +99,7 @@ class QuantSim {
   };
 
   const CellSpec& cell() const { return cell_; }
+  QuantizableModel& model() { return model_; }
   const quant::Quantizer& quantizer() const { return *quantizer_; }
   std::vector<WeightSite>& weight_sites() { return weights_; }
   // Where the model runs: learned quantization parameters must live there too.
@@ -140,6 +119,9 @@ class QuantSim {
 
   // Weights first, then activation points in execution order.
   std::vector<TensorRecord> records() const;
+  // Forgets the activation SQNR measured so far: passes may have run the quantized model, and
+  // the recorded SQNR is the first evaluation batch's.
+  void forget_measurements();
 
  private:
   void quantize_weight(WeightSite& site, const torch::Tensor& float_weight);
@@ -147,10 +129,9 @@ class QuantSim {
   int activation_bits(const std::vector<std::string>& feeds) const;
 
   QuantizableModel& model_;
-  const PluginHost& host_;
+  const quant::Provider& provider_;
   CellSpec cell_;
   std::shared_ptr<quant::Quantizer> quantizer_;
-  std::vector<std::shared_ptr<passes::Pass>> passes_;  // one per cell_.passes entry, in order
   std::vector<std::shared_ptr<ActivationSite>> sites_;
   std::vector<WeightSite> weights_;
   std::map<std::string, torch::Tensor> float_state_;  // parameters and buffers, by name

@@ -7,13 +7,21 @@
 #include <string>
 #include <vector>
 
-#include "qx/run/tensor_histograms.h"
-#include "qx/sim/quant_sim.h"
+#include "qx/sim/cell.h"
+#include "qx/sim/tensor_record.h"
 #include "qx/store/sqlite.h"
 
 namespace qx::store {
 
-inline constexpr std::int64_t kSchemaVersion = 8;
+// A histogram of one tensor of a checkpoint (run/tensor_histograms.h takes them), for the report.
+struct TensorHistogram {
+  std::string name;  // the weight layer, or the activation point that feeds it (cell_tensors' names)
+  std::string role;  // "weight" or "activation"
+  double lo = 0, hi = 0;             // the tensor's min and max: the bins cover exactly this
+  std::vector<std::int64_t> counts;  // equal-width bins
+};
+
+inline constexpr std::int64_t kSchemaVersion = 9;
 
 struct RunRecord {
   std::string uid;  // stable across --resume
@@ -90,7 +98,7 @@ struct HistogramRecord {
   std::string checkpoint_run;
   std::int64_t checkpoint_epoch = 0;
   std::int64_t images = 0;  // calibration images behind the activation histograms
-  std::vector<run::TensorHistogram> histograms;
+  std::vector<TensorHistogram> histograms;
 };
 
 class ResultsDb {
@@ -134,6 +142,9 @@ class ResultsDb {
 
  private:
   void migrate();
+  // Marks `running` experiments whose process has ended (same host, no such pid) as failed: a
+  // `qx run` killed by a signal cannot say so itself, and its row would stay `running` for ever.
+  void fail_abandoned_experiments();
   Database db_;
 };
 
