@@ -84,15 +84,20 @@ void LsqTest::lsq_check(double distill, double mixup) {
   sim.quantize_weights();
   sim.quantize_activations();
   const auto step_before = sim.weight_site("conv1").qparams.scale.clone();
+  std::map<std::string, nn::ActivationHook*> hooks_before;
+  for (auto& site : sim.activation_sites()) hooks_before[site->name] = site->point->hook().get();
   const auto runs = passes::run_passes(sim, host_, passes::PassStage::kQuantizedModel, calibration_, &train);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_THAT(runs[0].report, HasSubstr("\"curve\":[{\"step\":2"));
   EXPECT_FALSE(torch::equal(sim.weight_site("conv1").qparams.scale, step_before));
   for (auto& site : sim.weight_sites()) expect_on_grid(site);
-  for (auto& site : sim.activation_sites()) EXPECT_FALSE(site->learn_scale);
-  // Distillation's float forward passes leave the simulation as they found it: fake-quant at
-  // every activation point again.
-  for (auto& site : sim.activation_sites()) EXPECT_TRUE(site->point->has_hook()) << site->name;
+  // Training and distillation's float forward passes leave the simulation as they found it: its
+  // own fake-quant hook at every activation point again, and each learned step a plain scalar.
+  for (auto& site : sim.activation_sites()) {
+    EXPECT_EQ(site->point->hook().get(), hooks_before[site->name]) << site->name;
+    EXPECT_FALSE(site->qparams.scale.requires_grad()) << site->name;
+    EXPECT_EQ(site->qparams.scale.dim(), 0) << site->name;
+  }
 }
 
 TEST_F(LsqTest, TrainsStepsAndLeavesTheEvaluationArithmetic) { lsq_check(0.0); }

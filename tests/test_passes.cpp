@@ -113,7 +113,7 @@ TEST_F(PassTest, BlockReconstructionLearnsActivationStepsAndLowersTheBlockError)
   EXPECT_THAT(runs[0].report, HasSubstr("\"unit\":\"layer1.0\""));
   int moved = 0;
   for (auto& site : sim.activation_sites()) {
-    EXPECT_FALSE(site->learn_scale);
+    EXPECT_FALSE(site->qparams.scale.requires_grad()) << site->name;
     EXPECT_EQ(site->qparams.scale.dim(), 0) << site->name;
     EXPECT_GT(site->qparams.scale.item<float>(), 0.0f);
     moved += site->qparams.scale.item<float>() != before[site->name];

@@ -18,8 +18,14 @@ using ::testing::HasSubstr;
 
 class ReportTest : public PtqTest {
  protected:
-  // A report file with only a [study] table: which experiment feeds which section.
-  void write_study(const std::string& study) const { std::ofstream(scratch_ / "study.toml") << "[study]\n" << study; }
+  // A report file with only a [study] table: which experiment feeds which section, and the
+  // plugins the sections compare.
+  void write_study(const std::string& study) const {
+    std::ofstream(scratch_ / "study.toml")
+        << "[study]\n" << study
+        << "[study.plugins]\nnaive_observer = \"minmax\"\nclipping_observer = \"mse\"\n"
+           "per_tensor_quantizer = \"asymmetric\"\nper_channel_quantizer = \"per_channel\"\ntraining_pass = \"lsq\"\n";
+  }
 };
 
 // The experiment has a name no code knows: the report file's [study] makes it the grid.
@@ -134,7 +140,8 @@ TEST_F(ReportTest, RendersTheRowsAReportFileDeclaresAtAGlance) {
          "[[glance.row]]\nname = \"corrected\"\nexperiment = \"ptq-grid\"\nwhere = { passes = \"bias_correction\" }\n"
          "[[glance.row]]\nname = \"absent\"\nexperiment = \"qat\"\nwhere = { w_bits = 2, a_bits = 2 }\n"
          "[[reference]]\nmethod = \"someone's QAT\"\nbits = \"W2A2\"\ntop1 = 90.5\nfp32 = 92.0\nsource = \"a paper\"\n"
-         "[names]\nper_channel = \"per-channel\"\nminmax = \"min/max\"\n";
+         "[names]\nper_channel = \"per-channel\"\nminmax = \"min/max\"\n"
+         "[study.plugins]\nnaive_observer = \"minmax\"\n";
   std::ofstream(scratch_ / "README.md") << "# x\n<!-- qx-report:begin -->\nold\n<!-- qx-report:end -->\n";
   const auto report = run_qx("report results.sqlite --out out --readme README.md --layout report.toml", scratch_);
   ASSERT_EQ(report.exit_code, 0) << report.err;

@@ -100,7 +100,7 @@ void expand_grid(TableReader& grid, const PluginTables& plugins, const OverrideS
                  std::vector<sim::CellSpec>& out) {
   const auto observers = grid.get_string_array("observers", std::nullopt);
   const auto quantizers = grid.get_string_array("quantizers", std::nullopt);
-  const auto weight_observers = grid.get_string_array("weight_observers", std::vector<std::string>{"minmax"});
+  const auto weight_observers = grid.get_string_array("weight_observers", std::vector<std::string>{sim::kDefaultWeightObserver});
   const auto folds = grid.get_bool_array("fold_batch_norm", std::vector<bool>{true});
   const auto override_names = grid.get_string_array("overrides", std::vector<std::string>{kNoOverrides});
   const auto pass_lists = grid.get_string_lists("passes", std::vector<std::vector<std::string>>{{}});
@@ -219,7 +219,7 @@ PtqExperiment load_ptq_experiment_text(std::string text, const std::string& path
     cell.quantize = entry.get_bool("quantize", true);
     if (cell.quantize) {
       cell.observer = choose(entry.get_string("observer", std::nullopt), plugins.observers, "observer");
-      cell.weight_observer = choose(entry.get_string("weight_observer", "minmax"), plugins.observers, "observer");
+      cell.weight_observer = choose(entry.get_string("weight_observer", sim::kDefaultWeightObserver), plugins.observers, "observer");
       cell.quantizer = choose(entry.get_string("quantizer", std::nullopt), plugins.quantizers, "quantizer");
       if (entry.has("bits") && (entry.has("weight_bits") || entry.has("activation_bits"))) {
         fail("{}: give either bits or weight_bits and activation_bits", entry.where());

@@ -80,7 +80,9 @@ PackResult pack_model(const train::Checkpoint& checkpoint, const PluginHost& hos
     fold_batch_norms(*model);
   } else {
     sim::CellSpec cell;
-    cell.observer = cell.weight_observer = {"minmax", Options("observer 'minmax'")};
+    // Weights only: the default weight statistics, which see each weight whole.
+    const std::string observer = sim::kDefaultWeightObserver;
+    cell.observer = cell.weight_observer = {observer, Options("observer '" + observer + "'")};
     cell.quantizer = {quantizer, Options("quantizer '" + quantizer + "'")};
     cell.weight_bits = cell.activation_bits = bits;
     sim = std::make_unique<sim::QuantSim>(*model, host, cell);  // folds BatchNorm

@@ -7,9 +7,11 @@
 #include <spdlog/spdlog.h>
 
 #include "qx/core/error.h"
+#include "qx/passes/learned_steps.h"
 #include "qx/passes/weight_substitution.h"
 #include "qx/sim/capture.h"
 #include "qx/sim/quant_sim.h"
+#include "qx/train/schedule.h"
 
 namespace qx::passes {
 
@@ -129,15 +131,10 @@ UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
     substitutions.push_back(std::make_unique<WeightSubstitution>(site));
     rounding_variables.push_back(roundings.back()->variable());
   }
-  std::vector<torch::Tensor> steps;
-  for (auto* site : points) {
-    site->drop_probability = o.drop_probability;
-    if (o.learn_activation_steps) {
-      site->qparams.scale = site->qparams.scale.detach().reshape({1}).to(sim.device()).clone().requires_grad_(true);
-      site->learn_scale = true;
-      steps.push_back(site->qparams.scale);
-    }
-  }
+  // The unit's activation points train while it is optimised: learned steps, QDrop.
+  auto training = std::make_unique<ActivationTraining>(
+      sim, points, ActivationTrainingOptions{o.learn_activation_steps, 1.0, o.drop_probability});
+  const auto& steps = training->steps();
 
   torch::optim::Adam rounding_optimizer(rounding_variables, torch::optim::AdamOptions(o.rounding_lr));
   std::unique_ptr<torch::optim::Adam> step_optimizer;
@@ -175,11 +172,10 @@ UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
     rounding_optimizer.step();
     if (step_optimizer) {
       // Cosine annealing of the step-size learning rate, as BRECQ.
-      const double lr = 0.5 * o.activation_lr * (1.0 + std::cos(M_PI * static_cast<double>(step) / o.iterations));
+      const double lr = o.activation_lr * train::cosine_annealing(static_cast<double>(step), o.iterations);
       static_cast<torch::optim::AdamOptions&>(step_optimizer->param_groups()[0].options()).lr(lr);
       step_optimizer->step();
-      torch::NoGradGuard no_grad;
-      for (auto& s : steps) s.clamp_min_(1e-8);
+      training->clamp_steps();
     }
   }
 
@@ -189,13 +185,8 @@ UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
     substitutions[i].reset();  // the registered parameter is the module's weight again
     roundings[i]->site().weight.copy_(hard);
   }
-  for (auto* site : points) {
-    site->drop_probability = 0.0;
-    if (site->learn_scale) {
-      site->qparams.scale = site->qparams.scale.detach().reshape({}).clone();
-      site->learn_scale = false;
-    }
-  }
+  step_optimizer.reset();
+  training.reset();  // the simulation's hooks back, the learned steps in the sites
   const double learned_error = unit_error(unit, x_quant, y_float);
   // With QDrop the objective is the error under randomly dropped quantization, not this one, so
   // this comparison says nothing about it: QDrop's result is always kept.

@@ -38,6 +38,14 @@ std::string header(const ReportData& data, const std::string& title) {
       title, data.checkpoint.run_uid, data.checkpoint.epoch, data.test_images);
 }
 
+// The experiment the report file gives `role`, for page titles: " (experiment `ptq-grid`)", or "".
+std::string experiment_named(const Study& study, StudyRole role) {
+  for (const auto& [name, part] : study.roles) {
+    if (part == role) return fmt::format(" (experiment `{}`)", name);
+  }
+  return "";
+}
+
 // Replaces the README's generated region, keeping everything around it.
 void update_readme(const fs::path& readme, const std::string& generated) {
   std::ifstream in(readme, std::ios::binary);
@@ -67,12 +75,12 @@ void write_report(const ReportOptions& options) {
   fs::create_directories(options.out_dir);
   const auto qat = qat_markdown(db, data);
 
-  write_file(options.out_dir / "grid.md", header(data, "The PTQ grid (experiments/ptq_grid.toml)") +
+  write_file(options.out_dir / "grid.md", header(data, "The PTQ grid" + experiment_named(data.study, StudyRole::kGrid)) +
                                               "Top-1 in %, and its difference to fp32 in points.\n\n" +
                                               grid_markdown(data));
   write_file(options.out_dir / "improvements.md",
-             header(data, "Improvement passes (experiments/improvements.toml)") + improvements_markdown(data) +
-                 "\n## Quantization-aware training (experiments/qat.toml)\n\n" + qat);
+             header(data, "Improvement passes" + experiment_named(data.study, StudyRole::kImprovements)) + improvements_markdown(data) +
+                 "\n## Quantization-aware training" + experiment_named(data.study, StudyRole::kQat) + "\n\n" + qat);
   write_file(options.out_dir / "layers.md", header(data, "Per-tensor SQNR") + layers_markdown(db, data));
   write_file(options.out_dir / "performance.md", header(data, "Performance") + performance_markdown(db, data.study));
   write_file(options.out_dir / "findings.md",
@@ -81,10 +89,11 @@ void write_report(const ReportOptions& options) {
   const bool glance_drawn = glance && write_glance_plot(data, *glance, options.out_dir, options.gnuplot);
   const auto histograms = write_histogram_plots(db, data, options.out_dir, options.gnuplot);
   if (!histograms.empty()) {
-    std::string page = header(data, "Distributions and clipping ranges (experiments/ptq_grid.toml)") +
+    std::string page = header(data, "Distributions and clipping ranges" + experiment_named(data.study, StudyRole::kGrid)) +
                        "Each figure: a layer's weight (BatchNorm folded) and the activation that feeds it, over the "
-                       "calibration images, log scale. Vertical lines: the range each observer chose for the 4-bit "
-                       "asymmetric cells; for weights, the per-tensor range against the median per-channel range.\n\n";
+                       "calibration images, log scale. Vertical lines: the range each observer chose for the 4-bit " +
+                       data.study.per_tensor_quantizer +
+                       " cells; for weights, the per-tensor range against the median per-channel range.\n\n";
     for (const auto& figure : histograms) page += fmt::format("![{}]({})\n\n", figure, figure);
     write_file(options.out_dir / "histograms.md", page);
   }

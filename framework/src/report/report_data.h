@@ -28,6 +28,12 @@ struct Study {
   std::vector<ComparisonSource> comparison;
   std::vector<std::string> throughput;  // experiments in performance.md's grid-throughput table
   std::string first_layer, last_layer;
+  // The plugins the sections' comparisons stand on ([study.plugins]).
+  std::string naive_observer;         // plain min/max statistics, the baseline of every other
+  std::string clipping_observer;      // the base recipe's activation observer
+  std::string per_tensor_quantizer;   // one grid per tensor
+  std::string per_channel_quantizer;  // one grid per output channel: the base recipe's
+  std::string training_pass;          // the QAT pass whose cells and curves the QAT section shows
 };
 
 struct CheckpointRef {

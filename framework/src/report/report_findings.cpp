@@ -19,7 +19,7 @@ const std::vector<int> kWidths = {8, 4, 2};
 const CellRow* grid(const ReportData& data, const std::string& observer, const std::string& quantizer, int bits,
                     bool folded = true) {
   for (const auto& c : data.cells) {
-    if ((folded ? plain_grid_cell(c) : plain_cell(c)) && c.fold_batch_norm == folded && c.observer == observer &&
+    if ((folded ? plain_grid_cell(data, c) : plain_cell(data, c)) && c.fold_batch_norm == folded && c.observer == observer &&
         c.quantizer == quantizer && c.w_bits == bits && c.a_bits == bits) {
       return &c;
     }
@@ -33,15 +33,17 @@ std::string change(const CellRow* from, const CellRow* to) {
   return fmt::format("{} → {} ({})", percent(from->top1), percent(to->top1), signed_delta(to->top1 - from->top1));
 }
 
-// The best activation observer that clips, against minmax, with per-channel weights.
+// The best activation observer that clips, against the naive one, with per-channel weights.
 std::string clipping(const ReportData& data, int bits) {
-  const auto* minmax = grid(data, "minmax", "per_channel", bits);
+  const auto& s = data.study;
+  const auto* naive = grid(data, s.naive_observer, s.per_channel_quantizer, bits);
   const CellRow* best = nullptr;
-  for (const std::string observer : {"moving_average", "percentile", "mse", "kl"}) {
-    const auto* c = grid(data, observer, "per_channel", bits);
+  for (const auto& observer : grid_values(data, &CellRow::observer)) {
+    if (observer == s.naive_observer) continue;
+    const auto* c = grid(data, observer, s.per_channel_quantizer, bits);
     if (c && (!best || c->top1 > best->top1)) best = c;
   }
-  return best ? change(minmax, best) + fmt::format(", `{}`", best->observer) : "–";
+  return best ? change(naive, best) + fmt::format(", `{}`", best->observer) : "–";
 }
 
 // Top-1 drop against fp32 with one layer quantized at `bits`, the rest at 16 (sensitivity.toml).
@@ -74,7 +76,8 @@ std::string drop(std::optional<double> value) { return value ? signed_delta(-*va
 
 std::string findings_markdown(const ReportData& data) {
   const auto* fp32 = float_baseline(data);
-  if (!fp32 || !grid(data, "minmax", "per_channel", 4)) return "No PTQ grid on this checkpoint in the database.\n";
+  const auto& s = data.study;
+  if (!fp32 || !grid(data, s.naive_observer, s.per_channel_quantizer, 4)) return "No PTQ grid on this checkpoint in the database.\n";
   MarkdownTable table{{"cause", "measured as (top-1 %, change in points)"}, {false, false}, {}};
   for (int bits : kWidths) {
     table.header.push_back(fmt::format("W{0}A{0}", bits));
@@ -90,14 +93,28 @@ std::string findings_markdown(const ReportData& data) {
     }
     if (measured) table.rows.push_back(std::move(row));  // a row only where its experiment ran
   };
-  add("few levels for long tails", "activations: `minmax` → best clipping observer (per-channel weights)",
+  add("few levels for long tails",
+      fmt::format("activations: `{}` → best clipping observer (`{}` weights)", s.naive_observer, s.per_channel_quantizer),
       [&](int b) { return clipping(data, b); });
-  add("one grid for all channels", "weights: per-tensor `asymmetric` → `per_channel` (`mse` activations)",
-      [&](int b) { return change(grid(data, "mse", "asymmetric", b), grid(data, "mse", "per_channel", b)); });
-  add("BatchNorm folding", "`minmax`, per-tensor `asymmetric`: BatchNorm kept in float → folded",
-      [&](int b) { return change(grid(data, "minmax", "asymmetric", b, false), grid(data, "minmax", "asymmetric", b)); });
-  add("BatchNorm folding", "`minmax`, `per_channel`: BatchNorm kept in float → folded",
-      [&](int b) { return change(grid(data, "minmax", "per_channel", b, false), grid(data, "minmax", "per_channel", b)); });
+  add("one grid for all channels",
+      fmt::format("weights: per-tensor `{}` → `{}` (`{}` activations)", s.per_tensor_quantizer, s.per_channel_quantizer,
+                  s.clipping_observer),
+      [&](int b) {
+        return change(grid(data, s.clipping_observer, s.per_tensor_quantizer, b),
+                      grid(data, s.clipping_observer, s.per_channel_quantizer, b));
+      });
+  add("BatchNorm folding",
+      fmt::format("`{}`, per-tensor `{}`: BatchNorm kept in float → folded", s.naive_observer, s.per_tensor_quantizer),
+      [&](int b) {
+        return change(grid(data, s.naive_observer, s.per_tensor_quantizer, b, false),
+                      grid(data, s.naive_observer, s.per_tensor_quantizer, b));
+      });
+  add("BatchNorm folding",
+      fmt::format("`{}`, `{}`: BatchNorm kept in float → folded", s.naive_observer, s.per_channel_quantizer),
+      [&](int b) {
+        return change(grid(data, s.naive_observer, s.per_channel_quantizer, b, false),
+                      grid(data, s.naive_observer, s.per_channel_quantizer, b));
+      });
 
   const auto middle = middle_layers(data);
   const auto& first = data.study.first_layer;
@@ -117,7 +134,9 @@ std::string findings_markdown(const ReportData& data) {
       std::sort(drops.begin(), drops.end());
       return signed_delta(-drops[drops.size() / 2]);
     });
-    add("errors compound", "sum of the single-layer drops → drop with every layer quantized (`mse`, `per_channel`)",
+    add("errors compound",
+        fmt::format("sum of the single-layer drops → drop with every layer quantized (`{}`, `{}`)",
+                    s.clipping_observer, s.per_channel_quantizer),
         [&](int b) -> std::string {
           double sum = 0;
           auto layers = middle;
@@ -128,7 +147,7 @@ std::string findings_markdown(const ReportData& data) {
             if (!d) return "–";
             sum += *d;
           }
-          const auto* all = grid(data, "mse", "per_channel", b);
+          const auto* all = grid(data, s.clipping_observer, s.per_channel_quantizer, b);
           return all ? fmt::format("{} → {}", signed_delta(-sum), signed_delta(all->top1 - fp32->top1)) : "–";
         });
   }

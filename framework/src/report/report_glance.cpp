@@ -67,7 +67,7 @@ std::string composed_recipe(const Glance& glance, const CellRow& c) {
   if (!c.quantizer.empty()) parts.push_back(short_name(glance, c.quantizer));
   if (!c.observer.empty()) parts.push_back(short_name(glance, c.observer));
   const auto weights = setting(c, "weight_observer");
-  if (!weights.empty() && weights != "minmax") parts.push_back("weights " + short_name(glance, weights));
+  if (!weights.empty() && weights != glance.study.naive_observer) parts.push_back("weights " + short_name(glance, weights));
   if (!c.passes.empty()) {
     std::string passes;
     std::size_t start = 0;
@@ -122,6 +122,13 @@ Glance load_glance(const std::string& path) {
   glance.study.throughput = study.get_string_array("throughput", std::vector<std::string>{});
   glance.study.first_layer = study.get_string("first_layer", "");
   glance.study.last_layer = study.get_string("last_layer", "");
+  auto plugins = study.section("plugins");
+  glance.study.naive_observer = plugins.get_string("naive_observer", "");
+  glance.study.clipping_observer = plugins.get_string("clipping_observer", "");
+  glance.study.per_tensor_quantizer = plugins.get_string("per_tensor_quantizer", "");
+  glance.study.per_channel_quantizer = plugins.get_string("per_channel_quantizer", "");
+  glance.study.training_pass = plugins.get_string("training_pass", "");
+  plugins.finish();
   for (auto& source : study.table_array("comparison")) {
     ComparisonSource s;
     s.experiment = source.get_string("experiment", std::nullopt);

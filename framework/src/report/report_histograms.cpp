@@ -19,9 +19,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kBits = 4;
-const std::vector<std::pair<std::string, std::string>> kObserverColours = {
-    {"minmax", "#1f77b4"}, {"moving_average", "#ff7f0e"}, {"percentile", "#2ca02c"}, {"mse", "#d62728"},
-    {"kl", "#9467bd"}};
+// One colour per observer, in the grid's order of observers.
+const std::vector<std::string> kColours = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
 // Bin centres and non-zero counts (a log axis has no place for zero).
 std::string histogram_rows(const HistogramRow& h) {
@@ -45,7 +45,7 @@ std::optional<TensorRow> find_tensor(const std::vector<TensorRow>& tensors, cons
 // The plain grid cell at kBits for this observer and quantizer, if the grid ran it.
 const CellRow* grid_cell(const ReportData& data, const std::string& observer, const std::string& quantizer) {
   for (const auto& c : data.cells) {
-    if (plain_grid_cell(c) && c.observer == observer && c.quantizer == quantizer && c.w_bits == kBits &&
+    if (plain_grid_cell(data, c) && c.observer == observer && c.quantizer == quantizer && c.w_bits == kBits &&
         c.a_bits == kBits) {
       return &c;
     }
@@ -61,13 +61,14 @@ std::string vertical(double x, const std::string& colour, const std::string& das
 
 std::string weight_panel(store::Database& db, const ReportData& data, const HistogramRow& weight) {
   std::string body = "unset arrow\n", keys;
-  if (const auto* cell = grid_cell(data, "minmax", "asymmetric")) {
+  const auto& s = data.study;
+  if (const auto* cell = grid_cell(data, s.naive_observer, s.per_tensor_quantizer)) {
     if (const auto t = find_tensor(load_tensors(db, cell->id), weight.name, "weight"); t && !t->range_min.empty()) {
       body += vertical(t->range_min[0], "black", "1") + vertical(t->range_max[0], "black", "1");
       keys += ", NaN with lines lw 2 lc rgb 'black' title 'per-tensor range'";
     }
   }
-  if (const auto* cell = grid_cell(data, "minmax", "per_channel")) {
+  if (const auto* cell = grid_cell(data, s.naive_observer, s.per_channel_quantizer)) {
     if (const auto t = find_tensor(load_tensors(db, cell->id), weight.name, "weight"); t && !t->range_max.empty()) {
       // Symmetric per-channel ranges: the median channel's, to set against the per-tensor one.
       std::vector<double> extent;
@@ -86,8 +87,11 @@ std::string weight_panel(store::Database& db, const ReportData& data, const Hist
 
 std::string activation_panel(store::Database& db, const ReportData& data, const HistogramRow& activation) {
   std::string body = "unset arrow\n", keys;
-  for (const auto& [observer, colour] : kObserverColours) {
-    const auto* cell = grid_cell(data, observer, "asymmetric");
+  const auto observers = grid_values(data, &CellRow::observer);
+  for (std::size_t i = 0; i < observers.size(); ++i) {
+    const auto& observer = observers[i];
+    const auto& colour = kColours[i % kColours.size()];
+    const auto* cell = grid_cell(data, observer, data.study.per_tensor_quantizer);
     if (!cell) continue;
     const auto t = find_tensor(load_tensors(db, cell->id), activation.name, "activation");
     if (!t || t->range_max.empty()) continue;

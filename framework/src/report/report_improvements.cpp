@@ -19,20 +19,20 @@ namespace qx::report {
 namespace {
 
 // What a cell changes in the base PTQ's weight grid: its quantizer and weight observer, where
-// they are not the base's (per_channel, minmax); empty for the base grid.
-std::string weight_grid(const CellRow& c) {
+// they are not the base's (the per-channel quantizer, the naive observer); empty for the base grid.
+std::string weight_grid(const Study& s, const CellRow& c) {
   std::vector<std::string> changes;
-  if (c.quantizer != "per_channel") changes.push_back(c.quantizer + " grid");
-  if (c.weight_observer != "minmax") changes.push_back(c.weight_observer + " weight ranges");
+  if (c.quantizer != s.per_channel_quantizer) changes.push_back(c.quantizer + " grid");
+  if (c.weight_observer != s.naive_observer) changes.push_back(c.weight_observer + " weight ranges");
   return fmt::format("{}", fmt::join(changes, ", "));
 }
 
 // "+cle+qdrop (conv1 W8A8, fc W8A8) · per_channel_affine grid · residual stream 8-bit": a cell's
 // recipe beyond the base PTQ, as a row name.
-std::string recipe(const CellRow& c) {
+std::string recipe(const Study& study, const CellRow& c) {
   auto row = c.passes.empty() ? std::string("PTQ alone") : "+" + c.passes;
   if (const auto layers = overridden_layers(c); !layers.empty()) row += " (" + layers + ")";
-  if (const auto grid = weight_grid(c); !grid.empty()) row += " · " + grid;
+  if (const auto grid = weight_grid(study, c); !grid.empty()) row += " · " + grid;
   if (const auto stream = residual_stream(c); !stream.empty()) row += " · " + stream;
   return row;
 }
@@ -86,10 +86,12 @@ std::string step_change(store::Database& db, std::int64_t before, std::int64_t a
 
 }  // namespace
 
-// The base PTQ of the improvements grid: the same cell as the PTQ grid's mse/per_channel cell of
-// that width, so a key finished there is not run again, and the row takes it from there.
-bool base_ptq_cell(const CellRow& c) {
-  return plain_cell(c) && c.observer == "mse" && c.quantizer == "per_channel" && c.fold_batch_norm;
+// The base PTQ of the improvements grid: the same cell as the PTQ grid's cell of the clipping
+// observer and the per-channel quantizer ([study.plugins]) at that width, so a key finished there
+// is not run again, and the row takes it from there.
+bool base_ptq_cell(const ReportData& data, const CellRow& c) {
+  return plain_cell(data, c) && c.observer == data.study.clipping_observer &&
+         c.quantizer == data.study.per_channel_quantizer && c.fold_batch_norm;
 }
 
 std::string improvements_markdown(const ReportData& data) {
@@ -103,17 +105,17 @@ std::string improvements_markdown(const ReportData& data) {
     if (c.role == StudyRole::kImprovements && c.quantize) cells.push_back(&c);
   }
   for (const auto& c : data.cells) {
-    if (c.role == StudyRole::kImprovements || !base_ptq_cell(c)) continue;
+    if (c.role == StudyRole::kImprovements || !base_ptq_cell(data, c)) continue;
     const bool grid_width =
         std::any_of(cells.begin(), cells.end(), [&](const CellRow* i) { return width(*i) == width(c); });
     const bool present = std::any_of(cells.begin(), cells.end(), [&](const CellRow* i) {
-      return base_ptq_cell(*i) && width(*i) == width(c);
+      return base_ptq_cell(data, *i) && width(*i) == width(c);
     });
     if (grid_width && !present) cells.push_back(&c);
   }
   for (const auto* cell : cells) {
     const auto& c = *cell;
-    const auto row = recipe(c);
+    const auto row = recipe(data.study, c);
     const auto joins = static_cast<std::size_t>(std::count(c.passes.begin(), c.passes.end(), '+'));
     pass_count[row] = c.passes.empty() ? 0 : 1 + joins;
     if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
@@ -185,22 +187,22 @@ std::string qat_markdown(store::Database& db, const ReportData& data) {
     if (c.role != StudyRole::kQat || !c.quantize) continue;
     const PassReport* lsq = nullptr;
     for (const auto& pass : data.passes) {
-      if (pass.cell_id == c.id && pass.name == "lsq") lsq = &pass;
+      if (pass.cell_id == c.id && pass.name == data.study.training_pass) lsq = &pass;
     }
     if (!lsq) continue;
     // The PTQ cell of the improvements grid with the same recipe up to LSQ, where there is one.
     CellRow ptq = c;  // the recipe before QAT: LSQ is the last pass
-    const auto lsq_at = c.passes.rfind("lsq");
+    const auto lsq_at = c.passes.rfind(data.study.training_pass);
     ptq.passes = c.passes.substr(0, lsq_at == 0 || lsq_at == std::string::npos ? 0 : lsq_at - 1);
     const auto* start = find_cell(data, [&](const CellRow& s) {
       return s.role == StudyRole::kImprovements && s.w_bits == c.w_bits && s.a_bits == c.a_bits && s.seed == c.seed &&
              s.passes == ptq.passes && overridden_layers(s) == overridden_layers(c) &&
-             weight_grid(s) == weight_grid(c) && residual_stream(s) == residual_stream(c);
+             weight_grid(data.study, s) == weight_grid(data.study, c) && residual_stream(s) == residual_stream(c);
     });
     const auto name = c.label.empty() ? width(c) : c.label;
     by_width[width(c)][name].push_back(c.top1);
     rows.push_back({{-c.w_bits, -c.a_bits, name, c.seed},
-                    {name, std::to_string(c.seed), recipe(ptq), start ? percent(start->top1) : "–", percent(c.top1),
+                    {name, std::to_string(c.seed), recipe(data.study, ptq), start ? percent(start->top1) : "–", percent(c.top1),
                      fp32 ? signed_delta(c.top1 - fp32->top1) : "–", pass_options_text(*lsq), seconds(lsq->seconds),
                      c.device, start ? step_change(db, start->id, c.id) : "–"}});
   }

@@ -40,10 +40,11 @@ std::vector<std::string> write_plots(const ReportData& data, const fs::path& out
   // Top-1 against bit width, per-channel quantizer, one line per observer.
   {
     std::string blocks, plot = "plot ";
-    for (const std::string observer : {"minmax", "moving_average", "percentile", "mse", "kl"}) {
+    for (const auto& observer : grid_values(data, &CellRow::observer)) {
       std::string rows;
       for (const auto& c : data.cells) {
-        if (plain_grid_cell(c) && c.quantizer == "per_channel" && c.observer == observer && c.w_bits == c.a_bits) {
+        if (plain_grid_cell(data, c) && c.quantizer == data.study.per_channel_quantizer && c.observer == observer &&
+            c.w_bits == c.a_bits) {
           rows += fmt::format("{} {:.2f}\n", c.w_bits, c.top1);
         }
       }
@@ -84,7 +85,7 @@ std::vector<std::string> write_plots(const ReportData& data, const fs::path& out
     std::string blocks, plot = "plot ";
     int n = 0;
     for (const auto& pass : data.passes) {
-      if (pass.name != "lsq" || pass.curve.empty()) continue;
+      if (pass.name != data.study.training_pass || pass.curve.empty()) continue;
       const CellRow* cell = nullptr;
       for (const auto& c : data.cells) {
         if (c.id == pass.cell_id) cell = &c;

@@ -35,8 +35,9 @@ std::map<std::string, std::pair<std::string, std::string>> overrides(const CellR
 
 }  // namespace
 
-bool plain_cell(const CellRow& c) {
-  return c.quantize && c.label.empty() && c.passes.empty() && overrides(c).empty() && c.weight_observer == "minmax" &&
+bool plain_cell(const ReportData& data, const CellRow& c) {
+  return c.quantize && c.label.empty() && c.passes.empty() && overrides(c).empty() &&
+         c.weight_observer == data.study.naive_observer &&
          residual_stream(c).empty();
 }
 
@@ -45,7 +46,9 @@ std::string residual_stream(const CellRow& c) {
   return bits.empty() ? "" : fmt::format("residual stream {}-bit", bits);
 }
 
-bool plain_grid_cell(const CellRow& c) { return c.role == StudyRole::kGrid && plain_cell(c); }
+bool plain_grid_cell(const ReportData& data, const CellRow& c) {
+  return c.role == StudyRole::kGrid && plain_cell(data, c);
+}
 
 std::string sensitivity_layer(const CellRow& c) {
   const auto layers = overrides(c);
@@ -71,19 +74,18 @@ std::string overridden_layers(const CellRow& c) {
 
 std::string width(const CellRow& c) { return fmt::format("W{}A{}", c.w_bits, c.a_bits); }
 
-namespace {
-
-// The observers (or quantizers) of the plain grid cells, in the order the grid file lists them:
-// the order of their first cells.
+// Values in the order of their first cells, which is the grid file's order.
 std::vector<std::string> grid_values(const ReportData& data, std::string CellRow::*field) {
   std::vector<std::string> values;
   for (const auto& c : data.cells) {
-    if (plain_grid_cell(c) && std::find(values.begin(), values.end(), c.*field) == values.end()) {
+    if (plain_grid_cell(data, c) && std::find(values.begin(), values.end(), c.*field) == values.end()) {
       values.push_back(c.*field);
     }
   }
   return values;
 }
+
+namespace {
 
 // The earlier quantizer of the grid whose cells `quantizer` reproduces exactly (top-1, top-5 and
 // loss in every cell both have), or "" if none: such a column says nothing new.
@@ -93,9 +95,9 @@ std::string duplicate_of(const ReportData& data, const std::string& quantizer) {
     int compared = 0;
     bool same = true;
     for (const auto& c : data.cells) {
-      if (!plain_grid_cell(c) || c.quantizer != quantizer) continue;
+      if (!plain_grid_cell(data, c) || c.quantizer != quantizer) continue;
       const auto* twin = find_cell(data, [&](const CellRow& o) {
-        return plain_grid_cell(o) && o.quantizer == earlier && o.observer == c.observer && o.w_bits == c.w_bits &&
+        return plain_grid_cell(data, o) && o.quantizer == earlier && o.observer == c.observer && o.w_bits == c.w_bits &&
                o.a_bits == c.a_bits;
       });
       if (!twin) continue;
@@ -206,7 +208,7 @@ std::string comparison_markdown(const ReportData& data) {
     for (const auto& quantizer : quantizers) {
       std::vector<const CellRow*> cells;
       for (const auto& c : data.cells) {
-        if (plain_grid_cell(c) && c.quantizer == quantizer && c.w_bits == bits && c.a_bits == bits) cells.push_back(&c);
+        if (plain_grid_cell(data, c) && c.quantizer == quantizer && c.w_bits == bits && c.a_bits == bits) cells.push_back(&c);
       }
       if (cells.empty()) continue;
       auto [worst, best] = std::minmax_element(cells.begin(), cells.end(),
@@ -225,7 +227,7 @@ std::string grid_markdown(const ReportData& data) {
   std::string out;
   std::set<int> widths;
   for (const auto& c : data.cells) {
-    if (plain_grid_cell(c) && c.w_bits == c.a_bits) widths.insert(c.w_bits);
+    if (plain_grid_cell(data, c) && c.w_bits == c.a_bits) widths.insert(c.w_bits);
   }
   std::string duplicates;
   const auto quantizers = distinct_quantizers(data, duplicates);
@@ -240,7 +242,7 @@ std::string grid_markdown(const ReportData& data) {
       std::vector<std::string> row{"`" + observer + "`"};
       for (const auto& quantizer : quantizers) {
         const auto* c = find_cell(data, [&](const CellRow& c) {
-          return plain_grid_cell(c) && c.observer == observer && c.quantizer == quantizer && c.w_bits == bits &&
+          return plain_grid_cell(data, c) && c.observer == observer && c.quantizer == quantizer && c.w_bits == bits &&
                  c.a_bits == bits;
         });
         row.push_back(!c ? "–" : fp32 ? fmt::format("{} ({})", percent(c->top1), signed_delta(c->top1 - fp32->top1))
@@ -268,7 +270,7 @@ std::string grid_markdown(const ReportData& data) {
   double simulated = 0;
   int m = 0;
   for (const auto& c : data.cells) {
-    if (plain_grid_cell(c)) simulated += c.eval_seconds, ++m;
+    if (plain_grid_cell(data, c)) simulated += c.eval_seconds, ++m;
   }
   if (grid_fp32 && m > 0 && grid_fp32->eval_seconds > 0) {
     out += fmt::format("\nA simulated evaluation pass took on average {} s against {} s for the plain fp32 pass: "
@@ -281,10 +283,11 @@ std::string grid_markdown(const ReportData& data) {
 
 std::string layers_markdown(store::Database& db, const ReportData& data) {
   std::vector<const CellRow*> cells;
-  for (const auto& observer : {"minmax", "mse"}) {
+  for (const auto& observer : {data.study.naive_observer, data.study.clipping_observer}) {
     for (int bits : {8, 4, 2}) {
       if (const auto* c = find_cell(data, [&](const CellRow& c) {
-            return plain_grid_cell(c) && c.observer == observer && c.quantizer == "per_channel" && c.w_bits == bits &&
+            return plain_grid_cell(data, c) && c.observer == observer && c.quantizer == data.study.per_channel_quantizer &&
+                   c.w_bits == bits &&
                    c.a_bits == bits;
           })) {
         cells.push_back(c);

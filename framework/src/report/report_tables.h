@@ -10,16 +10,18 @@
 namespace qx::report {
 
 const CellRow* float_baseline(const ReportData& data);
-// A quantized cell with no passes, overrides or label, minmax weight statistics, and its residual
-// stream at its activations' width.
-bool plain_cell(const CellRow& c);
+// A quantized cell with no passes, overrides or label, the naive observer's weight statistics,
+// and its residual stream at its activations' width.
+bool plain_cell(const ReportData& data, const CellRow& c);
 // Such a cell of the PTQ grid (the experiment the report file's [study] names `grid`).
-bool plain_grid_cell(const CellRow& c);
+bool plain_grid_cell(const ReportData& data, const CellRow& c);
 // The one layer a sensitivity cell overrides ("layer3.2.conv2"), or "" for any other cell.
 std::string sensitivity_layer(const CellRow& c);
 // A setting of the cell as text, or "" where the cell has none of that key.
 std::string setting(const CellRow& c, const std::string& key);
 const CellRow* find_cell(const ReportData& data, const std::function<bool(const CellRow&)>& match);
+// The observers (or quantizers) of the plain grid cells, in the order the grid file lists them.
+std::vector<std::string> grid_values(const ReportData& data, std::string CellRow::*field);
 // Layers named in a cell's overrides with their widths, e.g. "conv1 W8A8, fc W8A8".
 std::string overridden_layers(const CellRow& c);
 // "residual stream 8-bit" for a cell that stores it wider than its activations, else "".

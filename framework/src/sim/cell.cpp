@@ -70,7 +70,7 @@ std::string describe(const CellSpec& cell) {
   if (!cell.quantize) return cell.label.empty() ? "fp32" : cell.label;
   std::string text = fmt::format("{}/{} W{}A{}", cell.observer.name, cell.quantizer.name, cell.weight_bits,
                                  cell.activation_bits);
-  if (cell.weight_observer.name != "minmax") text += fmt::format(" (weights: {})", cell.weight_observer.name);
+  if (cell.weight_observer.name != kDefaultWeightObserver) text += fmt::format(" (weights: {})", cell.weight_observer.name);
   if (!cell.fold_batch_norm) text += " unfolded";
   if (cell.residual_bits > 0) text += fmt::format(" residual stream {}-bit", cell.residual_bits);
   if (!cell.overrides.empty()) text += fmt::format(" +{} overrides", cell.overrides.size());

@@ -40,7 +40,6 @@ class FakeQuantHook : public nn::ActivationHook {
  public:
   FakeQuantHook(ActivationSite& site, const quant::Quantizer& quantizer) : site_(site), quantizer_(quantizer) {}
   torch::Tensor operator()(const torch::Tensor& x) override {
-    if (site_.learn_scale || site_.drop_probability > 0) return optimised(x);
     auto quantized = quantizer_.apply(x, site_.qparams);
     // SQNR from the first batch only: measuring every batch would cost more than quantizing.
     if (site_.measured_batches++ == 0) {
@@ -52,20 +51,6 @@ class FakeQuantHook : public nn::ActivationHook {
   }
 
  private:
-  // While a pass optimises: the same fake-quant, but with a learnable scale and QDrop.
-  torch::Tensor optimised(const torch::Tensor& x) const {
-    const auto& q = site_.qparams;
-    if (site_.learn_scale && site_.grad_factor <= 0) {
-      site_.grad_factor = 1.0 / std::sqrt(static_cast<double>(x.numel() / x.size(0) * q.qmax));
-    }
-    auto quantized = site_.learn_scale ? torch::_fake_quantize_learnable_per_tensor_affine(
-                                             x, q.scale, q.zero_point.to(x.device(), torch::kFloat).reshape({1}),
-                                             q.qmin, q.qmax, site_.grad_factor)
-                                       : quantizer_.apply(x, q);
-    if (site_.drop_probability <= 0) return quantized;
-    return torch::where(torch::rand_like(x) < site_.drop_probability, x, quantized);
-  }
-
   ActivationSite& site_;
   const quant::Quantizer& quantizer_;
 };
@@ -134,14 +119,15 @@ void QuantSim::forget_measurements() {
 QuantSim::FloatScope::FloatScope(QuantSim& sim) : sim_(sim), simulated_(snapshot(sim.model_)) {
   if (sim_.float_state_.empty()) fail("the float model is known only after calibration");
   restore(sim_.model_, sim_.float_state_);
-  for (auto& site : sim_.sites_) site->point->clear_hook();
+  for (auto& site : sim_.sites_) {
+    hooks_.push_back(site->point->hook());  // the simulation's, or a training pass's (passes/learned_steps.h)
+    site->point->clear_hook();
+  }
 }
 
 QuantSim::FloatScope::~FloatScope() {
   restore(sim_.model_, simulated_);
-  for (auto& site : sim_.sites_) {
-    if (site->qparams.scale.defined()) site->point->set_hook(std::make_shared<FakeQuantHook>(*site, *sim_.quantizer_));
-  }
+  for (std::size_t i = 0; i < sim_.sites_.size(); ++i) sim_.sites_[i]->point->set_hook(hooks_[i]);
 }
 
 WeightSite& QuantSim::weight_site(const std::string& layer) {

@@ -4,6 +4,8 @@
 
 namespace qx::train {
 
+double cosine_annealing(double step, double steps) { return 0.5 * (1.0 + std::cos(M_PI * step / steps)); }
+
 LrSchedule::LrSchedule(const config::ScheduleConfig& config, double peak_lr, std::int64_t epochs,
                        std::int64_t iterations_per_epoch)
     : config_(config),
@@ -19,8 +21,7 @@ double LrSchedule::at(std::int64_t iteration) const {
   }
   if (config_.kind == "cosine") {
     const double span = static_cast<double>(total_iterations_ - warmup_iterations_);
-    const double progress = span > 0 ? static_cast<double>(iteration - warmup_iterations_) / span : 1.0;
-    return 0.5 * peak_lr_ * (1.0 + std::cos(M_PI * progress));
+    return span > 0 ? peak_lr_ * cosine_annealing(static_cast<double>(iteration - warmup_iterations_), span) : 0.0;
   }
   double lr = peak_lr_;
   const std::int64_t epoch = iteration / iterations_per_epoch_;

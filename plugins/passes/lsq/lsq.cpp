@@ -18,11 +18,13 @@
 #include "qx/core/error.h"
 #include "qx/data/batches.h"
 #include "qx/data/cifar10.h"
+#include "qx/passes/learned_steps.h"
 #include "qx/passes/reconstruction.h"
 #include "qx/passes/weight_substitution.h"
 #include "qx/plugin/abi.h"
 #include "qx/plugin/registrar.h"
 #include "qx/sim/quant_sim.h"
+#include "qx/train/schedule.h"
 #include "qx/train/sgd.h"
 #include "qx/train/swa.h"
 
@@ -92,13 +94,7 @@ struct TrainedWeight {
 
   torch::Tensor float_value() const { return unit.defined() ? latent * unit : latent; }
   torch::Tensor quantized() const {
-    const auto& q = site->qparams;
-    if (q.axis >= 0) {
-      return torch::_fake_quantize_learnable_per_channel_affine(float_value(), scale, zero_point, q.axis, q.qmin,
-                                                                q.qmax, grad_factor);
-    }
-    return torch::_fake_quantize_learnable_per_tensor_affine(float_value(), scale, zero_point, q.qmin, q.qmax,
-                                                             grad_factor);
+    return qx::passes::learnable_fake_quantize(float_value(), scale, zero_point, site->qparams, grad_factor);
   }
 };
 
@@ -156,7 +152,7 @@ class LsqPass : public Pass {
       TrainedWeight w{&site, latent.requires_grad_(true), unit, step.requires_grad_(settings_.learn_steps),
                       zero_point, 0.0, std::make_unique<WeightSubstitution>(site)};
       const auto per_step = site.weight.numel() / (q.axis >= 0 ? q.scale.numel() : 1);
-      w.grad_factor = 1.0 / std::sqrt(static_cast<double>(per_step * q.qmax));
+      w.grad_factor = qx::passes::lsq_grad_factor(per_step, q.qmax);
       if (adam) {
         adam_latents.push_back(w.latent);
       } else {
@@ -165,12 +161,16 @@ class LsqPass : public Pass {
       if (settings_.learn_steps) steps.emplace_back(site.name + ".step", w.scale);
       weights.push_back(std::move(w));
     }
-    for (auto& site : sim.activation_sites()) {
-      if (!settings_.learn_steps) break;
-      site->qparams.scale = site->qparams.scale.detach().reshape({1}).to(sim.device()).clone().requires_grad_(true);
-      site->learn_scale = true;
-      site->grad_factor = 0.0;  // LSQ's, from the first batch
-      steps.emplace_back(site->name + ".step", site->qparams.scale);
+    // Every activation point's step learns, with LSQ's gradient scale taken from its first batch.
+    std::unique_ptr<qx::passes::ActivationTraining> activations;
+    if (settings_.learn_steps) {
+      std::vector<qx::sim::ActivationSite*> sites;
+      for (auto& site : sim.activation_sites()) sites.push_back(site.get());
+      activations = std::make_unique<qx::passes::ActivationTraining>(
+          sim, sites, qx::passes::ActivationTrainingOptions{true, 0.0, 0.0});
+      for (std::size_t i = 0; i < sites.size(); ++i) {
+        steps.emplace_back(sites[i]->name + ".step", activations->steps()[i]);
+      }
     }
     for (auto& item : context.model.named_parameters()) {
       const auto& key = item.key();
@@ -191,7 +191,7 @@ class LsqPass : public Pass {
     for (const auto& group : {parameters, steps}) {
       for (const auto& item : group) trained.push_back(item.second);
     }
-    context.report = train(context, weights, optimizers, trained);
+    context.report = train(context, weights, activations.get(), optimizers, trained);
 
     torch::NoGradGuard no_grad;
     for (auto& w : weights) {
@@ -199,15 +199,12 @@ class LsqPass : public Pass {
       w.site->qparams.scale = w.scale.detach().clamp_min(1e-8).reshape(w.site->qparams.scale.sizes()).clone();
       w.site->weight.copy_(sim.quantizer().apply(w.float_value().detach(), w.site->qparams));
     }
-    for (auto& site : sim.activation_sites()) {
-      if (!site->learn_scale) continue;
-      site->qparams.scale = site->qparams.scale.detach().clamp_min(1e-8).reshape({}).clone();
-      site->learn_scale = false;
-    }
+    activations.reset();  // the simulation's hooks back, the learned steps in the sites
   }
 
  private:
-  std::string train(PassContext& context, std::vector<TrainedWeight>& weights, Optimizers& optimizers,
+  std::string train(PassContext& context, std::vector<TrainedWeight>& weights,
+                    qx::passes::ActivationTraining* activations, Optimizers& optimizers,
                     std::vector<torch::Tensor>& trained) const {
     const auto& data = *context.train_set;
     const auto size = settings_.images_per_epoch > 0 ? std::min(settings_.images_per_epoch, data.size()) : data.size();
@@ -240,7 +237,7 @@ class LsqPass : public Pass {
         labels = labels.to(device);
         const double fraction =
             step < cosine_steps
-                ? floor + (1.0 - floor) * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / cosine_steps))
+                ? floor + (1.0 - floor) * qx::train::cosine_annealing(static_cast<double>(step), cosine_steps)
                 : floor;
         const double lr = settings_.lr * fraction;
         optimizers.schedule(settings_, fraction);
@@ -263,9 +260,7 @@ class LsqPass : public Pass {
         {
           torch::NoGradGuard no_grad;
           for (auto& w : weights) w.scale.clamp_min_(1e-8);
-          for (auto& site : context.sim.activation_sites()) {
-            if (site->learn_scale) site->qparams.scale.clamp_min_(1e-8);
-          }
+          if (activations) activations->clamp_steps();
           if (step >= cosine_steps) average.add(trained);
           loss_sum += value * static_cast<double>(labels.size(0));
           correct += logits.argmax(1).eq(dominant_labels(labels, mixed)).sum().item<double>();

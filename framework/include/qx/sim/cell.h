@@ -11,6 +11,10 @@
 
 namespace qx::sim {
 
+// The weight statistics a cell uses unless its experiment names others: the weight is seen once
+// and whole, so its minimum and maximum (per channel where the quantizer asks) lose nothing.
+inline constexpr const char* kDefaultWeightObserver = "minmax";
+
 struct PluginChoice {
   std::string name;
   Options options;  // the experiment's [observers.<name>] or [quantizers.<name>] table

@@ -54,13 +54,6 @@ struct ActivationSite {
   std::shared_ptr<quant::Observer> observer;
   quant::Range range;
   quant::QParams qparams;
-  // Set by passes that learn step sizes (LSQ): qparams.scale is then a [1] tensor that requires
-  // grad, applied through ATen's learnable fake-quant with this gradient scale; 0 means LSQ's
-  // 1 / sqrt(features x qmax), taken from the first tensor that passes.
-  bool learn_scale = false;
-  double grad_factor = 1.0;
-  // QDrop, while a pass optimises: each element keeps its float value with this probability.
-  double drop_probability = 0.0;
   torch::Tensor signal, noise;  // float64 sums over the first batch after quantize_activations()
   std::int64_t measured_batches = 0;
 };
@@ -96,6 +89,7 @@ class QuantSim {
    private:
     QuantSim& sim_;
     std::map<std::string, torch::Tensor> simulated_;
+    std::vector<std::shared_ptr<nn::ActivationHook>> hooks_;  // each point's, put back as they were
   };
 
   const CellSpec& cell() const { return cell_; }

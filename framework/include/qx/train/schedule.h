@@ -7,6 +7,11 @@
 
 namespace qx::train {
 
+// The cosine schedule's fraction of the peak rate after `step` of `steps`: 1 at the start, 0 at
+// the end (Loshchilov and Hutter 2017). The trainer, LSQ and the reconstruction passes all
+// anneal with it.
+double cosine_annealing(double step, double steps);
+
 class LrSchedule {
  public:
   LrSchedule(const config::ScheduleConfig& config, double peak_lr, std::int64_t epochs,
