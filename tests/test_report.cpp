@@ -66,6 +66,20 @@ TEST_F(ReportTest, IsGeneratedFromTheDatabaseAloneAndDeterministically) {
   EXPECT_EQ(read("out/histogram_layer3.2.conv1.svg"), histogram);
   EXPECT_EQ(read("README.md"), readme);
   expect_clean_failure(run_qx("report missing.sqlite --out out", scratch_), "missing.sqlite");
+  // A section the report file declares: a pivot of the new experiment's cells, no C++ involved.
+  std::ofstream(scratch_ / "sections.toml")
+      << "[[section]]\ntitle = \"4-bit cells\"\nexperiment = \"my-grid\"\nrows = \"observer\"\n"
+         "columns = \"quantizer\"\nwhere = { w_bits = 4 }\n";
+  ASSERT_EQ(run_qx("report results.sqlite --out declared --layout sections.toml", scratch_).exit_code, 0);
+  const auto declared = read("declared/sections.md");
+  const auto cell = count("SELECT CAST(ROUND(top1 * 100) AS INTEGER) FROM results WHERE experiment = 'my-grid' AND "
+                          "observer = 'percentile' AND quantizer = 'per_channel' AND w_bits = 4");
+  EXPECT_THAT(declared, HasSubstr("## 4-bit cells"));
+  EXPECT_THAT(declared, HasSubstr("| observer \\ quantizer | `asymmetric` | `per_channel` |"));
+  EXPECT_THAT(declared, ContainsRegex(fmt::format("\\| `percentile` \\| [0-9.]+ \\| {}\\.{:02d} \\|", cell / 100,
+                                                  cell % 100)));
+  EXPECT_THAT(read("declared/summary.md"), HasSubstr("[sections.md](sections.md)"));
+
   // Without the [study] line the same cells are no grid: nothing in the framework names one.
   write_study("");
   ASSERT_EQ(run_qx("report results.sqlite --out other --layout study.toml", scratch_).exit_code, 0);

@@ -88,6 +88,11 @@ void write_report(const ReportOptions& options) {
   const auto figures = write_plots(data, options.out_dir, options.gnuplot);
   const bool glance_drawn = glance && write_glance_plot(data, *glance, options.out_dir, options.gnuplot);
   const auto histograms = write_histogram_plots(db, data, options.out_dir, options.gnuplot);
+  const bool declared = glance && !glance->sections.empty();
+  if (declared) {
+    write_file(options.out_dir / "sections.md",
+               header(data, "Sections the report file declares") + sections_markdown(data, glance->sections));
+  }
   if (!histograms.empty()) {
     std::string page = header(data, "Distributions and clipping ranges" + experiment_named(data.study, StudyRole::kGrid)) +
                        "Each figure: a layer's weight (BatchNorm folded) and the activation that feeds it, over the "
@@ -113,7 +118,8 @@ void write_report(const ReportOptions& options) {
            findings_markdown(data) + "\n" + figure("histogram_layer3.2.conv1.svg") + figure("sensitivity.svg") +
            "**Improvement passes at low bit widths.**\n\n" + improvements_markdown(data) + "\n" +
            "**Quantization-aware training (LSQ) from the PTQ result.**\n\n" + qat + "\n" + figure("qat.svg") +
-           "**Model size.**\n\n" + sizes_markdown(data);
+           "**Model size.**\n\n" + sizes_markdown(data) +
+           (declared ? "\n**Sections the report file declares**: [sections.md](" + dir + "sections.md).\n" : "");
   };
   write_file(options.out_dir / "summary.md", header(data, "Summary") + detailed(""));
 

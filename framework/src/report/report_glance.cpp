@@ -160,6 +160,19 @@ Glance load_glance(const std::string& path) {
     glance.rows.push_back(std::move(r));
   }
   section.finish();
+  for (auto& section : top.table_array("section")) {
+    PivotSection p;
+    p.title = section.get_string("title", std::nullopt);
+    p.experiment = section.get_string("experiment", std::nullopt);
+    p.rows = section.get_string("rows", std::nullopt);
+    p.columns = section.get_string("columns", std::nullopt);
+    p.metric = section.get_choice("metric", std::string("top1"), {"top1", "top5", "loss"});
+    auto where = section.section("where");
+    for (const auto& key : where.keys()) p.where[key] = where.get_values_as_text(key);
+    where.finish();
+    section.finish();
+    glance.sections.push_back(std::move(p));
+  }
   for (auto& reference : top.table_array("reference")) {
     ReferenceRow r;
     r.method = reference.get_string("method", std::nullopt);
