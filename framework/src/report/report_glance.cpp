@@ -21,11 +21,16 @@ struct Recipe {
 };
 
 bool matches(const CellRow& c, const GlanceRow& row) {
-  if (c.experiment != row.experiment) return false;
-  for (const auto& [key, values] : row.where) {
-    if (std::find(values.begin(), values.end(), setting(c, key)) == values.end()) return false;
-  }
-  return true;
+  return c.experiment == row.experiment && has_settings(c, row.where);
+}
+
+// A row's or a section's `where` table: each setting with the values it may take.
+std::map<std::string, std::vector<std::string>> read_where(config::TableReader& table) {
+  std::map<std::string, std::vector<std::string>> where;
+  auto reader = table.section("where");
+  for (const auto& key : reader.keys()) where[key] = reader.get_values_as_text(key);
+  reader.finish();
+  return where;
 }
 
 std::string recipe_key(const CellRow& c) {
@@ -153,9 +158,7 @@ Glance load_glance(const std::string& path) {
     r.baseline = row.get_bool("baseline", false);
     r.by_machine = row.get_bool("by_machine", false);
     r.series = row.get_string("series", "");
-    auto where = row.section("where");
-    for (const auto& key : where.keys()) r.where[key] = where.get_values_as_text(key);
-    where.finish();
+    r.where = read_where(row);
     row.finish();
     glance.rows.push_back(std::move(r));
   }
@@ -167,9 +170,7 @@ Glance load_glance(const std::string& path) {
     p.rows = section.get_string("rows", std::nullopt);
     p.columns = section.get_string("columns", std::nullopt);
     p.metric = section.get_choice("metric", std::string("top1"), {"top1", "top5", "loss"});
-    auto where = section.section("where");
-    for (const auto& key : where.keys()) p.where[key] = where.get_values_as_text(key);
-    where.finish();
+    p.where = read_where(section);
     section.finish();
     glance.sections.push_back(std::move(p));
   }

@@ -18,10 +18,7 @@ double metric_of(const CellRow& c, const std::string& metric) {
 }
 
 bool selected(const CellRow& c, const PivotSection& section) {
-  if (c.experiment != section.experiment || !c.quantize) return false;
-  for (const auto& [key, values] : section.where) {
-    if (std::find(values.begin(), values.end(), setting(c, key)) == values.end()) return false;
-  }
+  if (c.experiment != section.experiment || !c.quantize || !has_settings(c, section.where)) return false;
   return !setting(c, section.rows).empty() && !setting(c, section.columns).empty();
 }
 

@@ -17,6 +17,13 @@ std::string setting(const CellRow& c, const std::string& key) {
   return it == c.settings.end() ? std::string() : it->second;
 }
 
+bool has_settings(const CellRow& c, const std::map<std::string, std::vector<std::string>>& where) {
+  for (const auto& [key, values] : where) {
+    if (std::find(values.begin(), values.end(), setting(c, key)) == values.end()) return false;
+  }
+  return true;
+}
+
 namespace {
 
 // The layers a cell overrides, each with its weight and activation width, from the settings

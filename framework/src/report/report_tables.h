@@ -1,6 +1,7 @@
 #pragma once
 // The report's Markdown sections, each generated from ReportData (and, where it takes one, the database).
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,8 @@ bool plain_grid_cell(const ReportData& data, const CellRow& c);
 std::string sensitivity_layer(const CellRow& c);
 // A setting of the cell as text, or "" where the cell has none of that key.
 std::string setting(const CellRow& c, const std::string& key);
+// Whether each key of `where` has one of its listed values in the cell's settings.
+bool has_settings(const CellRow& c, const std::map<std::string, std::vector<std::string>>& where);
 const CellRow* find_cell(const ReportData& data, const std::function<bool(const CellRow&)>& match);
 // The observers (or quantizers) of the plain grid cells, in the order the grid file lists them.
 std::vector<std::string> grid_values(const ReportData& data, std::string CellRow::*field);
