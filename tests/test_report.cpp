@@ -133,6 +133,69 @@ TEST_F(ReportTest, ShowsEachQatSeedAndTheBestQatCellPerWidthOverItsSeeds) {
   EXPECT_THAT(page, ContainsRegex("\\| W2A2 \\| qat-0 \\| [0-9.]+ \\|"));
 }
 
+// Every kind of section a report file can declare, each for an experiment no [study] line names:
+// the framework knows the kinds, the report file picks the experiments. A kind that does not take
+// a key rejects it with its place, and an unknown kind is named.
+TEST_F(ReportTest, RendersEveryKindOfSectionAReportFileDeclares) {
+  write("histograms = [\"conv1\"]\n" + std::string(kSmallGrid), "grid.toml", "my-grid");
+  ASSERT_EQ(run_qx("run grid.toml", scratch_).exit_code, 0);
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [16]\n"
+        "overrides = [\"conv1_w4\", \"fc_w4\", \"fc_w2\"]\n"
+        "[overrides.conv1_w4]\nconv1 = { weight_bits = 4, activation_bits = 4 }\n"
+        "[overrides.fc_w4]\nfc = { weight_bits = 4, activation_bits = 4 }\n"
+        "[overrides.fc_w2]\nfc = { weight_bits = 2, activation_bits = 2 }\n",
+        "layers.toml", "my-layers");
+  ASSERT_EQ(run_qx("run layers.toml", scratch_).exit_code, 0);
+  write("[passes.lsq]\nepochs = 1\nbatch_size = 16\nimages_per_epoch = 32\n[[cells]]\nname = \"trained\"\n"
+        "observer = \"minmax\"\nquantizer = \"per_channel\"\nbits = 4\npasses = [\"lsq\"]\n",
+        "qat.toml", "my-qat");
+  ASSERT_EQ(run_qx("run qat.toml", scratch_).exit_code, 0);
+  write_study("");
+  std::ofstream(scratch_ / "study.toml", std::ios::app)
+      << "[[section]]\ntitle = \"By width\"\nexperiment = \"my-grid\"\nrows = \"observer\"\ncolumns = \"w_bits\"\n"
+         "where = { quantizer = \"per_channel\" }\nfigure = true\n"
+         "[[section]]\nkind = \"sensitivity\"\ntitle = \"One layer at a time\"\nexperiment = \"my-layers\"\n"
+         "[[section]]\nkind = \"histogram\"\ntitle = \"Ranges\"\nexperiment = \"my-grid\"\n"
+         "[[section]]\nkind = \"qat\"\ntitle = \"Trained\"\nexperiment = \"my-qat\"\n"
+         "[[section]]\nkind = \"ablation\"\ntitle = \"Passes\"\nexperiment = \"my-qat\"\n"
+         "[[section]]\nkind = \"training\"\ntitle = \"Training\"\n";
+  const auto report = run_qx("report results.sqlite --out out --layout study.toml", scratch_);
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  auto read = [&](const std::string& name) {
+    std::ifstream in(scratch_ / name, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  const auto page = read("out/sections.md");
+  EXPECT_THAT(page, HasSubstr("| observer \\ w_bits | `8` | `4` |"));
+  EXPECT_THAT(page, HasSubstr("![section1_pivot.svg](section1_pivot.svg)"));
+  EXPECT_THAT(read("out/section1_pivot.svg"), HasSubstr("percentile"));
+  EXPECT_THAT(page, HasSubstr("| layer | 4-bit | 2-bit |"));
+  EXPECT_THAT(page, ContainsRegex("\\| `conv1` \\| [-+]?[0-9.]+ \\| – \\|"));
+  EXPECT_THAT(page, ContainsRegex("\\| `fc` \\| [-+]?[0-9.]+ \\| [-+]?[0-9.]+ \\|"));
+  EXPECT_THAT(read("out/section2_sensitivity.svg"), HasSubstr("fc"));
+  EXPECT_THAT(page, HasSubstr("![section3_histogram_conv1.svg](section3_histogram_conv1.svg)"));
+  EXPECT_THAT(read("out/section3_histogram_conv1.svg"), HasSubstr("per-tensor range"));
+  EXPECT_THAT(page, HasSubstr("| trained | 0 |"));
+  EXPECT_THAT(read("out/section4_qat.svg"), HasSubstr("trained"));
+  EXPECT_THAT(page, HasSubstr("## Passes"));
+  EXPECT_THAT(page, HasSubstr("## Training\n\nNo training run for this checkpoint"));
+  // The page's own QAT section names no experiment: the declared one does not leak into it.
+  EXPECT_THAT(read("out/improvements.md"), HasSubstr("No `qat` experiment in the database."));
+
+  for (const auto& [section, cause] :
+       {std::pair<std::string, std::string>{"kind = \"pie\"\ntitle = \"x\"\nexperiment = \"my-grid\"\n",
+                                            "study.toml:9:8"},
+        {"kind = \"sensitivity\"\ntitle = \"x\"\nexperiment = \"my-layers\"\nrows = \"observer\"\n",
+         "study.toml:12:1: unknown key 'rows'"},
+        {"kind = \"training\"\ntitle = \"x\"\nexperiment = \"my-grid\"\n",
+         "study.toml:11:1: unknown key 'experiment'"}}) {
+    write_study("");
+    std::ofstream(scratch_ / "study.toml", std::ios::app) << "[[section]]\n" << section;
+    expect_clean_failure(run_qx("report results.sqlite --out bad --layout study.toml", scratch_), cause);
+    EXPECT_FALSE(std::filesystem::exists(scratch_ / "bad"));
+  }
+}
+
 // A report file declares the README's rows at a glance; the framework knows none of them. Each
 // row shows the best recipe among the cells its settings pick, by the mean over seeds; a row
 // with no cells says so; a malformed file fails before anything is written.

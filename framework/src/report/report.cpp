@@ -91,14 +91,11 @@ void write_report(const ReportOptions& options) {
   const bool declared = glance && !glance->sections.empty();
   if (declared) {
     write_file(options.out_dir / "sections.md",
-               header(data, "Sections the report file declares") + sections_markdown(data, glance->sections));
+               header(data, "Sections the report file declares") + sections_markdown(db, data, glance->sections, options.out_dir, options.gnuplot));
   }
   if (!histograms.empty()) {
     std::string page = header(data, "Distributions and clipping ranges" + experiment_named(data.study, StudyRole::kGrid)) +
-                       "Each figure: a layer's weight (BatchNorm folded) and the activation that feeds it, over the "
-                       "calibration images, log scale. Vertical lines: the range each observer chose for the 4-bit " +
-                       data.study.per_tensor_quantizer +
-                       " cells; for weights, the per-tensor range against the median per-channel range.\n\n";
+                       histograms_caption(data.study);
     for (const auto& figure : histograms) page += fmt::format("![{}]({})\n\n", figure, figure);
     write_file(options.out_dir / "histograms.md", page);
   }

@@ -164,15 +164,21 @@ Glance load_glance(const std::string& path) {
   }
   section.finish();
   for (auto& section : top.table_array("section")) {
-    PivotSection p;
-    p.title = section.get_string("title", std::nullopt);
-    p.experiment = section.get_string("experiment", std::nullopt);
-    p.rows = section.get_string("rows", std::nullopt);
-    p.columns = section.get_string("columns", std::nullopt);
-    p.metric = section.get_choice("metric", std::string("top1"), {"top1", "top5", "loss"});
-    p.where = read_where(section);
+    DeclaredSection d;
+    d.kind = section_kind(section.get_choice("kind", std::string("pivot"), section_kind_names()));
+    d.title = section.get_string("title", std::nullopt);
+    // The training kind shows the checkpoint's run; every other kind one experiment's cells. Keys
+    // a kind does not read are left unread, so finish() names them as unknown with their place.
+    if (d.kind != SectionKind::kTraining) d.experiment = section.get_string("experiment", std::nullopt);
+    if (d.kind == SectionKind::kPivot) {
+      d.rows = section.get_string("rows", std::nullopt);
+      d.columns = section.get_string("columns", std::nullopt);
+      d.metric = section.get_choice("metric", std::string("top1"), {"top1", "top5", "loss"});
+      d.where = read_where(section);
+      d.figure = section.get_bool("figure", false);
+    }
     section.finish();
-    glance.sections.push_back(std::move(p));
+    glance.sections.push_back(std::move(d));
   }
   for (auto& reference : top.table_array("reference")) {
     ReferenceRow r;

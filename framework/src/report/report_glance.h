@@ -35,7 +35,7 @@ struct Glance {
   Study study;  // [study]: which experiment feeds each section of docs/results
   std::vector<GlanceRow> rows;
   std::vector<ReferenceRow> references;
-  std::vector<PivotSection> sections;  // [[section]]: docs/results/sections.md
+  std::vector<DeclaredSection> sections;  // [[section]]: docs/results/sections.md
   // Short names for settings values in composed recipes: "per_channel" -> "per-channel", ...
   std::map<std::string, std::string> names;
   std::string figure;  // SVG file name, "" for none

@@ -107,15 +107,22 @@ std::string activation_panel(store::Database& db, const ReportData& data, const 
 
 }  // namespace
 
+std::string histograms_caption(const Study& study) {
+  return fmt::format("Each figure: a layer's weight (BatchNorm folded) and the activation that feeds it, over the "
+                     "calibration images, log scale. Vertical lines: the range each observer chose for the {}-bit {} "
+                     "cells; for weights, the per-tensor range against the median per-channel range.\n\n",
+                     kBits, study.per_tensor_quantizer);
+}
+
 std::vector<std::string> write_histogram_plots(store::Database& db, const ReportData& data, const fs::path& out_dir,
-                                               const std::string& gnuplot) {
+                                               const std::string& gnuplot, const std::string& prefix) {
   std::vector<std::string> written;
   // Stored as each layer's weight followed by the activation point that feeds it.
   for (std::size_t i = 0; i + 1 < data.histograms.size(); ++i) {
     const auto& weight = data.histograms[i];
     const auto& activation = data.histograms[i + 1];
     if (weight.role != "weight" || activation.role != "activation") continue;
-    const auto file = fmt::format("histogram_{}.svg", weight.name);
+    const auto file = fmt::format("{}histogram_{}.svg", prefix, weight.name);
     render(gnuplot,
            block("weight", histogram_rows(weight)) + block("activation", histogram_rows(activation)) +
                fmt::format("set multiplot layout 1,2 title 'Distributions and the ranges chosen at {} bits'\n", kBits) +

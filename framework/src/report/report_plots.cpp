@@ -33,118 +33,125 @@ void render(const std::string& gnuplot, const std::string& body, const fs::path&
 
 std::string block(const std::string& name, const std::string& rows) { return "$" + name + " << EOD\n" + rows + "EOD\n"; }
 
+// Top-1 against bit width, per-channel quantizer, one line per observer.
+bool plot_accuracy_vs_bits(const ReportData& data, const fs::path& svg, const std::string& gnuplot) {
+  const auto* fp32 = float_baseline(data);
+  std::string blocks, plot = "plot ";
+  for (const auto& observer : grid_values(data, &CellRow::observer)) {
+    std::string rows;
+    for (const auto& c : data.cells) {
+      if (plain_grid_cell(data, c) && c.quantizer == data.study.per_channel_quantizer && c.observer == observer &&
+          c.w_bits == c.a_bits) {
+        rows += fmt::format("{} {:.2f}\n", c.w_bits, c.top1);
+      }
+    }
+    if (rows.empty()) continue;
+    blocks += block(observer, rows);
+    plot += fmt::format("$" "{} using 1:2 with linespoints lw 2 title '{}', ", observer, observer);
+  }
+  if (blocks.empty()) return false;
+  std::string body = blocks + "set xlabel 'bits (weights = activations)'\nset ylabel 'test top-1 (%)'\n"
+                              "set xrange [17:1]\nset xtics (16, 8, 4, 2)\nset yrange [0:100]\nset key bottom left\n"
+                              "set grid\nset title 'qx PTQ, per-channel weights, by activation observer'\n";
+  if (fp32) body += fmt::format("fp32 = {:.2f}\n", fp32->top1);
+  plot += fp32 ? "fp32 with lines dt 2 lc rgb 'black' title 'fp32'\n" : "\n";
+  render(gnuplot, body + plot, svg);
+  return true;
+}
+
+// The training curve of the checkpoint's run.
+bool plot_training(const ReportData& data, const fs::path& svg, const std::string& gnuplot) {
+  if (!data.training || data.training->epochs.empty()) return false;
+  std::string rows;
+  for (const auto& e : data.training->epochs) {
+    rows += fmt::format("{} {:.3f} {:.3f} {:.6f}\n", e.epoch, e.train_top1, e.test_top1, e.lr);
+  }
+  const std::string body = block("epochs", rows) +
+                           "set xlabel 'epoch'\nset ylabel 'top-1 (%)'\nset y2label 'learning rate'\nset y2tics\n"
+                           "set ytics nomirror\nset yrange [40:100]\nset key bottom right\nset grid\n"
+                           "set title 'Training ResNet20 (qx train, final epoch reported)'\n"
+                           "plot $epochs using 1:2 with lines lw 2 title 'train top-1', "
+                           "$epochs using 1:3 with lines lw 2 title 'test top-1', "
+                           "$epochs using 1:4 axes x1y2 with lines dt 2 title 'learning rate'\n";
+  render(gnuplot, body, svg);
+  return true;
+}
+
+// QAT training-loss curves, one per seed-0 cell of the study's training pass.
+bool plot_qat(const ReportData& data, const fs::path& svg, const std::string& gnuplot) {
+  std::string blocks, plot = "plot ";
+  int n = 0;
+  for (const auto& pass : data.passes) {
+    if (pass.name != data.study.training_pass || pass.curve.empty()) continue;
+    const CellRow* cell = nullptr;
+    for (const auto& c : data.cells) {
+      if (c.id == pass.cell_id) cell = &c;
+    }
+    if (!cell || cell->role != StudyRole::kQat || cell->seed != 0) continue;
+    std::string rows;
+    for (const auto& [epoch, loss] : pass.curve) rows += fmt::format("{:.4f} {:.5f}\n", epoch, loss);
+    const auto name = fmt::format("qat{}", n++);
+    blocks += block(name, rows);
+    // Distilled cells plot their distillation loss, not cross-entropy: the legend says which.
+    const bool distilled = std::any_of(pass.options.begin(), pass.options.end(), [](const auto& option) {
+      return option.first == "distill" && std::stod(option.second) > 0;
+    });
+    plot += fmt::format("${} using 1:2 with lines lw 2 title '{}, {}{}', ", name,
+                        cell->label.empty() ? width(*cell) : cell->label, cell->device,
+                        distilled ? ", distilled" : "");
+  }
+  if (n == 0) return false;
+  plot.resize(plot.size() - 2);
+  render(gnuplot,
+         blocks + "set xlabel 'epoch of QAT'\nset ylabel 'training loss (distilled: KL to the float model)'\n"
+                  "set logscale y\nset grid\nset key top right\n"
+                  "set title 'LSQ quantization-aware training from the PTQ result'\n" + plot + "\n",
+         svg);
+  return true;
+}
+
+// Per-layer sensitivity: only one layer quantized (weights and its input), the rest at 16 bits.
+bool plot_sensitivity(const ReportData& data, const fs::path& svg, const std::string& gnuplot) {
+  const auto* fp32 = float_baseline(data);
+  std::vector<std::string> layers;
+  std::map<std::pair<std::string, int>, double> drop;
+  for (const auto& c : data.cells) {
+    if (c.role != StudyRole::kSensitivity || !c.quantize || !fp32) continue;
+    const auto layer = sensitivity_layer(c);
+    if (layer.empty()) continue;
+    if (std::find(layers.begin(), layers.end(), layer) == layers.end()) layers.push_back(layer);
+    drop[{layer, std::stoi(setting(c, "override." + layer + ".a_bits"))}] = fp32->top1 - c.top1;
+  }
+  if (layers.empty()) return false;
+  std::string rows, tics;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    auto value = [&](int b) {
+      auto it = drop.find({layers[i], b});
+      return it == drop.end() ? std::string("NaN") : fmt::format("{:.2f}", it->second);
+    };
+    rows += fmt::format("{} {} {}\n", i, value(4), value(2));
+    tics += fmt::format("{}'{}' {}", i ? ", " : "", layers[i], i);
+  }
+  render(gnuplot,
+         block("drop", rows) +
+             "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8\n"
+             "set boxwidth 0.9\nset ylabel 'top-1 drop vs fp32 (pp)'\nset grid ytics\nset xtics rotate by -45\n"
+             "set title 'Sensitivity: one layer (weights and input) quantized, the rest at 16 bits'\n"
+             "set xtics (" + tics + ")\nset key top left\n"
+             "plot $drop using 2 title '4 bits', $drop using 3 title '2 bits'\n",
+         svg);
+  return true;
+}
+
 std::vector<std::string> write_plots(const ReportData& data, const fs::path& out_dir, const std::string& gnuplot) {
   std::vector<std::string> written;
-  const auto* fp32 = float_baseline(data);
-
-  // Top-1 against bit width, per-channel quantizer, one line per observer.
-  {
-    std::string blocks, plot = "plot ";
-    for (const auto& observer : grid_values(data, &CellRow::observer)) {
-      std::string rows;
-      for (const auto& c : data.cells) {
-        if (plain_grid_cell(data, c) && c.quantizer == data.study.per_channel_quantizer && c.observer == observer &&
-            c.w_bits == c.a_bits) {
-          rows += fmt::format("{} {:.2f}\n", c.w_bits, c.top1);
-        }
-      }
-      if (rows.empty()) continue;
-      blocks += block(observer, rows);
-      plot += fmt::format("$" "{} using 1:2 with linespoints lw 2 title '{}', ", observer, observer);
-    }
-    if (!blocks.empty()) {
-      std::string body = blocks + "set xlabel 'bits (weights = activations)'\nset ylabel 'test top-1 (%)'\n"
-                                  "set xrange [17:1]\nset xtics (16, 8, 4, 2)\nset yrange [0:100]\nset key bottom left\n"
-                                  "set grid\nset title 'qx PTQ, per-channel weights, by activation observer'\n";
-      if (fp32) body += fmt::format("fp32 = {:.2f}\n", fp32->top1);
-      plot += fp32 ? "fp32 with lines dt 2 lc rgb 'black' title 'fp32'\n" : "\n";
-      render(gnuplot, body + plot, out_dir / "accuracy_vs_bits.svg");
-      written.push_back("accuracy_vs_bits.svg");
-    }
-  }
-
-  // The training curve of the checkpoint's run.
-  if (data.training && !data.training->epochs.empty()) {
-    std::string rows;
-    for (const auto& e : data.training->epochs) {
-      rows += fmt::format("{} {:.3f} {:.3f} {:.6f}\n", e.epoch, e.train_top1, e.test_top1, e.lr);
-    }
-    const std::string body = block("epochs", rows) +
-                             "set xlabel 'epoch'\nset ylabel 'top-1 (%)'\nset y2label 'learning rate'\nset y2tics\n"
-                             "set ytics nomirror\nset yrange [40:100]\nset key bottom right\nset grid\n"
-                             "set title 'Training ResNet20 (qx train, final epoch reported)'\n"
-                             "plot $epochs using 1:2 with lines lw 2 title 'train top-1', "
-                             "$epochs using 1:3 with lines lw 2 title 'test top-1', "
-                             "$epochs using 1:4 axes x1y2 with lines dt 2 title 'learning rate'\n";
-    render(gnuplot, body, out_dir / "training.svg");
-    written.push_back("training.svg");
-  }
-
-  // QAT (LSQ) training-loss curves, one per cell.
-  {
-    std::string blocks, plot = "plot ";
-    int n = 0;
-    for (const auto& pass : data.passes) {
-      if (pass.name != data.study.training_pass || pass.curve.empty()) continue;
-      const CellRow* cell = nullptr;
-      for (const auto& c : data.cells) {
-        if (c.id == pass.cell_id) cell = &c;
-      }
-      if (!cell || cell->seed != 0) continue;
-      std::string rows;
-      for (const auto& [epoch, loss] : pass.curve) rows += fmt::format("{:.4f} {:.5f}\n", epoch, loss);
-      const auto name = fmt::format("qat{}", n++);
-      blocks += block(name, rows);
-      // Distilled cells plot their distillation loss, not cross-entropy: the legend says which.
-      const bool distilled = std::any_of(pass.options.begin(), pass.options.end(), [](const auto& option) {
-        return option.first == "distill" && std::stod(option.second) > 0;
-      });
-      plot += fmt::format("${} using 1:2 with lines lw 2 title '{}, {}{}', ", name,
-                          cell->label.empty() ? width(*cell) : cell->label, cell->device,
-                          distilled ? ", distilled" : "");
-    }
-    if (n > 0) {
-      plot.resize(plot.size() - 2);
-      render(gnuplot,
-             blocks + "set xlabel 'epoch of QAT'\nset ylabel 'training loss (distilled: KL to the float model)'\n"
-                      "set logscale y\nset grid\nset key top right\n"
-                      "set title 'LSQ quantization-aware training from the PTQ result'\n" + plot + "\n",
-             out_dir / "qat.svg");
-      written.push_back("qat.svg");
-    }
-  }
-
-  // Per-layer sensitivity: only one layer quantized (weights and its input), the rest at 16 bits.
-  {
-    std::vector<std::string> layers;
-    std::map<std::pair<std::string, int>, double> drop;
-    for (const auto& c : data.cells) {
-      if (c.role != StudyRole::kSensitivity || !c.quantize || !fp32) continue;
-      const auto layer = sensitivity_layer(c);
-      if (layer.empty()) continue;
-      if (std::find(layers.begin(), layers.end(), layer) == layers.end()) layers.push_back(layer);
-      drop[{layer, std::stoi(setting(c, "override." + layer + ".a_bits"))}] = fp32->top1 - c.top1;
-    }
-    if (!layers.empty()) {
-      std::string rows, tics;
-      for (std::size_t i = 0; i < layers.size(); ++i) {
-        auto value = [&](int b) {
-          auto it = drop.find({layers[i], b});
-          return it == drop.end() ? std::string("NaN") : fmt::format("{:.2f}", it->second);
-        };
-        rows += fmt::format("{} {} {}\n", i, value(4), value(2));
-        tics += fmt::format("{}'{}' {}", i ? ", " : "", layers[i], i);
-      }
-      render(gnuplot,
-             block("drop", rows) +
-                 "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8\n"
-                 "set boxwidth 0.9\nset ylabel 'top-1 drop vs fp32 (pp)'\nset grid ytics\nset xtics rotate by -45\n"
-                 "set title 'Sensitivity: one layer (weights and input) quantized, the rest at 16 bits'\n"
-                 "set xtics (" + tics + ")\nset key top left\n"
-                 "plot $drop using 2 title '4 bits', $drop using 3 title '2 bits'\n",
-             out_dir / "sensitivity.svg");
-      written.push_back("sensitivity.svg");
-    }
+  const std::pair<const char*, bool (*)(const ReportData&, const fs::path&, const std::string&)> figures[] = {
+      {"accuracy_vs_bits.svg", plot_accuracy_vs_bits},
+      {"training.svg", plot_training},
+      {"qat.svg", plot_qat},
+      {"sensitivity.svg", plot_sensitivity}};
+  for (const auto& [name, plot] : figures) {
+    if (plot(data, out_dir / name, gnuplot)) written.push_back(name);
   }
   return written;
 }

@@ -14,13 +14,25 @@ void render(const std::string& gnuplot, const std::string& body, const std::file
 // An inline data block, $name << EOD ... EOD.
 std::string block(const std::string& name, const std::string& rows);
 
+// One figure each, written to `svg` when the data holds what it shows; false (nothing written)
+// otherwise. The study's roles choose the cells: a report file's section re-points a role at its
+// own experiment (report_sections.cpp).
+bool plot_accuracy_vs_bits(const ReportData& data, const std::filesystem::path& svg, const std::string& gnuplot);
+bool plot_training(const ReportData& data, const std::filesystem::path& svg, const std::string& gnuplot);
+bool plot_qat(const ReportData& data, const std::filesystem::path& svg, const std::string& gnuplot);
+bool plot_sensitivity(const ReportData& data, const std::filesystem::path& svg, const std::string& gnuplot);
+
 // Writes every figure the data supports into `out_dir`; returns their file names.
 std::vector<std::string> write_plots(const ReportData& data, const std::filesystem::path& out_dir,
                                      const std::string& gnuplot);
 
 // One figure per layer with stored histograms (run/tensor_histograms.h): its weight and input
-// activation distributions, with the clipping range each observer chose marked.
+// activation distributions, with the clipping range each observer chose marked. File names start
+// with `prefix`.
 std::vector<std::string> write_histogram_plots(store::Database& db, const ReportData& data,
-                                               const std::filesystem::path& out_dir, const std::string& gnuplot);
+                                               const std::filesystem::path& out_dir, const std::string& gnuplot,
+                                               const std::string& prefix = "");
+// What those figures show, for the page that links them.
+std::string histograms_caption(const Study& study);
 
 }  // namespace qx::report

@@ -1,15 +1,42 @@
 #include "report_sections.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
 #include "markdown.h"
+#include "qx/core/error.h"
+#include "report_plots.h"
 #include "report_tables.h"
 
 namespace qx::report {
 
 namespace {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::pair<std::string, SectionKind>>& kinds() {
+  static const std::vector<std::pair<std::string, SectionKind>> table = {
+      {"pivot", SectionKind::kPivot},          {"sensitivity", SectionKind::kSensitivity},
+      {"ablation", SectionKind::kAblation},    {"qat", SectionKind::kQat},
+      {"histogram", SectionKind::kHistogram},  {"training", SectionKind::kTraining}};
+  return table;
+}
+
+// The data with `role` played by `experiment` alone: the section's experiment feeds the kind's
+// table and figure in place of the one the [study] table names, which the pages keep.
+ReportData with_role(const ReportData& data, const std::string& experiment, StudyRole role) {
+  ReportData out = data;
+  for (auto& c : out.cells) {
+    if (c.experiment == experiment) {
+      c.role = role;
+    } else if (c.role == role) {
+      c.role = StudyRole::kNone;
+    }
+  }
+  return out;
+}
 
 double metric_of(const CellRow& c, const std::string& metric) {
   if (metric == "top5") return c.top5;
@@ -17,9 +44,10 @@ double metric_of(const CellRow& c, const std::string& metric) {
   return c.top1;
 }
 
-bool selected(const CellRow& c, const PivotSection& section) {
-  if (c.experiment != section.experiment || !c.quantize || !has_settings(c, section.where)) return false;
-  return !setting(c, section.rows).empty() && !setting(c, section.columns).empty();
+double mean_of(const std::vector<double>& values) {
+  double sum = 0;
+  for (double v : values) sum += v;
+  return sum / static_cast<double>(values.size());
 }
 
 // Each value once, in the order of the cells that carry it first.
@@ -27,27 +55,42 @@ void add_once(std::vector<std::string>& values, const std::string& value) {
   if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(value);
 }
 
-std::string pivot(const ReportData& data, const PivotSection& section) {
+bool is_number(const std::string& text) {
+  char* end = nullptr;
+  std::strtod(text.c_str(), &end);
+  return !text.empty() && end == text.c_str() + text.size();
+}
+
+// Metric values of the selected cells by (row value, column value), with the values in cell order.
+struct Pivot {
   std::vector<std::string> rows, columns;
   std::map<std::pair<std::string, std::string>, std::vector<double>> values;
+};
+
+Pivot pivot_of(const ReportData& data, const DeclaredSection& section) {
+  Pivot p;
   for (const auto& c : data.cells) {
-    if (!selected(c, section)) continue;
+    if (c.experiment != section.experiment || !c.quantize || !has_settings(c, section.where)) continue;
     const auto row = setting(c, section.rows), column = setting(c, section.columns);
-    add_once(rows, row);
-    add_once(columns, column);
-    values[{row, column}].push_back(metric_of(c, section.metric));
+    if (row.empty() || column.empty()) continue;
+    add_once(p.rows, row);
+    add_once(p.columns, column);
+    p.values[{row, column}].push_back(metric_of(c, section.metric));
   }
-  if (rows.empty()) return "No cells of this section on this checkpoint.\n";
+  return p;
+}
+
+std::string pivot_table(const Pivot& p, const DeclaredSection& section) {
   MarkdownTable table{{section.rows + " \\ " + section.columns}, {false}, {}};
-  for (const auto& column : columns) {
+  for (const auto& column : p.columns) {
     table.header.push_back("`" + column + "`");
     table.numeric.push_back(true);
   }
-  for (const auto& row : rows) {
+  for (const auto& row : p.rows) {
     std::vector<std::string> line{"`" + row + "`"};
-    for (const auto& column : columns) {
-      const auto found = values.find({row, column});
-      line.push_back(found == values.end() ? "–" : mean_std(found->second));
+    for (const auto& column : p.columns) {
+      const auto found = p.values.find({row, column});
+      line.push_back(found == p.values.end() ? "–" : mean_std(found->second));
     }
     table.rows.push_back(std::move(line));
   }
@@ -56,11 +99,145 @@ std::string pivot(const ReportData& data, const PivotSection& section) {
                                       section.metric, section.experiment);
 }
 
+// One line per row over numeric columns; false when a column value is not a number.
+bool pivot_plot(const Pivot& p, const DeclaredSection& section, const fs::path& svg, const std::string& gnuplot) {
+  if (!std::all_of(p.columns.begin(), p.columns.end(), is_number)) return false;
+  std::vector<std::string> columns = p.columns;
+  std::sort(columns.begin(), columns.end(),
+            [](const std::string& a, const std::string& b) { return std::stod(a) > std::stod(b); });
+  std::string blocks, plot = "plot ";
+  for (std::size_t i = 0; i < p.rows.size(); ++i) {
+    std::string points;
+    for (const auto& column : columns) {
+      const auto found = p.values.find({p.rows[i], column});
+      if (found != p.values.end()) points += fmt::format("{} {:.4f}\n", column, mean_of(found->second));
+    }
+    const auto name = fmt::format("row{}", i);
+    blocks += block(name, points);
+    plot += fmt::format("${} using 1:2 with linespoints lw 2 title '{}', ", name, p.rows[i]);
+  }
+  plot.resize(plot.size() - 2);
+  // Widths halve from column to column: a log axis spaces them evenly. Largest first, as the tables.
+  const double first = std::stod(columns.front()), last = std::stod(columns.back());
+  const auto axis = last > 0 ? fmt::format("set logscale x 2\nset xrange [{}:{}]\n", first * 1.25, last / 1.25)
+                             : std::string("set xrange [*:*] reverse\n");
+  std::string tics;
+  for (const auto& column : columns) tics += (tics.empty() ? "" : ", ") + column;
+  render(gnuplot,
+         blocks + fmt::format("set xlabel '{}'\nset ylabel '{}'\n{}set xtics ({})\nset key outside right\n"
+                              "set grid\nset title '{}'\n",
+                              section.columns, section.metric, axis, tics, section.title) +
+             plot + "\n",
+         svg);
+  return true;
+}
+
+// Each layer's change from fp32 with it alone quantized, one column per width it was run at.
+std::string sensitivity_table(const ReportData& data) {
+  const auto* fp32 = float_baseline(data);
+  if (!fp32) return "No fp32 cell to compare with on this checkpoint.\n";
+  std::vector<std::string> layers, widths;
+  std::map<std::pair<std::string, std::string>, std::vector<double>> change;
+  for (const auto& c : data.cells) {
+    const auto layer = c.role == StudyRole::kSensitivity && c.quantize ? sensitivity_layer(c) : std::string();
+    if (layer.empty()) continue;
+    const auto bits = setting(c, "override." + layer + ".a_bits");
+    add_once(layers, layer);
+    add_once(widths, bits);
+    change[{layer, bits}].push_back(c.top1 - fp32->top1);
+  }
+  if (layers.empty()) return "No cells of this section on this checkpoint.\n";
+  MarkdownTable table{{"layer"}, {false}, {}};
+  for (const auto& bits : widths) {
+    table.header.push_back(bits + "-bit");
+    table.numeric.push_back(true);
+  }
+  for (const auto& layer : layers) {
+    std::vector<std::string> line{"`" + layer + "`"};
+    for (const auto& bits : widths) {
+      const auto found = change.find({layer, bits});
+      line.push_back(found == change.end() ? "–" : signed_delta(mean_of(found->second)));
+    }
+    table.rows.push_back(std::move(line));
+  }
+  return table.render() + fmt::format("\nTop-1 change from fp32 ({}) with the one layer's weights and input at the "
+                                      "width of the column and the rest at the cell's width.\n",
+                                      percent(fp32->top1));
+}
+
+std::string figure_link(const std::string& file) { return fmt::format("![{}]({})\n\n", file, file); }
+
+std::string render_section(store::Database& db, const ReportData& data, const DeclaredSection& section,
+                           const fs::path& out_dir, const std::string& gnuplot, const std::string& prefix) {
+  std::string text;
+  auto draw = [&](bool (*plot)(const ReportData&, const fs::path&, const std::string&), const ReportData& from,
+                  const std::string& name) {
+    if (plot(from, out_dir / (prefix + name), gnuplot)) text += "\n" + figure_link(prefix + name);
+  };
+  switch (section.kind) {
+    case SectionKind::kPivot: {
+      const auto p = pivot_of(data, section);
+      if (p.rows.empty()) return "No cells of this section on this checkpoint.\n";
+      text = pivot_table(p, section);
+      if (section.figure && pivot_plot(p, section, out_dir / (prefix + "pivot.svg"), gnuplot)) {
+        text += "\n" + figure_link(prefix + "pivot.svg");
+      }
+      return text;
+    }
+    case SectionKind::kSensitivity: {
+      const auto own = with_role(data, section.experiment, StudyRole::kSensitivity);
+      text = sensitivity_table(own);
+      draw(plot_sensitivity, own, "sensitivity.svg");
+      return text;
+    }
+    case SectionKind::kAblation:
+      return improvements_markdown(with_role(data, section.experiment, StudyRole::kImprovements));
+    case SectionKind::kQat: {
+      const auto own = with_role(data, section.experiment, StudyRole::kQat);
+      text = qat_markdown(db, own);
+      draw(plot_qat, own, "qat.svg");
+      return text;
+    }
+    case SectionKind::kHistogram: {
+      const auto own = with_role(data, section.experiment, StudyRole::kGrid);
+      for (const auto& file : write_histogram_plots(db, own, out_dir, gnuplot, prefix)) text += figure_link(file);
+      return text.empty() ? "No stored histograms on this checkpoint.\n" : histograms_caption(data.study) + text;
+    }
+    case SectionKind::kTraining:
+      text = training_markdown(data);
+      draw(plot_training, data, "training.svg");
+      return text;
+  }
+  return text;
+}
+
 }  // namespace
 
-std::string sections_markdown(const ReportData& data, const std::vector<PivotSection>& sections) {
+SectionKind section_kind(const std::string& name) {
+  for (const auto& [text, kind] : kinds()) {
+    if (text == name) return kind;
+  }
+  fail("unknown section kind '{}'", name);
+}
+
+const std::vector<std::string>& section_kind_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& entry : kinds()) out.push_back(entry.first);
+    return out;
+  }();
+  return names;
+}
+
+std::string sections_markdown(store::Database& db, const ReportData& data, const std::vector<DeclaredSection>& sections,
+                              const fs::path& out_dir, const std::string& gnuplot) {
   std::string out;
-  for (const auto& section : sections) out += fmt::format("## {}\n\n{}\n", section.title, pivot(data, section));
+  for (std::size_t i = 0; i < sections.size(); ++i) {
+    const auto prefix = fmt::format("section{}_", i + 1);
+    auto body = render_section(db, data, sections[i], out_dir, gnuplot, prefix);
+    while (!body.empty() && body.back() == '\n') body.pop_back();
+    out += fmt::format("## {}\n\n{}\n\n", sections[i].title, body);
+  }
   return out;
 }
 
