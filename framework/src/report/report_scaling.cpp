@@ -122,7 +122,10 @@ WHERE c.status = 'finished' AND e.config_path LIKE '%.toml' ORDER BY e.name)sql"
                        "speed-up at 64", "64 nodes bound by"},
                       {false, false, true, true, true, true, true, true, false},
                       {}};
-  for (const auto& [name, cells] : cells_of) {
+  for (const auto& entry : cells_of) {
+    // Named, not a structured binding: C++17 lambdas cannot capture bindings (clang rejects it).
+    const auto& name = entry.first;
+    const auto& cells = entry.second;
     const double writes = static_cast<double>(cells.size()) * *write_per_cell;
     const double longest = *std::max_element(cells.begin(), cells.end());
     const auto wall = [&](int nodes) { return startup + std::max(longest_first_makespan(cells, nodes), writes); };
