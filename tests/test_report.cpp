@@ -26,6 +26,11 @@ class ReportTest : public PtqTest {
         << "[study.plugins]\nnaive_observer = \"minmax\"\nclipping_observer = \"mse\"\n"
            "per_tensor_quantizer = \"asymmetric\"\nper_channel_quantizer = \"per_channel\"\ntraining_pass = \"lsq\"\n";
   }
+  // A file of the scratch folder, whole.
+  std::string read(const std::string& name) const {
+    std::ifstream in(scratch_ / name, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
 };
 
 // The experiment has a name no code knows: the report file's [study] makes it the grid.
@@ -39,10 +44,6 @@ TEST_F(ReportTest, IsGeneratedFromTheDatabaseAloneAndDeterministically) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM tensor_histograms WHERE images = 16 AND hi > lo"), 4);
   EXPECT_EQ(count("SELECT COUNT(*) FROM tensor_histograms WHERE name = 'layer3.1.out_q' AND role = 'activation'"), 1);
   std::ofstream(scratch_ / "README.md") << "# x\n<!-- qx-report:begin -->\nold\n<!-- qx-report:end -->\ntail\n";
-  auto read = [&](const std::string& name) {
-    std::ifstream in(scratch_ / name, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  };
   const auto first = run_qx("report results.sqlite --out out --readme README.md --layout study.toml", scratch_);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   const auto summary = read("out/summary.md"), grid = read("out/grid.md"), plot = read("out/accuracy_vs_bits.svg");
@@ -98,8 +99,7 @@ TEST_F(ReportTest, KeepsTheResidualStreamsWidthApart) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM cell_tensors WHERE name LIKE '%.in_q'"), 9);
   write_study("improvements = \"improvements\"\n");
   ASSERT_EQ(run_qx("report results.sqlite --out out --layout study.toml", scratch_).exit_code, 0);
-  std::ifstream in(scratch_ / "out/improvements.md");
-  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto page = read("out/improvements.md");
   EXPECT_THAT(page, HasSubstr("| PTQ alone · residual stream 8-bit |"));
 }
 
@@ -119,8 +119,7 @@ TEST_F(ReportTest, ShowsEachQatSeedAndTheBestQatCellPerWidthOverItsSeeds) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   write_study("qat = \"qat\"\n");
   ASSERT_EQ(run_qx("report results.sqlite --out out --layout study.toml", scratch_).exit_code, 0);
-  std::ifstream in(scratch_ / "out/improvements.md");
-  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto page = read("out/improvements.md");
   const auto seed0 = page.find("| qat-a | 0 | PTQ alone |"), seed1 = page.find("| qat-a | 1 | PTQ alone |");
   const auto narrow = page.find("| qat-0 | 0 | PTQ alone |");
   ASSERT_NE(seed0, std::string::npos);
@@ -161,10 +160,6 @@ TEST_F(ReportTest, RendersEveryKindOfSectionAReportFileDeclares) {
          "[[section]]\nkind = \"training\"\ntitle = \"Training\"\n";
   const auto report = run_qx("report results.sqlite --out out --layout study.toml", scratch_);
   ASSERT_EQ(report.exit_code, 0) << report.err;
-  auto read = [&](const std::string& name) {
-    std::ifstream in(scratch_ / name, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  };
   const auto page = read("out/sections.md");
   EXPECT_THAT(page, HasSubstr("| observer \\ w_bits | `8` | `4` |"));
   EXPECT_THAT(page, HasSubstr("![section1_pivot.svg](section1_pivot.svg)"));
@@ -222,8 +217,7 @@ TEST_F(ReportTest, RendersTheRowsAReportFileDeclaresAtAGlance) {
   std::ofstream(scratch_ / "README.md") << "# x\n<!-- qx-report:begin -->\nold\n<!-- qx-report:end -->\n";
   const auto report = run_qx("report results.sqlite --out out --readme README.md --layout report.toml", scratch_);
   ASSERT_EQ(report.exit_code, 0) << report.err;
-  std::ifstream in(scratch_ / "README.md");
-  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto readme = read("README.md");
   const auto best4 = count("SELECT CAST(ROUND(MAX(top1) * 100) AS INTEGER) FROM results WHERE experiment = 'ptq-grid' "
                            "AND w_bits = 4 AND a_bits = 4 AND quantizer IN ('asymmetric', 'per_channel')");
   EXPECT_THAT(readme, ContainsRegex(fmt::format("\\| best 4-bit \\| [^|]+ \\| W4A4 \\| {}\\.{:02d}", best4 / 100,
