@@ -91,7 +91,8 @@ void write_report(const ReportOptions& options) {
   const bool declared = glance && !glance->sections.empty();
   if (declared) {
     write_file(options.out_dir / "sections.md",
-               header(data, "Sections the report file declares") + sections_markdown(db, data, glance->sections, options.out_dir, options.gnuplot));
+               header(data, "Sections the report file declares") +
+                   sections_markdown(db, data, glance->sections, options.out_dir, options.gnuplot));
   }
   if (!histograms.empty()) {
     std::string page = header(data, "Distributions and clipping ranges" + experiment_named(data.study, StudyRole::kGrid)) +
