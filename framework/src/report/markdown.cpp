@@ -30,16 +30,20 @@ std::string signed_delta(double value) {
 
 std::string seconds(double value) { return fmt::format("{:.1f}", value); }
 
+double mean(const std::vector<double>& values) {
+  double sum = 0;
+  for (double v : values) sum += v;
+  return values.empty() ? 0.0 : sum / static_cast<double>(values.size());
+}
+
 std::string mean_std(const std::vector<double>& values) {
   if (values.empty()) return "";
-  double mean = 0;
-  for (double v : values) mean += v;
-  mean /= static_cast<double>(values.size());
-  if (values.size() == 1) return percent(mean);
+  const double average = mean(values);
+  if (values.size() == 1) return percent(average);
   double squares = 0;
-  for (double v : values) squares += (v - mean) * (v - mean);
+  for (double v : values) squares += (v - average) * (v - average);
   const double std = std::sqrt(squares / static_cast<double>(values.size() - 1));
-  return fmt::format("{:.2f} ± {:.2f} ({})", mean, std, values.size());
+  return fmt::format("{:.2f} ± {:.2f} ({})", average, std, values.size());
 }
 
 std::string grouped(long long value) {

@@ -18,6 +18,8 @@ std::string signed_delta(double value);   // "+0.05", "-1.20"
 std::string seconds(double value);        // "12.3"
 std::string grouped(long long value);     // "10,000"
 std::string duration(double seconds);     // "12.3 µs", "4.56 ms", "7.89 s"
+// The arithmetic mean; 0 for no values.
+double mean(const std::vector<double>& values);
 // "84.21 ± 0.12 (3)" over seeds; the plain mean for one value.
 std::string mean_std(const std::vector<double>& values);
 

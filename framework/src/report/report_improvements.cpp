@@ -37,12 +37,6 @@ std::string recipe(const Study& study, const CellRow& c) {
   return row;
 }
 
-double mean(const std::vector<double>& values) {
-  double sum = 0;
-  for (double v : values) sum += v;
-  return values.empty() ? 0.0 : sum / static_cast<double>(values.size());
-}
-
 // A recorded option's JSON value as a reader writes it: numbers in their shortest form (the
 // key's JSON spells 0.005 with seventeen digits, so that the key round-trips), strings unquoted.
 std::string readable(const std::string& value) {

@@ -44,12 +44,6 @@ double metric_of(const CellRow& c, const std::string& metric) {
   return c.top1;
 }
 
-double mean_of(const std::vector<double>& values) {
-  double sum = 0;
-  for (double v : values) sum += v;
-  return sum / static_cast<double>(values.size());
-}
-
 // Each value once, in the order of the cells that carry it first.
 void add_once(std::vector<std::string>& values, const std::string& value) {
   if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(value);
@@ -110,7 +104,7 @@ bool pivot_plot(const Pivot& p, const DeclaredSection& section, const fs::path& 
     std::string points;
     for (const auto& column : columns) {
       const auto found = p.values.find({p.rows[i], column});
-      if (found != p.values.end()) points += fmt::format("{} {:.4f}\n", column, mean_of(found->second));
+      if (found != p.values.end()) points += fmt::format("{} {:.4f}\n", column, mean(found->second));
     }
     const auto name = fmt::format("row{}", i);
     blocks += block(name, points);
@@ -156,7 +150,7 @@ std::string sensitivity_table(const ReportData& data) {
     std::vector<std::string> line{"`" + layer + "`"};
     for (const auto& bits : widths) {
       const auto found = change.find({layer, bits});
-      line.push_back(found == change.end() ? "–" : signed_delta(mean_of(found->second)));
+      line.push_back(found == change.end() ? "–" : signed_delta(mean(found->second)));
     }
     table.rows.push_back(std::move(line));
   }
