@@ -18,6 +18,8 @@ std::string signed_delta(double value);   // "+0.05", "-1.20"
 std::string seconds(double value);        // "12.3"
 std::string grouped(long long value);     // "10,000"
 std::string duration(double seconds);     // "12.3 µs", "4.56 ms", "7.89 s"
+// Appends `value` unless it is there already: table rows and columns in the order cells carry them.
+void add_once(std::vector<std::string>& values, const std::string& value);
 // The arithmetic mean; 0 for no values.
 double mean(const std::vector<double>& values);
 // "84.21 ± 0.12 (3)" over seeds; the plain mean for one value.

@@ -250,7 +250,7 @@ bool write_glance_plot(const ReportData& data, const Glance& glance, const std::
       const auto& c = *recipe.cells.front();
       if (row.baseline) baseline = recipe.mean;
       if (row.series.empty() || !c.quantize || c.w_bits != c.a_bits) continue;
-      if (std::find(series.begin(), series.end(), row.series) == series.end()) series.push_back(row.series);
+      add_once(series, row.series);
       auto& point = points[row.series][c.w_bits];
       point = std::max(point, recipe.mean);
     }

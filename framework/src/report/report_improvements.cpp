@@ -112,8 +112,8 @@ std::string improvements_markdown(const ReportData& data) {
     const auto row = recipe(data.study, c);
     const auto joins = static_cast<std::size_t>(std::count(c.passes.begin(), c.passes.end(), '+'));
     pass_count[row] = c.passes.empty() ? 0 : 1 + joins;
-    if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
-    if (std::find(columns.begin(), columns.end(), width(c)) == columns.end()) columns.push_back(width(c));
+    add_once(rows, row);
+    add_once(columns, width(c));
     top1[{row, width(c)}].push_back(c.top1);
     pass_seconds[row].push_back(c.pass_seconds);
   }

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "markdown.h"
 #include "qx/core/error.h"
 #include "report_tables.h"
 
@@ -119,7 +120,7 @@ bool plot_sensitivity(const ReportData& data, const fs::path& svg, const std::st
     if (c.role != StudyRole::kSensitivity || !c.quantize || !fp32) continue;
     const auto layer = sensitivity_layer(c);
     if (layer.empty()) continue;
-    if (std::find(layers.begin(), layers.end(), layer) == layers.end()) layers.push_back(layer);
+    add_once(layers, layer);
     drop[{layer, std::stoi(setting(c, "override." + layer + ".a_bits"))}] = fp32->top1 - c.top1;
   }
   if (layers.empty()) return false;

@@ -44,11 +44,6 @@ double metric_of(const CellRow& c, const std::string& metric) {
   return c.top1;
 }
 
-// Each value once, in the order of the cells that carry it first.
-void add_once(std::vector<std::string>& values, const std::string& value) {
-  if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(value);
-}
-
 bool is_number(const std::string& text) {
   char* end = nullptr;
   std::strtod(text.c_str(), &end);
