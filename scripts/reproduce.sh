@@ -51,16 +51,18 @@ if [[ -n $only && " ${names[*]} report " != *" $only "* ]]; then
 fi
 
 # The expected time of a stage: the seconds its cells took when last recorded, in this database
-# or else the committed one (calibration, passes and evaluation; the model and data loads of each
-# invocation come on top).
+# or else the committed one (calibration, quantization, passes and evaluation; the model and data
+# loads of each invocation come on top), at the threads they ran with.
 recorded() {
   local source=$db
   [[ -f $source && $(sqlite3 "$source" "SELECT COUNT(*) FROM results WHERE experiment = '$1'") -gt 0 ]] ||
     source=$committed
   [[ -f $source ]] || { echo "-"; return; }
-  sqlite3 "$source" "SELECT CASE WHEN COUNT(*) = 0 THEN '-' ELSE printf('%d min (%d cells)',
-    ROUND(SUM(IFNULL(calib_seconds, 0) + IFNULL(pass_seconds, 0) + IFNULL(eval_seconds, 0)) / 60.0), COUNT(*))
-    END FROM results WHERE experiment = '$1'"
+  sqlite3 "$source" "SELECT CASE WHEN COUNT(*) = 0 THEN '-' ELSE printf('%d min (%d cells, %s threads)',
+    ROUND(SUM(IFNULL(c.calib_seconds, 0) + IFNULL(c.quantize_seconds, 0) + c.pass_seconds
+              + IFNULL(c.eval_seconds, 0)) / 60.0), COUNT(*), GROUP_CONCAT(DISTINCT e.threads))
+    END FROM cells c JOIN experiments e ON e.id = c.experiment_id
+    WHERE c.status = 'finished' AND e.name = '$1'"
 }
 finished() {  # whether the database records a finished experiment of this name
   [[ -f $db ]] && [[ $(sqlite3 "$db" "SELECT COUNT(*) FROM experiments WHERE name = '$1' AND status = 'finished'") -gt 0 ]]

@@ -87,6 +87,32 @@ TEST_F(ReportTest, IsGeneratedFromTheDatabaseAloneAndDeterministically) {
   EXPECT_THAT(read("other/grid.md"), ::testing::Not(HasSubstr("### W8A8")));
 }
 
+// performance.md states what regenerating every cell costs, from the cells' recorded times and the
+// threads their experiments ran with, and the README says it in one line that links the table.
+TEST_F(ReportTest, StatesTheRecordedTimeToRegenerateEveryCell) {
+  write("[[cells]]\nname = \"fp32\"\nquantize = false\n[[cells]]\nname = \"w8\"\nobserver = \"minmax\"\n"
+        "quantizer = \"per_channel\"\nbits = 8\n",
+        "e.toml", "my-grid");
+  ASSERT_EQ(run_qx("run e.toml", scratch_).exit_code, 0);
+  {
+    // Two cells of half an hour each at 2 threads: 1 cell hour, 2 core hours, 1 hour on 2 cores.
+    store::Database db((scratch_ / "results.sqlite").string());
+    db.execute("UPDATE cells SET calib_seconds = 600, quantize_seconds = 300, pass_seconds = 0, eval_seconds = 900");
+    db.execute("UPDATE experiments SET threads = 2");
+  }
+  write_study("grid = \"my-grid\"\n");
+  std::ofstream(scratch_ / "README.md") << "<!-- qx-report:begin -->\n<!-- qx-report:end -->\n";
+  const auto report = run_qx("report results.sqlite --out out --readme README.md --layout study.toml", scratch_);
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  const auto page = read("out/performance.md");
+  EXPECT_THAT(page, HasSubstr("## Reproduction time"));
+  EXPECT_THAT(page, HasSubstr("| my-grid | cpu | 2 | 2 | 1.00 | 2.00 |"));
+  EXPECT_THAT(page, HasSubstr("| **all** |  | 2 |  |  | **2.00** |"));
+  EXPECT_THAT(page, HasSubstr("**1.0 hours**"));
+  EXPECT_THAT(read("README.md"), HasSubstr("2 cells, about 1.0 hours on 2 CPU cores as recorded "
+                                           "([per experiment](out/performance.md#reproduction-time))"));
+}
+
 // The improvements table gives the wider residual stream a row of its own, never the plain row.
 TEST_F(ReportTest, KeepsTheResidualStreamsWidthApart) {
   write("[grid]\nobservers = [\"mse\"]\nquantizers = [\"per_channel\"]\nbits = [4]\nresidual_bits = [0, 8]\n"

@@ -31,10 +31,6 @@ std::string signed_delta(double value) {
 
 std::string seconds(double value) { return fmt::format("{:.1f}", value); }
 
-void add_once(std::vector<std::string>& values, const std::string& value) {
-  if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(value);
-}
-
 double mean(const std::vector<double>& values) {
   double sum = 0;
   for (double v : values) sum += v;

@@ -1,5 +1,6 @@
 #pragma once
 // Markdown tables and the number formats every report file shares.
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,7 +20,10 @@ std::string seconds(double value);        // "12.3"
 std::string grouped(long long value);     // "10,000"
 std::string duration(double seconds);     // "12.3 µs", "4.56 ms", "7.89 s"
 // Appends `value` unless it is there already: table rows and columns in the order cells carry them.
-void add_once(std::vector<std::string>& values, const std::string& value);
+template <typename T>
+void add_once(std::vector<T>& values, const T& value) {
+  if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(value);
+}
 // The arithmetic mean; 0 for no values.
 double mean(const std::vector<double>& values);
 // "84.21 ± 0.12 (3)" over seeds; the plain mean for one value.

@@ -82,7 +82,7 @@ void write_report(const ReportOptions& options) {
              header(data, "Improvement passes" + experiment_named(data.study, StudyRole::kImprovements)) + improvements_markdown(data) +
                  "\n## Quantization-aware training" + experiment_named(data.study, StudyRole::kQat) + "\n\n" + qat);
   write_file(options.out_dir / "layers.md", header(data, "Per-tensor SQNR") + layers_markdown(db, data));
-  write_file(options.out_dir / "performance.md", header(data, "Performance") + performance_markdown(db, data.study));
+  write_file(options.out_dir / "performance.md", header(data, "Performance") + performance_markdown(db, data));
   write_file(options.out_dir / "findings.md",
              header(data, "What breaks at 4 and 2 bits, measured") + findings_markdown(data));
   const auto figures = write_plots(data, options.out_dir, options.gnuplot);
@@ -137,6 +137,7 @@ void write_report(const ReportOptions& options) {
     } else {
       generated += detailed(dir);
     }
+    generated += "\n" + reproduction_line(data, dir + "performance.md");
     update_readme(options.readme, generated);
   }
 }

@@ -13,7 +13,7 @@ namespace {
 // torch.ao's rows, under "context.run" for quantized cells.
 constexpr const char* kCellsView = R"sql(
 CREATE TEMP VIEW IF NOT EXISTS report_cells AS
-SELECT c.*, e.name AS experiment, e.device AS device, e.machine AS machine,
+SELECT c.*, e.name AS experiment, e.device AS device, e.machine AS machine, e.threads AS threads,
        COALESCE(json_extract(c.key, '$.context.run.checkpoint.run'),
                 json_extract(c.key, '$.context.checkpoint.run')) AS checkpoint_run,
        COALESCE(json_extract(c.key, '$.context.run.checkpoint.epoch'),
@@ -113,7 +113,8 @@ ReportData load_report_data(store::Database& db, const CheckpointRef& wanted, co
   data.checkpoint = wanted.run_uid.empty() ? newest_checkpoint(db) : wanted;
   store::Statement cells(db, R"sql(
 SELECT id, experiment, label, observer, weight_observer, quantizer, passes, quantize, fold_batch_norm,
-       w_bits, a_bits, seed, top1, top5, loss, calib_seconds, pass_seconds, eval_seconds, test_images, device, machine
+       w_bits, a_bits, seed, top1, top5, loss, calib_seconds, pass_seconds, eval_seconds, test_images, device, machine,
+       threads, quantize_seconds
 FROM report_cells
 WHERE checkpoint_run = ?1 AND checkpoint_epoch = ?2
   AND test_images = (SELECT MAX(test_images) FROM report_cells WHERE checkpoint_run = ?1 AND checkpoint_epoch = ?2)
@@ -143,6 +144,8 @@ ORDER BY id)sql");
     data.test_images = cells.column_int(18);
     row.device = cells.column_text(19);
     row.machine = text_or_empty(cells, 20);
+    row.threads = static_cast<int>(cells.column_int(21));
+    row.quantize_seconds = cells.column_is_null(22) ? 0.0 : cells.column_double(22);
     data.cells.push_back(std::move(row));
   }
   if (data.cells.empty()) {

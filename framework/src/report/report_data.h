@@ -50,11 +50,12 @@ struct CellRow {
   std::map<std::string, std::string> settings;
   std::string device;   // where its experiment ran: "cpu", "cuda", ...
   std::string machine;  // its CPU and ISA flags (qx::describe_machine()); empty in old databases
+  int threads = 0;      // the intra-op threads its experiment ran with
   bool quantize = true, fold_batch_norm = true;
   int w_bits = 0, a_bits = 0;
   std::int64_t seed = 0;
   double top1 = 0, top5 = 0, loss = 0;
-  double calib_seconds = 0, pass_seconds = 0, eval_seconds = 0;
+  double calib_seconds = 0, quantize_seconds = 0, pass_seconds = 0, eval_seconds = 0;
 };
 
 struct EpochRow {

@@ -46,31 +46,7 @@ std::string clipping(const ReportData& data, int bits) {
   return best ? change(naive, best) + fmt::format(", `{}`", best->observer) : "–";
 }
 
-// Top-1 drop against fp32 with one layer quantized at `bits`, the rest at 16 (sensitivity.toml).
-std::optional<double> layer_drop(const ReportData& data, double fp32, const std::string& layer, int bits) {
-  for (const auto& c : data.cells) {
-    if (c.role == StudyRole::kSensitivity && sensitivity_layer(c) == layer &&
-        setting(c, "override." + layer + ".a_bits") == std::to_string(bits)) {
-      return fp32 - c.top1;
-    }
-  }
-  return std::nullopt;
-}
-
-// The layers of the sensitivity experiment other than the stem and the classifier.
-std::vector<std::string> middle_layers(const ReportData& data) {
-  std::vector<std::string> layers;
-  for (const auto& c : data.cells) {
-    const auto layer = c.role == StudyRole::kSensitivity ? sensitivity_layer(c) : std::string();
-    if (!layer.empty() && layer != data.study.first_layer && layer != data.study.last_layer &&
-        std::find(layers.begin(), layers.end(), layer) == layers.end()) {
-      layers.push_back(layer);
-    }
-  }
-  return layers;
-}
-
-std::string drop(std::optional<double> value) { return value ? signed_delta(-*value) : "–"; }
+std::string change(std::optional<double> value) { return value ? signed_delta(*value) : "–"; }
 
 }  // namespace
 
@@ -116,39 +92,43 @@ std::string findings_markdown(const ReportData& data) {
                       grid(data, s.naive_observer, s.per_channel_quantizer, b));
       });
 
-  const auto middle = middle_layers(data);
+  const auto sensitivity = layer_sensitivity(data);
   const auto& first = data.study.first_layer;
   const auto& last = data.study.last_layer;
+  std::vector<std::string> middle;  // every layer but the stem and the classifier
+  for (const auto& layer : sensitivity.layers) {
+    if (layer != first && layer != last) middle.push_back(layer);
+  }
   if (!middle.empty()) {
     add("the first layer", fmt::format("drop with only `{}` quantized (weights and input), the rest at 16 bits", first),
-        [&](int b) { return drop(layer_drop(data, fp32->top1, first, b)); });
+        [&](int b) { return change(sensitivity.at(first, b)); });
     add("the last layer", fmt::format("drop with only `{}` quantized", last),
-        [&](int b) { return drop(layer_drop(data, fp32->top1, last, b)); });
+        [&](int b) { return change(sensitivity.at(last, b)); });
     add("a middle layer", fmt::format("median drop over the other {} layers, one at a time", middle.size()),
         [&](int b) -> std::string {
-      std::vector<double> drops;
+      std::vector<double> changes;
       for (const auto& layer : middle) {
-        if (const auto d = layer_drop(data, fp32->top1, layer, b)) drops.push_back(*d);
+        if (const auto d = sensitivity.at(layer, b)) changes.push_back(*d);
       }
-      if (drops.empty()) return "–";
-      std::sort(drops.begin(), drops.end());
-      return signed_delta(-drops[drops.size() / 2]);
+      if (changes.empty()) return "–";
+      std::sort(changes.begin(), changes.end(), std::greater<>());  // drops in ascending order
+      return signed_delta(changes[changes.size() / 2]);
     });
     add("errors compound",
         fmt::format("sum of the single-layer drops → drop with every layer quantized (`{}`, `{}`)",
                     s.clipping_observer, s.per_channel_quantizer),
         [&](int b) -> std::string {
           double sum = 0;
-          auto layers = middle;
-          layers.push_back(first);
-          layers.push_back(last);
-          for (const auto& layer : layers) {
-            const auto d = layer_drop(data, fp32->top1, layer, b);
+          auto every_layer = middle;
+          every_layer.push_back(first);
+          every_layer.push_back(last);
+          for (const auto& layer : every_layer) {
+            const auto d = sensitivity.at(layer, b);
             if (!d) return "–";
             sum += *d;
           }
           const auto* all = grid(data, s.clipping_observer, s.per_channel_quantizer, b);
-          return all ? fmt::format("{} → {}", signed_delta(-sum), signed_delta(all->top1 - fp32->top1)) : "–";
+          return all ? fmt::format("{} → {}", signed_delta(sum), signed_delta(all->top1 - fp32->top1)) : "–";
         });
   }
   return table.render() + fmt::format("\nfp32 = {}. Each row changes one thing; weights and activations at the "

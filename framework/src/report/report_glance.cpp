@@ -195,17 +195,18 @@ Glance load_glance(const std::string& path) {
 }
 
 std::string glance_markdown(const ReportData& data, const Glance& glance) {
+  std::vector<std::vector<Recipe>> picks;  // each row's, in the order of the rows
   std::optional<double> baseline;
   for (const auto& row : glance.rows) {
-    if (!row.baseline) continue;
-    const auto picked = pick(data, row);
-    if (!picked.empty()) baseline = picked.front().mean;
+    picks.push_back(pick(data, row));
+    if (row.baseline && !picks.back().empty()) baseline = picks.back().front().mean;
   }
   MarkdownTable table{{"", "recipe", "bits", "top-1", "vs fp32", "packed size"},
                       {false, false, false, true, true, true},
                       {}};
-  for (const auto& row : glance.rows) {
-    const auto picked = pick(data, row);
+  for (std::size_t i = 0; i < glance.rows.size(); ++i) {
+    const auto& row = glance.rows[i];
+    const auto& picked = picks[i];
     if (picked.empty()) {
       table.rows.push_back({row.name, "not measured on this checkpoint", wanted_width(row), "–", "–", "–"});
       continue;

@@ -2,6 +2,7 @@
 // the ratios that matter, and the grids' own throughput from the experiments they ran.
 #include "report_performance.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <vector>
@@ -139,9 +140,91 @@ GROUP BY e.id ORDER BY e.id)sql");
       "resumed counts only the cells it computed.\n";
 }
 
+// The recorded cost of one experiment's cells on the reported checkpoint, on one kind of device.
+struct ExperimentCost {
+  std::string experiment, device;
+  std::size_t cells = 0;
+  std::vector<int> threads;  // as its runs used them
+  double cell_seconds = 0;   // calibration, quantization, passes and evaluation, summed
+  double core_seconds = 0;   // each cell's seconds times its threads
+};
+
+// A cell's own time: calibration, quantization, passes and evaluation.
+double recorded_seconds(const CellRow& c) {
+  return c.calib_seconds + c.quantize_seconds + c.pass_seconds + c.eval_seconds;
+}
+
+std::vector<ExperimentCost> experiment_costs(const ReportData& data) {
+  std::vector<ExperimentCost> costs;
+  for (const auto& c : data.cells) {
+    auto it = std::find_if(costs.begin(), costs.end(), [&](const ExperimentCost& cost) {
+      return cost.experiment == c.experiment && cost.device == c.device;
+    });
+    if (it == costs.end()) {
+      it = costs.insert(costs.end(), ExperimentCost{});
+      it->experiment = c.experiment;
+      it->device = c.device;
+    }
+    const double seconds = recorded_seconds(c);
+    ++it->cells;
+    add_once(it->threads, c.threads);
+    it->cell_seconds += seconds;
+    it->core_seconds += seconds * std::max(c.threads, 1);
+  }
+  return costs;
+}
+
+constexpr double kCores = 2;  // the machine the README's figure is stated for
+
 }  // namespace
 
-std::string performance_markdown(store::Database& db, const Study& study) {
+std::string reproduction_markdown(const ReportData& data) {
+  MarkdownTable table{{"experiment", "device", "cells", "threads", "cell hours", "core hours"},
+                      {false, false, true, true, true, true},
+                      {}};
+  std::size_t cells = 0;
+  double cpu_core_seconds = 0;
+  for (const auto& cost : experiment_costs(data)) {
+    const bool cpu = cost.device == "cpu";
+    table.rows.push_back({cost.experiment, cost.device, std::to_string(cost.cells),
+                          fmt::format("{}", fmt::join(cost.threads, ", ")), fmt::format("{:.2f}", cost.cell_seconds / 3600),
+                          cpu ? fmt::format("{:.2f}", cost.core_seconds / 3600) : "–"});
+    cells += cost.cells;
+    if (cpu) cpu_core_seconds += cost.core_seconds;
+  }
+  if (table.rows.empty()) return "No cells on this checkpoint.\n";
+  table.rows.push_back(
+      {"**all**", "", std::to_string(cells), "", "", fmt::format("**{:.2f}**", cpu_core_seconds / 3600)});
+  return table.render() + fmt::format(
+      "\nEach cell's own time as recorded (calibration, quantization, passes and evaluation; loading the model "
+      "and the data comes on top), summed per experiment. Core hours: each CPU cell's time times the threads it ran with. "
+      "With {0:.0f} cores kept busy (one process of {0:.0f} threads, or {0:.0f} processes of one), regenerating "
+      "every CPU cell takes about the core hours over {0:.0f}: **{1:.1f} hours**. The model's training, which "
+      "`scripts/train.sh` runs, is not included.\n",
+      kCores, cpu_core_seconds / 3600 / kCores);
+}
+
+std::string reproduction_line(const ReportData& data, const std::string& page) {
+  std::size_t cells = 0;
+  double cpu_core_seconds = 0, training_core_seconds = 0;
+  for (const auto& c : data.cells) {
+    ++cells;
+    if (c.device != "cpu") continue;
+    const double core_seconds = recorded_seconds(c) * std::max(c.threads, 1);
+    cpu_core_seconds += core_seconds;
+    if (c.role == StudyRole::kQat) training_core_seconds += core_seconds;
+  }
+  const auto training = training_core_seconds > 0
+      ? fmt::format(" The QAT cells' training is {:.1f} of them; a GPU takes it over (`--only qat --device cuda`).",
+                    training_core_seconds / 3600 / kCores)
+      : std::string();
+  return fmt::format("**Regenerating the database** from the checkpoint (`bash scripts/reproduce.sh`): {} cells, "
+                     "about {:.1f} hours on {:.0f} CPU cores as recorded ([per experiment]({}#reproduction-time)).{}\n",
+                     cells, cpu_core_seconds / 3600 / kCores, kCores, page, training);
+}
+
+std::string performance_markdown(store::Database& db, const ReportData& data) {
+  const auto& study = data.study;
   std::string machine;
   const auto suites = load_benchmarks(db, machine);
   std::string out;
@@ -165,6 +248,7 @@ std::string performance_markdown(store::Database& db, const Study& study) {
   out += "\n## Int8 execution: PyTorch's int8 kernels against fp32\n\n" + int8_table(suites);
   out += "\n## Grid throughput\n\n" + grid_table(db, study.throughput);
   out += scaling_markdown(db);
+  out += "\n## Reproduction time\n\n" + reproduction_markdown(data);
   return out;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// The performance page: benchmarks recorded in the database and the grids' throughput.
+// The performance page: benchmarks recorded in the database, the grids' throughput, and what
+// regenerating the cells costs.
 #include <string>
 
 #include "qx/store/sqlite.h"
@@ -7,7 +8,11 @@
 
 namespace qx::report {
 
-// `study.throughput` names the experiments of the grid-throughput table.
-std::string performance_markdown(store::Database& db, const Study& study);
+// `data.study.throughput` names the experiments of the grid-throughput table.
+std::string performance_markdown(store::Database& db, const ReportData& data);
+// What regenerating every cell of the checkpoint costs, per experiment, from the cells' recorded times.
+std::string reproduction_markdown(const ReportData& data);
+// The same in one sentence for the README, linking the table on `page` (performance.md).
+std::string reproduction_line(const ReportData& data, const std::string& page);
 
 }  // namespace qx::report

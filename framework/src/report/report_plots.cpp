@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
-#include <map>
 #include <string>
 
 #include <fmt/format.h>
@@ -113,33 +112,27 @@ bool plot_qat(const ReportData& data, const fs::path& svg, const std::string& gn
 
 // Per-layer sensitivity: only one layer quantized (weights and its input), the rest at 16 bits.
 bool plot_sensitivity(const ReportData& data, const fs::path& svg, const std::string& gnuplot) {
-  const auto* fp32 = float_baseline(data);
-  std::vector<std::string> layers;
-  std::map<std::pair<std::string, int>, double> drop;
-  for (const auto& c : data.cells) {
-    if (c.role != StudyRole::kSensitivity || !c.quantize || !fp32) continue;
-    const auto layer = sensitivity_layer(c);
-    if (layer.empty()) continue;
-    add_once(layers, layer);
-    drop[{layer, std::stoi(setting(c, "override." + layer + ".a_bits"))}] = fp32->top1 - c.top1;
+  const auto sensitivity = layer_sensitivity(data);
+  if (sensitivity.layers.empty()) return false;
+  std::string rows, tics, plot = "plot ";
+  for (std::size_t i = 0; i < sensitivity.layers.size(); ++i) {
+    rows += std::to_string(i);
+    for (int bits : sensitivity.widths) {
+      const auto change = sensitivity.at(sensitivity.layers[i], bits);
+      rows += change ? fmt::format(" {:.2f}", -*change) : std::string(" NaN");
+    }
+    rows += "\n";
+    tics += fmt::format("{}'{}' {}", i ? ", " : "", sensitivity.layers[i], i);
   }
-  if (layers.empty()) return false;
-  std::string rows, tics;
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    auto value = [&](int b) {
-      auto it = drop.find({layers[i], b});
-      return it == drop.end() ? std::string("NaN") : fmt::format("{:.2f}", it->second);
-    };
-    rows += fmt::format("{} {} {}\n", i, value(4), value(2));
-    tics += fmt::format("{}'{}' {}", i ? ", " : "", layers[i], i);
+  for (std::size_t column = 0; column < sensitivity.widths.size(); ++column) {
+    plot += fmt::format("{}$drop using {} title '{} bits'", column ? ", " : "", column + 2, sensitivity.widths[column]);
   }
   render(gnuplot,
          block("drop", rows) +
              "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8\n"
              "set boxwidth 0.9\nset ylabel 'top-1 drop vs fp32 (pp)'\nset grid ytics\nset xtics rotate by -45\n"
              "set title 'Sensitivity: one layer (weights and input) quantized, the rest at 16 bits'\n"
-             "set xtics (" + tics + ")\nset key top left\n"
-             "plot $drop using 2 title '4 bits', $drop using 3 title '2 bits'\n",
+             "set xtics (" + tics + ")\nset key top left\n" + plot + "\n",
          svg);
   return true;
 }

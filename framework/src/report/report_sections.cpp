@@ -125,27 +125,18 @@ bool pivot_plot(const Pivot& p, const DeclaredSection& section, const fs::path& 
 std::string sensitivity_table(const ReportData& data) {
   const auto* fp32 = float_baseline(data);
   if (!fp32) return "No fp32 cell to compare with on this checkpoint.\n";
-  std::vector<std::string> layers, widths;
-  std::map<std::pair<std::string, std::string>, std::vector<double>> change;
-  for (const auto& c : data.cells) {
-    const auto layer = c.role == StudyRole::kSensitivity && c.quantize ? sensitivity_layer(c) : std::string();
-    if (layer.empty()) continue;
-    const auto bits = setting(c, "override." + layer + ".a_bits");
-    add_once(layers, layer);
-    add_once(widths, bits);
-    change[{layer, bits}].push_back(c.top1 - fp32->top1);
-  }
-  if (layers.empty()) return "No cells of this section on this checkpoint.\n";
+  const auto sensitivity = layer_sensitivity(data);
+  if (sensitivity.layers.empty()) return "No cells of this section on this checkpoint.\n";
   MarkdownTable table{{"layer"}, {false}, {}};
-  for (const auto& bits : widths) {
-    table.header.push_back(bits + "-bit");
+  for (int bits : sensitivity.widths) {
+    table.header.push_back(fmt::format("{}-bit", bits));
     table.numeric.push_back(true);
   }
-  for (const auto& layer : layers) {
+  for (const auto& layer : sensitivity.layers) {
     std::vector<std::string> line{"`" + layer + "`"};
-    for (const auto& bits : widths) {
-      const auto found = change.find({layer, bits});
-      line.push_back(found == change.end() ? "–" : signed_delta(mean(found->second)));
+    for (int bits : sensitivity.widths) {
+      const auto change = sensitivity.at(layer, bits);
+      line.push_back(change ? signed_delta(*change) : "–");
     }
     table.rows.push_back(std::move(line));
   }

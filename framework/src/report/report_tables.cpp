@@ -62,6 +62,28 @@ std::string sensitivity_layer(const CellRow& c) {
   return layers.size() == 1 ? layers.begin()->first : std::string();
 }
 
+LayerSensitivity layer_sensitivity(const ReportData& data) {
+  LayerSensitivity result;
+  const auto* fp32 = float_baseline(data);
+  if (!fp32) return result;
+  std::map<std::pair<std::string, int>, std::vector<double>> changes;
+  for (const auto& c : data.cells) {
+    const auto layer = c.role == StudyRole::kSensitivity && c.quantize ? sensitivity_layer(c) : std::string();
+    if (layer.empty()) continue;
+    const int bits = std::stoi(setting(c, "override." + layer + ".a_bits"));
+    add_once(result.layers, layer);
+    add_once(result.widths, bits);
+    changes[{layer, bits}].push_back(c.top1 - fp32->top1);
+  }
+  for (const auto& [key, values] : changes) result.change[key] = mean(values);
+  return result;
+}
+
+std::optional<double> LayerSensitivity::at(const std::string& layer, int bits) const {
+  const auto found = change.find({layer, bits});
+  return found == change.end() ? std::nullopt : std::optional<double>(found->second);
+}
+
 const CellRow* find_cell(const ReportData& data, const std::function<bool(const CellRow&)>& match) {
   for (const auto& c : data.cells) {
     if (match(c)) return &c;

@@ -2,6 +2,7 @@
 // The report's Markdown sections, each generated from ReportData (and, where it takes one, the database).
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,16 @@ bool plain_cell(const ReportData& data, const CellRow& c);
 bool plain_grid_cell(const ReportData& data, const CellRow& c);
 // The one layer a sensitivity cell overrides ("layer3.2.conv2"), or "" for any other cell.
 std::string sensitivity_layer(const CellRow& c);
+// The study's sensitivity cells, each with one layer quantized and the rest at 16 bits: each layer's
+// top-1 change from fp32 (negative: a drop), mean over seeds, by the width the layer ran at. Layers
+// and widths in the order the cells carry them; empty where there is no fp32 cell.
+struct LayerSensitivity {
+  std::vector<std::string> layers;
+  std::vector<int> widths;
+  std::map<std::pair<std::string, int>, double> change;
+  std::optional<double> at(const std::string& layer, int bits) const;
+};
+LayerSensitivity layer_sensitivity(const ReportData& data);
 // A setting of the cell as text, or "" where the cell has none of that key.
 std::string setting(const CellRow& c, const std::string& key);
 // Whether each key of `where` has one of its listed values in the cell's settings.
