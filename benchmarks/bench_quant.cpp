@@ -2,12 +2,16 @@
 //   * per-tensor fake-quant: ATen's kernel against qx's AVX2 kernel (bit-identical, tested);
 //   * per-channel fake-quant (ATen);
 //   * each observer's observe() on a typical activation tensor (ResNet20's first stage, batch 128);
-//   * one 200-image evaluation batch through ResNet20: plain fp32 against the W8A8 simulation.
+//   * one 200-image evaluation batch through ResNet20: plain fp32 against the W8A8 simulation;
+//   * the clipping search of mse and lp_norm on one per-channel weight: every candidate in one
+//     32 MiB block against the default blocks (qx/quant/histogram.h).
 // Run: ./build/benchmarks/qx_bench_quant --benchmark_format=json > bench_quant.json
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include "qx/core/runtime.h"
 #include "qx/plugin/host.h"
+#include "qx/quant/histogram.h"
 #include "qx/quant/qparams.h"
 #include "qx/sim/quant_sim.h"
 #include "qx/train/trainer.h"
@@ -88,6 +92,39 @@ void BM_EvaluationBatch(benchmark::State& state) {
 }
 BENCHMARK(BM_EvaluationBatch)->ArgNames({"simulated"})->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(5.0);
 
+// lp_norm's search (p = 2) on four channels of a weight of ResNet20's last stage (576 values
+// each), at 4 bits on an affine grid: 1024 candidate pairs per channel. state.range(0): the
+// largest block in MiB, 32 for one block of every candidate, 4 for the default.
+void BM_ClippingSearch(benchmark::State& state) {
+  torch::manual_seed(0);
+  qx::quant::StreamHistogram histogram(4096, 0);
+  histogram.add(torch::randn({4, 64, 3, 3}));
+  const qx::quant::ClippingError rounded_error = [](const torch::Tensor& counts, const torch::Tensor& centers,
+                                                    const torch::Tensor& low, const torch::Tensor& high,
+                                                    const qx::quant::QuantSpec& spec) {
+    const auto q = qx::quant::compute_qparams(low, high, spec);
+    const auto step = q.scale.to(torch::kFloat64).unsqueeze(1), zero = q.zero_point.to(torch::kFloat64).unsqueeze(1);
+    const auto c = centers.unsqueeze(0);
+    const auto level = (torch::round(c / step) + zero).clamp(static_cast<double>(q.qmin), static_cast<double>(q.qmax));
+    return ((c - (level - zero) * step).abs().pow(2.0) * counts.unsqueeze(0)).sum(1);
+  };
+  const std::int64_t block_bytes = state.range(0) << 20;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(qx::quant::minimise_clipping_error(histogram, qx::quant::QuantSpec{4, false, 0}, 100,
+                                                                rounded_error, block_bytes));
+  }
+  state.SetItemsProcessed(state.iterations() * histogram.rows());
+}
+BENCHMARK(BM_ClippingSearch)->ArgNames({"block_mib"})->Arg(32)->Arg(4)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
-BENCHMARK_MAIN();
+// qx's own allocator settings (qx/core/runtime.h), as every qx command runs with them.
+int main(int argc, char** argv) {
+  qx::configure_allocator();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -6,6 +6,7 @@
 #include "qx/core/error.h"
 #include "qx/plugin/host.h"
 #include "qx/quant/histogram.h"
+#include "qx/quant/qparams.h"
 #include "support.h"
 
 namespace qx::test {
@@ -45,6 +46,37 @@ TEST(StreamHistogram, GrowingMergesBinsExactly) {
 
 TEST(StreamHistogram, RejectsBinCountsThatCannotMergeExactly) {
   EXPECT_THROW(quant::StreamHistogram(30, -1), Error);
+}
+
+// The search scores candidates in blocks of bounded memory. The block size changes no range, bit
+// for bit: two-sided rows (1024 pairs, here 342 blocks of 3) and a one-sided row (100 candidates)
+// alike, against one block of every candidate.
+TEST(ClippingSearch, GivesTheSameRangesWhateverTheBlockSize) {
+  torch::manual_seed(0);
+  auto weights = torch::randn({6, 300});
+  weights[2] = weights[2].abs();
+  quant::StreamHistogram histogram(4096, 0);
+  histogram.add(weights);
+  int calls = 0;
+  const quant::ClippingError rounded_error = [&calls](const torch::Tensor& counts, const torch::Tensor& centers,
+                                                      const torch::Tensor& low, const torch::Tensor& high,
+                                                      const QuantSpec& spec) {
+    ++calls;
+    const auto q = quant::compute_qparams(low, high, spec);
+    const auto step = q.scale.to(torch::kFloat64).unsqueeze(1), zero = q.zero_point.to(torch::kFloat64).unsqueeze(1);
+    const auto c = centers.unsqueeze(0);
+    const auto level = (torch::round(c / step) + zero).clamp(static_cast<double>(q.qmin), static_cast<double>(q.qmax));
+    return ((c - (level - zero) * step).square() * counts.unsqueeze(0)).sum(1);
+  };
+  const QuantSpec spec{3, false, 0};
+  const auto whole = quant::minimise_clipping_error(histogram, spec, 100, rounded_error, std::int64_t{1} << 40);
+  EXPECT_EQ(calls, 6);
+  calls = 0;
+  const auto blocked = quant::minimise_clipping_error(histogram, spec, 100, rounded_error, 3 * 4096 * 8);
+  EXPECT_EQ(calls, 5 * 342 + 34);
+  EXPECT_TRUE(torch::equal(whole.min, blocked.min));
+  EXPECT_TRUE(torch::equal(whole.max, blocked.max));
+  EXPECT_GT(whole.min[0].item<float>(), weights[0].min().item<float>());  // the search clipped something
 }
 
 TEST_F(HistogramObserverTest, AllZerosGiveAZeroRange) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "qx/core/error.h"
 
@@ -76,8 +77,10 @@ torch::Tensor StreamHistogram::abs_counts() const {
 }
 
 Range minimise_clipping_error(const StreamHistogram& histogram, const QuantSpec& spec, std::int64_t candidates,
-                              const ClippingError& error) {
-  constexpr std::int64_t kPairSteps = 32;  // 32 x 32 candidate pairs x 4096 bins: 32 MB of float64
+                              const ClippingError& error, std::int64_t block_bytes) {
+  const auto bytes_per_candidate = histogram.bins() * static_cast<std::int64_t>(sizeof(double));
+  const auto per_block = std::max<std::int64_t>(1, block_bytes / bytes_per_candidate);
+  constexpr std::int64_t kPairSteps = 32;  // 32 x 32 candidate pairs
   const auto& seen = histogram.extremes();
   const auto seen_min = seen.min.to(torch::kFloat64).reshape({-1});
   const auto seen_max = seen.max.to(torch::kFloat64).reshape({-1});
@@ -99,7 +102,13 @@ Range minimise_clipping_error(const StreamHistogram& histogram, const QuantSpec&
       low_k = grid[0].flatten();
       high_k = grid[1].flatten();
     }
-    const auto errors = error(histogram.counts()[row], centers[row], low_k, high_k, spec);
+    std::vector<torch::Tensor> blocks;
+    for (std::int64_t start = 0; start < low_k.size(0); start += per_block) {
+      const auto end = std::min(start + per_block, low_k.size(0));
+      blocks.push_back(error(histogram.counts()[row], centers[row], low_k.slice(0, start, end),
+                             high_k.slice(0, start, end), spec));
+    }
+    const auto errors = torch::cat(blocks);
     const auto best = errors.argmin().item<std::int64_t>();
     low[row] = low_k[best];
     high[row] = high_k[best];

@@ -239,6 +239,10 @@ std::string performance_markdown(store::Database& db, const ReportData& data) {
     out += ratio_line(find(suites, "qx_bench_quant", "BM_EvaluationBatch/simulated:1"),
                       find(suites, "qx_bench_quant", "BM_EvaluationBatch/simulated:0"),
                       "one evaluation batch, W8A8 simulation against plain fp32");
+    out += ratio_line(find(suites, "qx_bench_quant", "BM_ClippingSearch/block_mib:32"),
+                      find(suites, "qx_bench_quant", "BM_ClippingSearch/block_mib:4"),
+                      "the clipping search of `mse` and `lp_norm`, every candidate in one 32 MiB block against "
+                      "blocks of 4 MiB");
   } else {
     out += "Not measured.\n";
   }

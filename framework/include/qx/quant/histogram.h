@@ -53,11 +53,18 @@ torch::Tensor rows_of(const torch::Tensor& x, std::int64_t axis);
 using ClippingError = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
                                                   const torch::Tensor&, const QuantSpec&)>;
 
+// The largest float64 temporary the search gives `error` at once: far below glibc's mmap threshold
+// (32 MiB at most), so that the [candidates, bins] temporaries are reused from the heap rather than
+// mapped, page-faulted and unmapped anew for every row (BM_ClippingSearch measures the two).
+constexpr std::int64_t kClippingBlockBytes = 4 << 20;
+
 // The shared search of the error-minimising observers (mse, lp_norm): per row, the candidate range
 // with the smallest error. Candidates shrink the observed range in `candidates` even steps:
 // [-a, a] for symmetric grids; for affine grids the upper end alone for one-sided data and both
-// ends independently (32 steps each) for two-sided data.
+// ends independently (32 steps each) for two-sided data. `error` is called on blocks of
+// candidates of at most `block_bytes` of [candidates, bins] float64; each candidate's error is a
+// sum over its own bins, so any block size gives the same range, bit for bit.
 Range minimise_clipping_error(const StreamHistogram& histogram, const QuantSpec& spec, std::int64_t candidates,
-                              const ClippingError& error);
+                              const ClippingError& error, std::int64_t block_bytes = kClippingBlockBytes);
 
 }  // namespace qx::quant
