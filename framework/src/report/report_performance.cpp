@@ -59,11 +59,13 @@ std::string ratio_line(const Measurement* slow, const Measurement* fast, const s
   return fmt::format("- {}: {:.2f}x\n", what, slow->seconds / fast->seconds);
 }
 
-// What a benchmark counts: images for model passes and batches, tensor elements otherwise.
+// What a benchmark counts: images for model passes and batches, weight channels for the clipping
+// search, tensor elements otherwise.
 const char* unit_of(const std::string& name) {
   for (const char* prefix : {"BM_Evaluation", "BM_Train", "BM_Augment"}) {
     if (name.rfind(prefix, 0) == 0) return "img";
   }
+  if (name.rfind("BM_ClippingSearch", 0) == 0) return "channels";
   return "elements";
 }
 
