@@ -102,11 +102,11 @@ Range minimise_clipping_error(const StreamHistogram& histogram, const QuantSpec&
       low_k = grid[0].flatten();
       high_k = grid[1].flatten();
     }
+    const auto row_counts = histogram.counts()[row], row_centers = centers[row];
     std::vector<torch::Tensor> blocks;
     for (std::int64_t start = 0; start < low_k.size(0); start += per_block) {
       const auto end = std::min(start + per_block, low_k.size(0));
-      blocks.push_back(error(histogram.counts()[row], centers[row], low_k.slice(0, start, end),
-                             high_k.slice(0, start, end), spec));
+      blocks.push_back(error(row_counts, row_centers, low_k.slice(0, start, end), high_k.slice(0, start, end), spec));
     }
     const auto errors = torch::cat(blocks);
     const auto best = errors.argmin().item<std::int64_t>();
