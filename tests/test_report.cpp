@@ -110,7 +110,15 @@ TEST_F(ReportTest, StatesTheRecordedTimeToRegenerateEveryCell) {
   EXPECT_THAT(page, HasSubstr("| **all** |  | 2 |  |  | **2.00** |"));
   EXPECT_THAT(page, HasSubstr("**1.0 hours**"));
   EXPECT_THAT(read("README.md"), HasSubstr("2 cells, about 1.0 hours on 2 CPU cores as recorded "
-                                           "([per experiment](out/performance.md#reproduction-time))"));
+                                           "([per experiment](out/performance.md#reproduction-time)).\n"));
+  // A run that stopped before its last cell: the figures are the cells' so far, and say so.
+  {
+    store::Database db((scratch_ / "results.sqlite").string());
+    db.execute("UPDATE experiments SET status = 'failed', error = 'interrupted'");
+  }
+  ASSERT_EQ(run_qx("report results.sqlite --out out --readme README.md --layout study.toml", scratch_).exit_code, 0);
+  EXPECT_THAT(read("out/performance.md"), HasSubstr("| my-grid (unfinished) | cpu | 2 | 2 | 1.00 | 2.00 |"));
+  EXPECT_THAT(read("README.md"), HasSubstr("Not yet whole: cells of `my-grid` are still to run"));
 }
 
 // The improvements table gives the wider residual stream a row of its own, never the plain row.

@@ -178,6 +178,10 @@ ORDER BY id)sql");
     for (const double count : numbers(histograms.column_text(5))) row.counts.push_back(static_cast<std::int64_t>(count));
     data.histograms.push_back(std::move(row));
   }
+  // An experiment whose latest run did not finish still has cells to run (or failed ones).
+  store::Statement unfinished(db, "SELECT e.name FROM experiments e WHERE e.status != 'finished' AND "
+                                  "e.id = (SELECT MAX(id) FROM experiments WHERE name = e.name)");
+  while (unfinished.step()) data.unfinished.insert(unfinished.column_text(0));
   return data;
 }
 

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -113,6 +114,7 @@ struct ReportData {
   std::vector<PassReport> passes;  // of the cells above
   std::vector<PackedRow> packed;   // model files of the checkpoint, widest first
   std::vector<HistogramRow> histograms;  // of the checkpoint, in the order they were stored
+  std::set<std::string> unfinished;      // experiments whose latest run did not finish
 };
 
 // The newest cell's checkpoint unless `wanted` names one; each cell's role from `study`.

@@ -188,8 +188,10 @@ std::string reproduction_markdown(const ReportData& data) {
   double cpu_core_seconds = 0;
   for (const auto& cost : experiment_costs(data)) {
     const bool cpu = cost.device == "cpu";
-    table.rows.push_back({cost.experiment, cost.device, std::to_string(cost.cells),
-                          fmt::format("{}", fmt::join(cost.threads, ", ")), fmt::format("{:.2f}", cost.cell_seconds / 3600),
+    const bool unfinished = data.unfinished.count(cost.experiment) > 0;
+    table.rows.push_back({cost.experiment + (unfinished ? " (unfinished)" : ""), cost.device,
+                          std::to_string(cost.cells), fmt::format("{}", fmt::join(cost.threads, ", ")),
+                          fmt::format("{:.2f}", cost.cell_seconds / 3600),
                           cpu ? fmt::format("{:.2f}", cost.core_seconds / 3600) : "–"});
     cells += cost.cells;
     if (cpu) cpu_core_seconds += cost.core_seconds;
@@ -199,10 +201,11 @@ std::string reproduction_markdown(const ReportData& data) {
       {"**all**", "", std::to_string(cells), "", "", fmt::format("**{:.2f}**", cpu_core_seconds / 3600)});
   return table.render() + fmt::format(
       "\nEach cell's own time as recorded (calibration, quantization, passes and evaluation; loading the model "
-      "and the data comes on top), summed per experiment. Core hours: each CPU cell's time times the threads it ran with. "
-      "With {0:.0f} cores kept busy (one process of {0:.0f} threads, or {0:.0f} processes of one), regenerating "
-      "every CPU cell takes about the core hours over {0:.0f}: **{1:.1f} hours**. The model's training, which "
-      "`scripts/train.sh` runs, is not included.\n",
+      "and the data comes on top), summed per experiment. Core hours: each CPU cell's time times the threads "
+      "it ran with. With {0:.0f} cores kept busy (one process of {0:.0f} threads, or {0:.0f} processes of one), "
+      "regenerating every CPU cell takes about the core hours over {0:.0f}: **{1:.1f} hours**. The model's "
+      "training, which `scripts/train.sh` runs, is not included. An unfinished experiment's latest run stopped "
+      "before its last cell: its row counts the cells so far.\n",
       kCores, cpu_core_seconds / 3600 / kCores);
 }
 
@@ -220,9 +223,22 @@ std::string reproduction_line(const ReportData& data, const std::string& page) {
       ? fmt::format(" The QAT cells' training is {:.1f} of them; a GPU takes it over (`--only qat --device cuda`).",
                     training_core_seconds / 3600 / kCores)
       : std::string();
+  std::vector<std::string> unfinished;
+  for (const auto& name : data.unfinished) {
+    const auto has_cells = [&](const CellRow& c) { return c.experiment == name; };
+    if (std::any_of(data.cells.begin(), data.cells.end(), has_cells)) unfinished.push_back("`" + name + "`");
+  }
+  std::string names;  // "`a`", "`a` and `b`", "`a`, `b` and `c`"
+  for (std::size_t i = 0; i < unfinished.size(); ++i) {
+    names += (i == 0 ? "" : i + 1 == unfinished.size() ? " and " : ", ") + unfinished[i];
+  }
+  const auto so_far = unfinished.empty()
+      ? std::string()
+      : fmt::format(" Not yet whole: cells of {} are still to run, and the figure counts those done so far.", names);
   return fmt::format("**Regenerating the database** from the checkpoint (`bash scripts/reproduce.sh`): {} cells, "
-                     "about {:.1f} hours on {:.0f} CPU cores as recorded ([per experiment]({}#reproduction-time)).{}\n",
-                     cells, cpu_core_seconds / 3600 / kCores, kCores, page, training);
+                     "about {:.1f} hours on {:.0f} CPU cores as recorded "
+                     "([per experiment]({}#reproduction-time)).{}{}\n",
+                     cells, cpu_core_seconds / 3600 / kCores, kCores, page, training, so_far);
 }
 
 std::string performance_markdown(store::Database& db, const ReportData& data) {
