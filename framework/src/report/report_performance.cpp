@@ -145,6 +145,7 @@ GROUP BY e.id ORDER BY e.id)sql");
 // The recorded cost of one experiment's cells on the reported checkpoint, on one kind of device.
 struct ExperimentCost {
   std::string experiment, device;
+  StudyRole role = StudyRole::kNone;
   std::size_t cells = 0;
   std::vector<int> threads;  // as its runs used them
   double cell_seconds = 0;   // calibration, quantization, passes and evaluation, summed
@@ -166,6 +167,7 @@ std::vector<ExperimentCost> experiment_costs(const ReportData& data) {
       it = costs.insert(costs.end(), ExperimentCost{});
       it->experiment = c.experiment;
       it->device = c.device;
+      it->role = c.role;
     }
     const double seconds = recorded_seconds(c);
     ++it->cells;
@@ -212,22 +214,19 @@ std::string reproduction_markdown(const ReportData& data) {
 std::string reproduction_line(const ReportData& data, const std::string& page) {
   std::size_t cells = 0;
   double cpu_core_seconds = 0, training_core_seconds = 0;
-  for (const auto& c : data.cells) {
-    ++cells;
-    if (c.device != "cpu") continue;
-    const double core_seconds = recorded_seconds(c) * std::max(c.threads, 1);
-    cpu_core_seconds += core_seconds;
-    if (c.role == StudyRole::kQat) training_core_seconds += core_seconds;
+  std::vector<std::string> unfinished;
+  for (const auto& cost : experiment_costs(data)) {
+    cells += cost.cells;
+    if (cost.device == "cpu") {
+      cpu_core_seconds += cost.core_seconds;
+      if (cost.role == StudyRole::kQat) training_core_seconds += cost.core_seconds;
+    }
+    if (data.unfinished.count(cost.experiment)) add_once(unfinished, "`" + cost.experiment + "`");
   }
   const auto training = training_core_seconds > 0
       ? fmt::format(" The QAT cells' training is {:.1f} of them; a GPU takes it over (`--only qat --device cuda`).",
                     training_core_seconds / 3600 / kCores)
       : std::string();
-  std::vector<std::string> unfinished;
-  for (const auto& name : data.unfinished) {
-    const auto has_cells = [&](const CellRow& c) { return c.experiment == name; };
-    if (std::any_of(data.cells.begin(), data.cells.end(), has_cells)) unfinished.push_back("`" + name + "`");
-  }
   std::string names;  // "`a`", "`a` and `b`", "`a`, `b` and `c`"
   for (std::size_t i = 0; i < unfinished.size(); ++i) {
     names += (i == 0 ? "" : i + 1 == unfinished.size() ? " and " : ", ") + unfinished[i];
