@@ -99,15 +99,7 @@ void BM_ClippingSearch(benchmark::State& state) {
   torch::manual_seed(0);
   qx::quant::StreamHistogram histogram(4096, 0);
   histogram.add(torch::randn({4, 64, 3, 3}));
-  const qx::quant::ClippingError rounded_error = [](const torch::Tensor& counts, const torch::Tensor& centers,
-                                                    const torch::Tensor& low, const torch::Tensor& high,
-                                                    const qx::quant::QuantSpec& spec) {
-    const auto q = qx::quant::compute_qparams(low, high, spec);
-    const auto step = q.scale.to(torch::kFloat64).unsqueeze(1), zero = q.zero_point.to(torch::kFloat64).unsqueeze(1);
-    const auto c = centers.unsqueeze(0);
-    const auto level = (torch::round(c / step) + zero).clamp(static_cast<double>(q.qmin), static_cast<double>(q.qmax));
-    return ((c - (level - zero) * step).abs().pow(2.0) * counts.unsqueeze(0)).sum(1);
-  };
+  const auto rounded_error = qx::quant::rounded_clipping_error(2.0);
   const std::int64_t block_bytes = state.range(0) << 20;
   for (auto _ : state) {
     benchmark::DoNotOptimize(qx::quant::minimise_clipping_error(histogram, qx::quant::QuantSpec{4, false, 0}, 100,

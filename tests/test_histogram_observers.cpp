@@ -58,15 +58,9 @@ TEST(ClippingSearch, GivesTheSameRangesWhateverTheBlockSize) {
   quant::StreamHistogram histogram(4096, 0);
   histogram.add(weights);
   int calls = 0;
-  const quant::ClippingError rounded_error = [&calls](const torch::Tensor& counts, const torch::Tensor& centers,
-                                                      const torch::Tensor& low, const torch::Tensor& high,
-                                                      const QuantSpec& spec) {
+  const quant::ClippingError rounded_error = [&calls](const auto&... args) {
     ++calls;
-    const auto q = quant::compute_qparams(low, high, spec);
-    const auto step = q.scale.to(torch::kFloat64).unsqueeze(1), zero = q.zero_point.to(torch::kFloat64).unsqueeze(1);
-    const auto c = centers.unsqueeze(0);
-    const auto level = (torch::round(c / step) + zero).clamp(static_cast<double>(q.qmin), static_cast<double>(q.qmax));
-    return ((c - (level - zero) * step).square() * counts.unsqueeze(0)).sum(1);
+    return quant::rounded_clipping_error(2.0)(args...);
   };
   const QuantSpec spec{3, false, 0};
   const auto whole = quant::minimise_clipping_error(histogram, spec, 100, rounded_error, std::int64_t{1} << 40);

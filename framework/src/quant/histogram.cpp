@@ -116,4 +116,17 @@ Range minimise_clipping_error(const StreamHistogram& histogram, const QuantSpec&
   return {low.to(torch::kFloat32).view(seen.min.sizes()), high.to(torch::kFloat32).view(seen.max.sizes())};
 }
 
+ClippingError rounded_clipping_error(double p) {
+  return [p](const torch::Tensor& counts, const torch::Tensor& centers, const torch::Tensor& low,
+             const torch::Tensor& high, const QuantSpec& spec) {
+    const auto q = compute_qparams(low, high, spec);
+    const auto step = q.scale.to(torch::kFloat64).unsqueeze(1);  // [K, 1]
+    const auto zero = q.zero_point.to(torch::kFloat64).unsqueeze(1);
+    const auto c = centers.unsqueeze(0);                         // [1, B]
+    const auto level = (torch::round(c / step) + zero).clamp(static_cast<double>(q.qmin), static_cast<double>(q.qmax));
+    const auto rounded = (level - zero) * step;
+    return ((c - rounded).abs().pow(p) * counts.unsqueeze(0)).sum(1);  // [K]
+  };
+}
+
 }  // namespace qx::quant

@@ -23,32 +23,23 @@ using namespace qx::quant;
 class LpNormObserver : public Observer {
  public:
   LpNormObserver(double p, std::int64_t candidates, std::int64_t bins, ObserverContext context)
-      : p_(p), candidates_(candidates), histogram_(bins, context.axis), context_(std::move(context)) {}
+      : error_(rounded_clipping_error(p)),
+        candidates_(candidates),
+        histogram_(bins, context.axis),
+        context_(std::move(context)) {}
 
   void observe(const torch::Tensor& x) override { histogram_.add(x); }
 
   Range range(const QuantSpec& spec) const override {
     check_target(context_, spec, "lp_norm");
     if (histogram_.empty()) qx::fail("observer 'lp_norm' at {}: nothing was observed", context_.point);
-    return minimise_clipping_error(histogram_, spec, candidates_, [this](const auto&... args) { return error(args...); });
+    return minimise_clipping_error(histogram_, spec, candidates_, error_);
   }
 
   void reset() override { histogram_.reset(); }
 
  private:
-  // Σ count · |c - Q(c)|^p of each candidate range [low_k, high_k] on one row's histogram.
-  torch::Tensor error(const torch::Tensor& counts, const torch::Tensor& centers, const torch::Tensor& low,
-                      const torch::Tensor& high, const QuantSpec& spec) const {
-    const auto q = compute_qparams(low, high, spec);
-    const auto step = q.scale.to(torch::kFloat64).unsqueeze(1);  // [K, 1]
-    const auto zero = q.zero_point.to(torch::kFloat64).unsqueeze(1);
-    const auto c = centers.unsqueeze(0);                         // [1, B]
-    const auto level = (torch::round(c / step) + zero).clamp(static_cast<double>(q.qmin), static_cast<double>(q.qmax));
-    const auto rounded = (level - zero) * step;
-    return ((c - rounded).abs().pow(p_) * counts.unsqueeze(0)).sum(1);  // [K]
-  }
-
-  double p_;
+  ClippingError error_;
   std::int64_t candidates_;
   StreamHistogram histogram_;
   ObserverContext context_;

@@ -67,4 +67,9 @@ constexpr std::int64_t kClippingBlockBytes = 4 << 20;
 Range minimise_clipping_error(const StreamHistogram& histogram, const QuantSpec& spec, std::int64_t candidates,
                               const ClippingError& error, std::int64_t block_bytes = kClippingBlockBytes);
 
+// The error of rounding every bin centre c on each candidate's grid: Σ count(c) · |c - Q(c)|^p,
+// Q the candidate's fake-quantization (round to nearest, clamp to the grid). lp_norm's error, and
+// the one its test and benchmark search with.
+ClippingError rounded_clipping_error(double p);
+
 }  // namespace qx::quant
