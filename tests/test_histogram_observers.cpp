@@ -58,9 +58,9 @@ TEST(ClippingSearch, GivesTheSameRangesWhateverTheBlockSize) {
   quant::StreamHistogram histogram(4096, 0);
   histogram.add(weights);
   int calls = 0;
-  const quant::ClippingError rounded_error = [&calls](const auto&... args) {
+  const quant::ClippingError rounded_error = [&calls, error = quant::rounded_clipping_error(2.0)](const auto&... args) {
     ++calls;
-    return quant::rounded_clipping_error(2.0)(args...);
+    return error(args...);
   };
   const QuantSpec spec{3, false, 0};
   const auto whole = quant::minimise_clipping_error(histogram, spec, 100, rounded_error, std::int64_t{1} << 40);
