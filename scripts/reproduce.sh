@@ -50,19 +50,19 @@ if [[ -n $only && " ${names[*]} report " != *" $only "* ]]; then
   exit 2
 fi
 
-# The expected time of a stage: the seconds its cells took when last recorded, in this database
-# or else the committed one (calibration, quantization, passes and evaluation; the model and data
-# loads of each invocation come on top), at the threads they ran with.
+# The expected time of a stage on 2 cores, as the README states the total: the core seconds its
+# cells took when last recorded (each cell's seconds times its threads; calibration, quantization,
+# passes and evaluation, the model and data loads of each invocation on top), in this database or
+# else the committed one, over 2. Prints "SECONDS CELLS", nothing if never recorded.
 recorded() {
   local source=$db
   [[ -f $source && $(sqlite3 "$source" "SELECT COUNT(*) FROM results WHERE experiment = '$1'") -gt 0 ]] ||
     source=$committed
-  [[ -f $source ]] || { echo "-"; return; }
-  sqlite3 "$source" "SELECT CASE WHEN COUNT(*) = 0 THEN '-' ELSE printf('%d min (%d cells, %s threads)',
-    ROUND(SUM(IFNULL(c.calib_seconds, 0) + IFNULL(c.quantize_seconds, 0) + c.pass_seconds
-              + IFNULL(c.eval_seconds, 0)) / 60.0), COUNT(*), GROUP_CONCAT(DISTINCT e.threads))
-    END FROM cells c JOIN experiments e ON e.id = c.experiment_id
-    WHERE c.status = 'finished' AND e.name = '$1'"
+  [[ -f $source ]] || return 0
+  sqlite3 -separator ' ' "$source" "SELECT CAST(ROUND(SUM((IFNULL(c.calib_seconds, 0) + IFNULL(c.quantize_seconds, 0)
+      + c.pass_seconds + IFNULL(c.eval_seconds, 0)) * MAX(e.threads, 1)) / 2) AS INTEGER), COUNT(*)
+    FROM cells c JOIN experiments e ON e.id = c.experiment_id
+    WHERE c.status = 'finished' AND e.name = '$1' HAVING COUNT(*) > 0"
 }
 finished() {  # whether the database records a finished experiment of this name
   [[ -f $db ]] && [[ $(sqlite3 "$db" "SELECT COUNT(*) FROM experiments WHERE name = '$1' AND status = 'finished'") -gt 0 ]]
@@ -71,7 +71,8 @@ finished() {  # whether the database records a finished experiment of this name
 machine=unknown
 [[ -f $committed ]] && machine=$(sqlite3 "$committed" \
   "SELECT machine FROM experiments WHERE machine IS NOT NULL AND name = 'ptq-grid' ORDER BY id DESC LIMIT 1")
-echo "stages into $db (expected times as last recorded, on ${machine:-unknown}):"
+echo "stages into $db (expected times on 2 cores, from the core time last recorded on ${machine:-unknown}):"
+total=0
 for stage in "${STAGES[@]}"; do
   IFS='|' read -r name experiment what <<< "$stage"
   [[ -z $only || $only == "$name" ]] || continue
@@ -79,8 +80,18 @@ for stage in "${STAGES[@]}"; do
     qx*) count=$($qx run --list "${what#qx }" | tail -1) ;;
     *) count="-" ;;
   esac
-  printf '  %-20s %-12s expected %s\n' "$name" "$count" "$( [[ -n $experiment ]] && recorded "$experiment" || echo '-')"
+  expected=-
+  if [[ -n $experiment ]] && read -r seconds recorded_cells < <(recorded "$experiment"); then
+    if ((seconds < 60)); then expected="$seconds s"; else expected="$(((seconds + 30) / 60)) min"; fi
+    expected+=" ($recorded_cells cells recorded)"
+    total=$((total + seconds))
+  fi
+  printf '  %-20s %-12s expected %s\n' "$name" "$count" "$expected"
 done
+((total == 0)) || echo "  all stages: about $(awk -v s="$total" 'BEGIN { printf "%.1f", s / 3600 }') hours on 2 cores"
+
+# The file as it was, so that a reproduction that finds every stage done leaves it byte for byte.
+as_found=$( [[ -f $db ]] && cksum < "$db" || true)
 
 run_stage() {
   local name=$1 experiment=$2 what=$3 start=$SECONDS
@@ -132,5 +143,8 @@ if [[ -z $only || $only == report ]]; then
 fi
 # The file as committed: compacted, in rollback-journal mode (no -wal or -shm beside it), so that
 # a copy of the one file is the whole database. qx switches it back to WAL when it next writes.
-sqlite3 "$db" "PRAGMA journal_mode = DELETE; VACUUM;" > /dev/null
+# A file nothing was written to is left alone (VACUUM would rewrite it).
+if [[ -f $db-wal || $(cksum < "$db") != "$as_found" ]]; then
+  sqlite3 "$db" "PRAGMA journal_mode = DELETE; VACUUM;" > /dev/null
+fi
 echo "$db: $(du -k "$db" | cut -f1) KiB"

@@ -44,6 +44,7 @@ TEST_F(ReportTest, IsGeneratedFromTheDatabaseAloneAndDeterministically) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM tensor_histograms WHERE images = 16 AND hi > lo"), 4);
   EXPECT_EQ(count("SELECT COUNT(*) FROM tensor_histograms WHERE name = 'layer3.1.out_q' AND role = 'activation'"), 1);
   std::ofstream(scratch_ / "README.md") << "# x\n<!-- qx-report:begin -->\nold\n<!-- qx-report:end -->\ntail\n";
+  const auto database = read("results.sqlite");
   const auto first = run_qx("report results.sqlite --out out --readme README.md --layout study.toml", scratch_);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   const auto summary = read("out/summary.md"), grid = read("out/grid.md"), plot = read("out/accuracy_vs_bits.svg");
@@ -66,6 +67,19 @@ TEST_F(ReportTest, IsGeneratedFromTheDatabaseAloneAndDeterministically) {
   EXPECT_EQ(read("out/accuracy_vs_bits.svg"), plot);
   EXPECT_EQ(read("out/histogram_layer3.2.conv1.svg"), histogram);
   EXPECT_EQ(read("README.md"), readme);
+  // Neither the reports nor a run that finds every cell and histogram recorded write a byte to the
+  // database: the main job on a clone leaves the committed file as committed.
+  const auto rerun = run_qx("run e.toml", scratch_);
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  EXPECT_THAT(rerun.out, HasSubstr("0 run, 10 skipped"));
+  EXPECT_EQ(read("results.sqlite"), database);
+  // A histogram the database lacks is work: the run records it, and only it.
+  write("histograms = [\"conv1\", \"fc\"]\n" + std::string(kSmallGrid) +
+            "[[cells]]\nname = \"pytorch-reference\"\nobserver = \"histogram\"\nquantizer = \"pytorch\"\nbits = 8\n",
+        "e.toml", "my-grid");
+  ASSERT_EQ(run_qx("run e.toml", scratch_).exit_code, 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM tensor_histograms WHERE role = 'weight'"), 3);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM cells"), 10);
   expect_clean_failure(run_qx("report missing.sqlite --out out", scratch_), "missing.sqlite");
   // A section the report file declares: a pivot of the new experiment's cells, no C++ involved.
   std::ofstream(scratch_ / "sections.toml")

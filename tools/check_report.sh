@@ -10,7 +10,8 @@ qx=${1:-$root/build/qx}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 [[ -f "$root/results/results.sqlite" ]] || { echo "check_report: no results/results.sqlite" >&2; exit 1; }
-# qx report opens the database read-write (schema check); a copy keeps the original untouched.
+# qx report only reads the database, but upgrades one at an older schema first: the copy keeps the
+# committed file untouched either way.
 cp "$root/results/results.sqlite" "$work/results.sqlite"
 cp "$root/README.md" "$work/README.md"
 # The same layout as the repository, so that the README's figure links come out the same.

@@ -69,7 +69,8 @@ void write_report(const ReportOptions& options) {
   // A malformed report file fails before anything is written.
   std::optional<Glance> glance;
   if (!options.layout.empty()) glance = load_glance(options.layout);
-  store::ResultsDb results(options.database);
+  // Read-only: a report leaves the database as it found it (a committed one stays as committed).
+  store::ResultsDb results(options.database, store::Access::kReadOnly);
   auto& db = results.database();
   const auto data = load_report_data(db, {options.run_uid, options.epoch}, glance ? glance->study : Study{});
   fs::create_directories(options.out_dir);

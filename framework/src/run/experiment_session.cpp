@@ -245,6 +245,11 @@ std::optional<store::HistogramRecord> ExperimentSession::histograms() {
   return record;
 }
 
+bool ExperimentSession::histograms_recorded(store::ResultsDb& results) const {
+  return results.has_histograms(checkpoint_.run_uid, checkpoint_.epoch, experiment_.histogram_layers,
+                                experiment_.calibration.batches * experiment_.calibration.batch_size);
+}
+
 std::string ExperimentSession::database_path() const {
   return overrides_.database.empty() ? experiment_.database : overrides_.database;
 }

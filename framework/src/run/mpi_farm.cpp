@@ -14,6 +14,7 @@
 #include <future>
 #include <iostream>
 #include <thread>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -116,6 +117,16 @@ std::deque<std::size_t> longest_first(const std::vector<std::size_t>& pending, c
 
 RunSummary coordinate(const config::PtqExperiment& experiment, ExperimentSession& session, int ranks) {
   const auto start = Clock::now();
+  std::vector<const PlannedCell*> every_cell;
+  for (const auto& planned : session.plan()) every_cell.push_back(&planned);
+  if (nothing_to_write(session, every_cell)) {
+    for (int rank = 1; rank < ranks; ++rank) send_stop(rank);
+    RunSummary summary;
+    summary.cells = summary.skipped = static_cast<std::int64_t>(every_cell.size());
+    spdlog::info("{} cells over {} ranks: 0 to compute, {} finished earlier", summary.cells, ranks, summary.skipped);
+    summary.seconds = seconds_since(start);
+    return summary;
+  }
   store::ResultsDb results(session.database_path());
   auto experiment_record = session.experiment_record();
   experiment_record.ranks = ranks;

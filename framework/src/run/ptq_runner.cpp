@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -65,18 +66,19 @@ class ClaimsGuard {
 
 }  // namespace
 
+bool nothing_to_write(const ExperimentSession& session, const std::vector<const PlannedCell*>& cells) {
+  const auto path = session.database_path();
+  if (!std::filesystem::is_regular_file(path)) return false;
+  store::ResultsDb results(path, store::Access::kReadOnly);
+  return session.histograms_recorded(results) &&
+         std::all_of(cells.begin(), cells.end(),
+                     [&](const PlannedCell* planned) { return results.has_finished_cell(planned->key); });
+}
+
 RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const PluginHost& host,
                               const RunOverrides& overrides, const Shard& shard) {
   const auto run_start = Clock::now();
   ExperimentSession session(experiment, host, overrides);
-  store::ResultsDb results(session.database_path());
-  auto record = session.experiment_record();
-  if (shard.count > 1) record.shard = fmt::format("{}/{}", shard.index, shard.count);
-  const auto experiment_id = results.open_experiment(record);
-  if (auto histograms = session.histograms()) results.record_histograms(*histograms);
-  const auto owner = store::ResultsDb::claim_owner();
-  ClaimsGuard claims(results, owner);
-
   RunSummary summary;
   const auto& plan = session.plan();
   summary.cells = static_cast<std::int64_t>(plan.size());
@@ -88,6 +90,22 @@ RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const Plu
       ++summary.other_shards;
     }
   }
+  if (nothing_to_write(session, mine)) {
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      spdlog::info("[{}/{}] {}: finished earlier, skipped", i + 1, mine.size(), mine[i]->description);
+    }
+    summary.skipped = static_cast<std::int64_t>(mine.size());
+    summary.seconds = seconds_since(run_start);
+    return summary;
+  }
+
+  store::ResultsDb results(session.database_path());
+  auto record = session.experiment_record();
+  if (shard.count > 1) record.shard = fmt::format("{}/{}", shard.index, shard.count);
+  const auto experiment_id = results.open_experiment(record);
+  if (auto histograms = session.histograms()) results.record_histograms(*histograms);
+  const auto owner = store::ResultsDb::claim_owner();
+  ClaimsGuard claims(results, owner);
   double computed_seconds = 0;
   std::int64_t computed = 0;
   store::WriteCost writes;

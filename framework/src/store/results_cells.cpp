@@ -91,6 +91,18 @@ bool ResultsDb::has_finished_cell(const std::string& key) {
   return query.step();
 }
 
+bool ResultsDb::has_histograms(const std::string& checkpoint_run, std::int64_t checkpoint_epoch,
+                               const std::vector<std::string>& weight_layers, std::int64_t images) {
+  Statement query(db_,
+                  "SELECT 1 FROM tensor_histograms WHERE checkpoint_run = ? AND checkpoint_epoch = ? AND name = ? "
+                  "AND role = 'weight' AND images = ?");
+  for (const auto& layer : weight_layers) {
+    query.reset().bind(1, checkpoint_run).bind(2, checkpoint_epoch).bind(3, layer).bind(4, images);
+    if (!query.step()) return false;
+  }
+  return true;
+}
+
 std::optional<double> ResultsDb::recorded_seconds(const std::string& options_json) {
   Statement query(db_,
                   "SELECT calib_seconds + quantize_seconds + eval_seconds + COALESCE(pass_seconds, 0) FROM cells "

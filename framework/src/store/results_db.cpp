@@ -256,7 +256,27 @@ std::string with_parent_created(const std::string& path) {
 
 }  // namespace
 
-ResultsDb::ResultsDb(const std::string& path) : db_(with_parent_created(path)) {
+namespace {
+
+// A reader opens the file read-only only where it needs no upgrade; anything else (no file, no
+// schema, an older or newer one, not a database) takes the writer's path, which upgrades the file
+// or fails with the reason.
+Access access_for(const std::string& path, Access wanted) {
+  if (wanted == Access::kReadWrite || !std::filesystem::is_regular_file(path)) return Access::kReadWrite;
+  try {
+    Database db(path, Access::kReadOnly);
+    Statement query(db, "SELECT version FROM schema_version");
+    return query.step() && query.column_int(0) == kSchemaVersion ? Access::kReadOnly : Access::kReadWrite;
+  } catch (const Error&) {
+    return Access::kReadWrite;
+  }
+}
+
+}  // namespace
+
+ResultsDb::ResultsDb(const std::string& path, Access access)
+    : access_(access_for(path, access)), db_(with_parent_created(path), access_) {
+  if (access_ == Access::kReadOnly) return;
   migrate();
   // Write-ahead logging: readers never block the writer, so two `qx run` processes (or a report
   // while a grid runs) share the file; the busy timeout covers writer against writer. Set after

@@ -55,6 +55,8 @@ class ExperimentSession {
   store::ExperimentRecord experiment_record() const;
   // The experiment's tensor histograms ([histograms] layers), or nothing when it asks for none.
   std::optional<store::HistogramRecord> histograms();
+  // Whether `results` holds the histograms histograms() would make, for this checkpoint.
+  bool histograms_recorded(store::ResultsDb& results) const;
   std::string database_path() const;
   int threads() const { return threads_; }
 

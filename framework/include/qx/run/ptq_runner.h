@@ -6,6 +6,7 @@
 // work. A shard (--shard K/N, for job arrays) takes every N-th cell, starting with the K-th.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "qx/config/ptq_config.h"
 #include "qx/plugin/host.h"
@@ -38,5 +39,10 @@ struct RunSummary {
 
 RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const PluginHost& host,
                               const RunOverrides& overrides, const Shard& shard = {});
+
+// Whether the session's database already holds every one of `cells` finished and the histograms
+// the experiment asks for. A run that finds so writes nothing, not even its experiment row, so
+// that the main job on a clone leaves the committed database byte for byte as committed.
+bool nothing_to_write(const ExperimentSession& session, const std::vector<const PlannedCell*>& cells);
 
 }  // namespace qx::run

@@ -103,8 +103,10 @@ struct HistogramRecord {
 
 class ResultsDb {
  public:
-  // Creates the file and schema if needed; refuses a database newer than this qx.
-  explicit ResultsDb(const std::string& path);
+  // Creates the file and schema if needed; refuses a database newer than this qx. kReadOnly opens
+  // a database already at this qx's schema without writing a byte to it, and every write then
+  // fails; a missing file, or one at an older schema, is created or upgraded as kReadWrite does.
+  explicit ResultsDb(const std::string& path, Access access = Access::kReadWrite);
 
   // Inserts the run, or marks an existing run with the same uid as running again.
   std::int64_t open_run(const RunRecord& run);
@@ -115,6 +117,10 @@ class ResultsDb {
   void finish_experiment(std::int64_t experiment_id, const std::string& status, const std::string& error = {},
                          const WriteCost& writes = {});
   bool has_finished_cell(const std::string& key);
+  // Whether this checkpoint's histograms of these weight layers are recorded, from as many
+  // calibration images (record_histograms() writes each layer's activation with its weight).
+  bool has_histograms(const std::string& checkpoint_run, std::int64_t checkpoint_epoch,
+                      const std::vector<std::string>& weight_layers, std::int64_t images);
   // Two `qx run` processes on one database share a grid through claims: a process claims a
   // cell before computing it, and record_cell() drops the claim with the cell. Returns false
   // when the cell is finished or claimed by another live process; a claim whose process is gone
@@ -145,6 +151,7 @@ class ResultsDb {
   // Marks `running` experiments whose process has ended (same host, no such pid) as failed: a
   // `qx run` killed by a signal cannot say so itself, and its row would stay `running` for ever.
   void fail_abandoned_experiments();
+  Access access_;
   Database db_;
 };
 

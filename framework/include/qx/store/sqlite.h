@@ -10,9 +10,13 @@ struct sqlite3_stmt;
 
 namespace qx::store {
 
+// kReadOnly never creates or writes the file: what a report or a check that only reads needs, so
+// that reading the committed database leaves it byte for byte as committed.
+enum class Access { kReadWrite, kReadOnly };
+
 class Database {
  public:
-  explicit Database(const std::string& path);
+  explicit Database(const std::string& path, Access access = Access::kReadWrite);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
