@@ -254,10 +254,6 @@ std::string with_parent_created(const std::string& path) {
   return path;
 }
 
-}  // namespace
-
-namespace {
-
 // A reader opens the file read-only only where it needs no upgrade; anything else (no file, no
 // schema, an older or newer one, not a database) takes the writer's path, which upgrades the file
 // or fails with the reason.
