@@ -25,18 +25,14 @@ PYTHON = "/usr/bin/python3"  # Debian's, with PyTorch
 
 
 def machine():
-    model = "unknown CPU"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    # The ISA flags as the experiments record them: the int8 timings depend on VNNI.
+    from torch_ao_ptq import machine_description  # imports torch, which the suites load anyway
     memory_kb = 0
     with open("/proc/meminfo") as f:
         for line in f:
             if line.startswith("MemTotal"):
                 memory_kb = int(line.split()[1])
-    return f"{model}, {os.cpu_count()} cores, {memory_kb / 2**20:.0f} GiB, {platform.system()} {platform.release()}"
+    return f"{machine_description()}, {memory_kb / 2**20:.0f} GiB, {platform.system()} {platform.release()}"
 
 
 def run(command):
