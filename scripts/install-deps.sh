@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git
+  build-essential cmake ninja-build ccache pkg-config git curl
   libtorch-dev python3-torch python3-numpy
   libboost-dev libboost-filesystem-dev
   libtomlplusplus-dev

@@ -167,7 +167,63 @@ TEST(Fetch, ChecksumMismatchLeavesNothing) {
     EXPECT_THAT(std::string(e.what()), HasSubstr("checksum mismatch"));
     EXPECT_THAT(std::string(e.what()), HasSubstr(data::kCifarMd5));
   }
-  EXPECT_TRUE(std::filesystem::is_empty(target));
+  EXPECT_FALSE(std::filesystem::exists(target));  // the folder the fetch created goes too
+}
+
+// Bytes that are no archive, with their own checksum (a mirror's wrong file): refused after the
+// checksum, and the parent folder the fetch created goes with the staging folder.
+TEST(Fetch, ACorruptArchiveLeavesNothingAndNamesTheRemedies) {
+  ScratchDir dir;
+  const auto archive = dir / "garbage.tar.gz";
+  std::ofstream(archive) << "not a gzip stream";
+  data::FetchRequest request;
+  request.dir = dir / "data";
+  request.url = "file://" + archive.string();
+  request.md5 = data::file_digest(archive, data::DigestKind::kMd5);
+  request.progress = false;
+  try {
+    data::fetch_cifar10(request);
+    FAIL() << "expected a corrupt-archive error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_THAT(message, HasSubstr("not a readable tar.gz"));
+    EXPECT_THAT(message, HasSubstr("--data DIR"));
+    EXPECT_THAT(message, HasSubstr("QX_DATA_URL"));
+    EXPECT_EQ(message.find('\n'), std::string::npos);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "data"));
+}
+
+// Without --data, QX_DATA_DIR or [data] dir: the checkout's data/ first, then ../shared/data,
+// else one line that says where qx looked and how to give the data.
+TEST(DataDir, DefaultsToTheCheckoutsDataThenTheSharedFolderBesideIt) {
+  ScratchDir dir;
+  const auto checkout = dir / "checkout";
+  std::filesystem::create_directories(checkout);
+  const auto previous = std::filesystem::current_path();
+  const char* env = std::getenv("QX_DATA_DIR");
+  const std::string saved = env ? env : "";
+  unsetenv("QX_DATA_DIR");
+  std::filesystem::current_path(checkout);
+  std::string none;
+  try {
+    data::resolve_data_dir("", "");
+  } catch (const Error& e) {
+    none = e.what();
+  }
+  std::filesystem::create_directories(dir / "shared" / "data" / "cifar-10-batches-bin");
+  const auto shared = data::resolve_data_dir("", "");
+  std::filesystem::create_directories(checkout / "data" / "cifar-10-batches-bin");
+  const auto own = data::resolve_data_dir("", "");
+  const auto given = data::resolve_data_dir("", "elsewhere");
+  std::filesystem::current_path(previous);
+  if (!saved.empty()) setenv("QX_DATA_DIR", saved.c_str(), 1);
+  EXPECT_THAT(none, HasSubstr("no CIFAR-10 data found"));
+  EXPECT_THAT(none, HasSubstr("data/cifar-10-batches-bin, ../shared/data/cifar-10-batches-bin"));
+  EXPECT_THAT(none, HasSubstr("qx data fetch"));
+  EXPECT_EQ(shared, std::filesystem::path("../shared/data/cifar-10-batches-bin"));
+  EXPECT_EQ(own, std::filesystem::path("data/cifar-10-batches-bin"));
+  EXPECT_EQ(given, std::filesystem::path("elsewhere"));
 }
 
 TEST(Fetch, Md5OfKnownText) {

@@ -230,6 +230,48 @@ TEST_F(PtqTest, BadExperimentFilesNameTheirPlace) {
   EXPECT_FALSE(std::filesystem::exists(scratch_ / "results.sqlite"));  // nothing ran, nothing written
 }
 
+// A smoke budget is laid over the loaded file: fewer images and batches, the first cells, and a
+// pass option on every cell that runs the pass, over the file's and the cell's own values.
+TEST_F(PtqTest, ABudgetShrinksTheRunAndItsCellsKeepKeysOfTheirOwn) {
+  const std::string cells =
+      "[passes.adaround]\niterations = 5\n"
+      "[[cells]]\nname = \"a\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nbits = 4\npasses = [\"adaround\"]\n"
+      "[cells.pass_options.adaround]\niterations = 7\n"
+      "[[cells]]\nname = \"b\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nbits = 4\n";
+  write(kSmallGrid + cells);
+  auto experiment = config::load_ptq_experiment((scratch_ / "e.toml").string());
+  config::RunBudget budget;
+  budget.test_images = 16;
+  budget.calibration_batches = 1;
+  budget.first_cells = 2;
+  budget.pass_options = {"adaround.iterations=2", "adaround.warmup=0.5", "lsq.epochs=1"};
+  config::apply_budget(experiment, budget);
+  EXPECT_EQ(experiment.evaluation.images, 16);
+  EXPECT_EQ(experiment.calibration.batches, 1);
+  ASSERT_EQ(experiment.cells.size(), 2u);  // fp32, then "a": fixed cells come first
+  const auto& passes = experiment.cells[1].passes;
+  ASSERT_EQ(passes.size(), 1u);
+  EXPECT_EQ(passes[0].options.get_int("iterations", 0), 2);  // over the cell's own 7
+  EXPECT_EQ(passes[0].options.get_double("warmup", 0), 0.5);
+  for (const char* bad : {"adaround", "adaround.iterations", ".x=1", "adaround.=1"}) {
+    budget.pass_options = {bad};
+    EXPECT_THAT([&] { config::apply_budget(experiment, budget); },
+                ::testing::ThrowsMessage<Error>(HasSubstr("expected PASS.KEY=VALUE"))) << bad;
+  }
+
+  // End to end: the budget's cells are stored beside the full ones, never in their place.
+  write(kSmallGrid);
+  ASSERT_EQ(run_qx("run e.toml --first 3", scratch_).exit_code, 0);
+  EXPECT_EQ(count("SELECT count(*) FROM results"), 3);
+  const auto small = run_qx("run e.toml --first 3 --test-images 50 --calibration-batches 1", scratch_);
+  ASSERT_EQ(small.exit_code, 0) << small.err;
+  EXPECT_THAT(small.out, HasSubstr("3 run, 0 skipped"));
+  EXPECT_EQ(count("SELECT count(*) FROM cells WHERE images = 50"), 3);
+  const auto misspelled = run_qx("run e.toml --first 1 --pass-option x", scratch_);
+  EXPECT_NE(misspelled.exit_code, 0);
+  EXPECT_THAT(misspelled.err, HasSubstr("expected PASS.KEY=VALUE"));
+}
+
 TEST_F(PtqTest, RerunSkipsFinishedCellsAndWritesEachOnce) {
   write(kSmallGrid);
   const auto first = run_qx("run e.toml", scratch_);

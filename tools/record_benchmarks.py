@@ -17,7 +17,8 @@ docs/results/performance.md (docs/performance.md reads them):
         --data ../shared/data/cifar-10-batches-bin
 
 Run it on an otherwise idle machine: every figure is a wall time. A suite measured again
-replaces its rows; a suite that fails writes nothing."""
+replaces its rows; a suite that fails writes nothing. --smoke runs every suite on a token budget
+(scripts/reproduce.sh --smoke): it checks that each one still runs and records, not how fast."""
 import argparse, json, os, platform, sqlite3, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,10 +41,11 @@ def run(command):
     return subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout
 
 
-def google_benchmark(binary, suite):
+def google_benchmark(binary, suite, smoke):
     # Through a file: the trainer benchmark logs its epochs on stdout.
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        run([binary, f"--benchmark_out={out.name}", "--benchmark_out_format=json"])
+        run([binary, f"--benchmark_out={out.name}", "--benchmark_out_format=json"]
+            + (["--benchmark_min_time=0.001"] if smoke else []))
         report = json.load(open(out.name))
     scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
     context = {"library_build_type": report["context"].get("library_build_type"),
@@ -74,13 +76,18 @@ def python_training(data, iterations):
     return rows
 
 
-def torch_int8(data):
+def torch_int8(data, smoke):
     return [(r["suite"], r["name"], r["seconds"], r["iterations"], r["items_per_second"],
              json.dumps(r["context"], sort_keys=True))
-            for r in json_lines(run([PYTHON, "tools/int8_latency.py", "--data", data]))]
+            for r in json_lines(run([PYTHON, "tools/int8_latency.py", "--data", data]
+                                    + (["--batches", "1,16"] if smoke else [])))]
 
 
-def grid_scaling(data, grid="experiments/ptq_grid.toml"):
+# What --smoke asks of `qx run`: the first cells of the grid, on a few images.
+SMOKE_GRID_BUDGET = ["--first", "4", "--test-images", "256", "--calibration-batches", "1"]
+
+
+def grid_scaling(data, smoke, grid="experiments/ptq_grid.toml"):
     """Wall time of one grid, computed from scratch, as one process and spread two ways. Each
     way writes fresh databases in a scratch folder; rank 0's write cost per cell is read back from
     the database it wrote (experiments.write_seconds / cells_written)."""
@@ -101,7 +108,8 @@ def grid_scaling(data, grid="experiments/ptq_grid.toml"):
             dbs = [os.path.join(scratch, f"{i}.sqlite") for i in range(len(commands))]
             print("$ " + " & ".join(" ".join(c) for c in commands), file=sys.stderr, flush=True)
             start = time.perf_counter()
-            processes = [subprocess.Popen(c + ["--db", db, "--data", data], cwd=ROOT, env=mpi_env,
+            budget = SMOKE_GRID_BUDGET if smoke else []
+            processes = [subprocess.Popen(c + ["--db", db, "--data", data] + budget, cwd=ROOT, env=mpi_env,
                                           stdout=subprocess.DEVNULL) for c, db in zip(commands, dbs)]
             if any(p.wait() != 0 for p in processes):
                 sys.exit(f"record_benchmarks: grid_scaling: '{name}' failed")
@@ -131,6 +139,7 @@ def main():
     parser.add_argument("--data", required=True)
     parser.add_argument("--build", default="build")
     parser.add_argument("--suites", default="qx_bench_quant,qx_bench_training,python_training,torch_int8,grid_scaling")
+    parser.add_argument("--smoke", action="store_true", help="every suite on a token budget: it runs, not how fast")
     args = parser.parse_args()
     if not os.path.isfile(args.db):
         sys.exit(f"record_benchmarks: no results database '{args.db}'")
@@ -142,11 +151,12 @@ def main():
     bench = os.path.join(args.build, "benchmarks")
     # The same 100 batches of 128 in qx's trainer benchmark (BM_TrainerEpoch) and in Python.
     producers = {
-        "qx_bench_quant": lambda: google_benchmark(os.path.join(bench, "qx_bench_quant"), "qx_bench_quant"),
-        "qx_bench_training": lambda: google_benchmark(os.path.join(bench, "qx_bench_training"), "qx_bench_training"),
-        "python_training": lambda: python_training(args.data, 100),
-        "torch_int8": lambda: torch_int8(args.data),
-        "grid_scaling": lambda: grid_scaling(args.data),
+        "qx_bench_quant": lambda: google_benchmark(os.path.join(bench, "qx_bench_quant"), "qx_bench_quant", args.smoke),
+        "qx_bench_training": lambda: google_benchmark(os.path.join(bench, "qx_bench_training"), "qx_bench_training",
+                                                      args.smoke),
+        "python_training": lambda: python_training(args.data, 2 if args.smoke else 100),
+        "torch_int8": lambda: torch_int8(args.data, args.smoke),
+        "grid_scaling": lambda: grid_scaling(args.data, args.smoke),
     }
     where = machine()
     for suite in args.suites.split(","):

@@ -147,11 +147,7 @@ class ResultsDb:
         # too, so that a run on another machine adds its own rows (`qx merge`) beside these.
         self.machine_dependent = machine_dependent
         self.db = sqlite3.connect(args.db)
-        version = self.db.execute("SELECT version FROM schema_version").fetchone()[0]
-        # The columns written here are the same in all of them; from 8 on, a trigger adds the
-        # cells' settings rows.
-        if version not in range(2, 9):
-            sys.exit(f"{args.db}: schema version {version}, this script writes versions 2 to 8")
+        self.check_schema(args.db)
         _, checkpoint = load_qx_checkpoint(args.checkpoint)
         self.tool = tool
         self.context = {"calibration": {"batch_size": args.calibration_batch_size,
@@ -165,9 +161,29 @@ class ResultsDb:
                 "device, threads, torch_version) VALUES (?, 'running', ?, ?, ?, ?, ?, 'cpu', ?, ?)",
                 (experiment, f"tools/{tool}.py", " ".join(sys.argv), revision or None, args.checkpoint,
                  checkpoint["model"], torch.get_num_threads(), torch.__version__)).lastrowid
-            if version >= 7:
-                self.db.execute("UPDATE experiments SET machine = ? WHERE id = ?",
-                                (machine_description(), self.experiment_id))
+            self.db.execute("UPDATE experiments SET machine = ? WHERE id = ?", (machine_description(), self.experiment_id))
+
+    # Every column this class writes. The gate is on them and not on a range of schema versions:
+    # qx's migrations add columns and never remove one (store/results_db.cpp), so any later schema
+    # takes these rows, and one without them is refused with the columns it lacks. The cells'
+    # settings rows come from the schema's own trigger.
+    WRITTEN = {"experiments": ["name", "status", "config_path", "config_text", "git_revision", "checkpoint", "model",
+                               "device", "threads", "torch_version", "machine", "finished_at"],
+               "cells": ["experiment_id", "key", "label", "quantize", "observer", "weight_observer", "quantizer",
+                         "w_bits", "a_bits", "fold_batch_norm", "options", "status", "top1", "loss", "images",
+                         "calib_seconds", "eval_seconds"]}
+
+    def check_schema(self, path):
+        tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "schema_version" not in tables:
+            sys.exit(f"{path}: not a qx results database (no schema_version table); a `qx run` creates one")
+        missing = [f"{table}.{column}" for table, columns in self.WRITTEN.items()
+                   for column in columns
+                   if column not in {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}]
+        if missing:
+            version = self.db.execute("SELECT version FROM schema_version").fetchone()[0]
+            sys.exit(f"{path}: schema version {version} lacks {', '.join(missing)}; open it once with this qx "
+                     "(e.g. `qx report`) to upgrade it")
 
     def record(self, variant, label, observer, weight_observer, quantizer, options, top1, loss, images,
                calib_seconds, eval_seconds, bits=8):

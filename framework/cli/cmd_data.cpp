@@ -15,12 +15,27 @@ void add_data_command(CLI::App& app) {
   data->require_subcommand(1);
 
   auto* fetch = data->add_subcommand("fetch", "download the official CIFAR-10 binary archive, verify its MD5, unpack");
-  auto request = std::make_shared<data::FetchRequest>();
+  auto request = std::make_shared<data::FetchRequest>(data::fetch_request_from_environment());
   fetch->add_option("--dir", request->dir, "parent folder of cifar-10-batches-bin/")->capture_default_str();
-  fetch->add_option("--url", request->url, "archive URL (a mirror, or file:// for a local copy)")
+  fetch->add_option("--url", request->url, "archive URL (a mirror, or file:// for a local copy; default $QX_DATA_URL)")
       ->capture_default_str();
-  fetch->add_option("--md5", request->md5, "expected MD5 of the archive")->capture_default_str();
-  fetch->callback([request] { data::fetch_cifar10(*request); });
+  fetch->add_option("--md5", request->md5, "expected MD5 of the archive (default $QX_DATA_MD5)")->capture_default_str();
+  auto quiet = std::make_shared<bool>(false);
+  fetch->add_flag("--quiet", *quiet, "no progress bar");
+  fetch->callback([request, quiet] {
+    request->progress = !*quiet;
+    data::fetch_cifar10(*request);
+  });
+
+  auto* where = data->add_subcommand(
+      "where", "print the CIFAR-10 folder the other commands would use (--data, $QX_DATA_DIR, then the default places)");
+  auto where_dir = std::make_shared<std::string>();
+  where->add_option("--data", *where_dir, "a folder given as the other commands take it");
+  where->callback([where_dir] {
+    const auto folder = data::resolve_data_dir(*where_dir, "");
+    data::load_cifar10(folder, data::Split::kTest);  // exists and reads, or the one-line reason
+    std::cout << folder.string() << "\n";
+  });
 
   auto* verify = data->add_subcommand(
       "verify", "check a CIFAR-10 binary folder: layout, sizes, labels, class balance, and SHA256SUMS when present");

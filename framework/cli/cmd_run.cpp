@@ -18,6 +18,7 @@ struct RunArgs {
   std::string shard;
   bool list = false;
   run::RunOverrides overrides;
+  config::RunBudget budget;
 };
 
 // The grid as the runner will plan it, one cell a line, without loading the model or the data:
@@ -28,7 +29,8 @@ void list_cells(const config::PtqExperiment& experiment) {
 }
 
 void run_experiment(const RunArgs& args, const GlobalOptions& global) {
-  const auto experiment = config::load_ptq_experiment(args.experiment);
+  auto experiment = config::load_ptq_experiment(args.experiment);
+  config::apply_budget(experiment, args.budget);
   if (args.list) return list_cells(experiment);
   PluginHost host(resolve_plugin_dir(global.plugin_dir, experiment.plugin_dir));
   run::RunSummary summary;
@@ -69,6 +71,16 @@ void add_run_command(CLI::App& app, const GlobalOptions& global) {
   command->add_option("--shard", args->shard,
                       "K/N: run only every N-th cell, starting with the K-th (1 <= K <= N), for job arrays; "
                       "`qx merge` joins the shards' databases");
+  command->add_option("--test-images", args->budget.test_images,
+                      "a smaller budget: the first N test images instead of [evaluation] images (a new cell key)")
+      ->check(CLI::PositiveNumber);
+  command->add_option("--calibration-batches", args->budget.calibration_batches,
+                      "a smaller budget: N calibration batches instead of [calibration] batches (a new cell key)")
+      ->check(CLI::PositiveNumber);
+  command->add_option("--first", args->budget.first_cells, "a smaller budget: only the experiment's first N cells")
+      ->check(CLI::PositiveNumber);
+  command->add_option("--pass-option", args->budget.pass_options,
+                      "PASS.KEY=VALUE, set on every cell that runs PASS (repeatable), e.g. lsq.epochs=1 for a smoke run");
   command->add_flag("--list", args->list, "print the grid's cells and their count, and exit (nothing is computed)");
   command->callback([args, &global] { run_experiment(*args, global); });
 }

@@ -55,9 +55,7 @@ Dataset read_cifar10_file(const fs::path& path, std::int64_t records) {
 Dataset load_cifar10(const fs::path& dir, Split split, std::int64_t records_per_file) {
   std::error_code error;
   if (!fs::is_directory(dir, error)) {
-    fail("CIFAR-10 data directory '{}' does not exist (give it with --data DIR, QX_DATA_DIR or [data] dir; "
-         "`qx data fetch` downloads it)",
-         dir.string());
+    fail("CIFAR-10 data directory '{}' does not exist: {}", dir.string(), kDataRemedy);
   }
   const auto files = cifar10_files(split);
   const auto total = records_per_file * static_cast<std::int64_t>(files.size());
@@ -70,11 +68,22 @@ Dataset load_cifar10(const fs::path& dir, Split split, std::int64_t records_per_
   return dataset;
 }
 
+std::vector<fs::path> default_data_dirs() {
+  return {fs::path("data") / "cifar-10-batches-bin", fs::path("..") / "shared" / "data" / "cifar-10-batches-bin"};
+}
+
 fs::path resolve_data_dir(const std::string& from_cli, const std::string& from_experiment) {
   if (!from_cli.empty()) return from_cli;
   if (const char* env = std::getenv("QX_DATA_DIR"); env && *env) return env;
   if (!from_experiment.empty()) return from_experiment;
-  fail("no CIFAR-10 directory given: use --data DIR, QX_DATA_DIR or [data] dir in the experiment file");
+  const auto candidates = default_data_dirs();
+  std::string looked;
+  for (const auto& dir : candidates) {
+    std::error_code error;
+    if (fs::is_directory(dir, error)) return dir;
+    looked += (looked.empty() ? "" : ", ") + dir.string();
+  }
+  fail("no CIFAR-10 data found (looked in {} under {}): {}", looked, fs::current_path().string(), kDataRemedy);
 }
 
 }  // namespace qx::data

@@ -138,7 +138,7 @@ void write_report(const ReportOptions& options) {
     } else {
       generated += detailed(dir);
     }
-    generated += "\n" + reproduction_line(data, dir + "performance.md");
+    generated += "\n" + reproduction_line(data, dir + "performance.md", glance ? glance->main_job : std::string());
     update_readme(options.readme, generated);
   }
 }

@@ -29,6 +29,7 @@ struct Study {
   std::vector<ComparisonSource> comparison;
   std::vector<std::string> throughput;  // experiments in performance.md's grid-throughput table
   std::string first_layer, last_layer;
+  double chance = 0;  // top-1 of a guess ([study] chance; 0: not declared), for labels near it
   // The plugins the sections' comparisons stand on ([study.plugins]).
   std::string naive_observer;         // plain min/max statistics, the baseline of every other
   std::string clipping_observer;      // the base recipe's activation observer

@@ -114,7 +114,7 @@ std::string findings_markdown(const ReportData& data) {
       std::sort(changes.begin(), changes.end(), std::greater<>());  // drops in ascending order
       return signed_delta(changes[changes.size() / 2]);
     });
-    add("errors compound",
+    add("single-layer drops added up",
         fmt::format("sum of the single-layer drops → drop with every layer quantized (`{}`, `{}`)",
                     s.clipping_observer, s.per_channel_quantizer),
         [&](int b) -> std::string {
@@ -132,8 +132,10 @@ std::string findings_markdown(const ReportData& data) {
         });
   }
   return table.render() + fmt::format("\nfp32 = {}. Each row changes one thing; weights and activations at the "
-                                      "column's width. Chance is 10.00.\n",
-                                      percent(fp32->top1));
+                                      "column's width.{}\n",
+                                      percent(fp32->top1),
+                                      data.study.chance > 0 ? fmt::format(" Chance is {}.", percent(data.study.chance))
+                                                            : std::string());
 }
 
 }  // namespace qx::report

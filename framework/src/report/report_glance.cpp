@@ -1,6 +1,7 @@
 #include "report_glance.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -18,6 +19,9 @@ namespace {
 struct Recipe {
   std::vector<const CellRow*> cells;
   double mean = 0;
+  // The recipes it was picked from (itself included) and their means, best first: what decides
+  // whether "best" is a tie, a noise winner or the highest of cells at chance.
+  std::vector<double> rivals;
 };
 
 bool matches(const CellRow& c, const GlanceRow& row) {
@@ -49,16 +53,51 @@ std::vector<Recipe> pick(const ReportData& data, const GlanceRow& row) {
     if (matches(c, row)) recipes[recipe_key(c)].cells.push_back(&c);
   }
   std::map<std::string, Recipe> best;  // by machine, or one under ""
+  std::map<std::string, std::vector<double>> rivals;
   for (auto& [key, recipe] : recipes) {
     double sum = 0;
     for (const auto* c : recipe.cells) sum += c->top1;
     recipe.mean = sum / static_cast<double>(recipe.cells.size());
-    auto& slot = best[row.by_machine ? recipe.cells.front()->machine : std::string()];
+    const auto machine = row.by_machine ? recipe.cells.front()->machine : std::string();
+    rivals[machine].push_back(recipe.mean);
+    auto& slot = best[machine];
     if (slot.cells.empty() || recipe.mean > slot.mean) slot = recipe;
   }
   std::vector<Recipe> picked;
-  for (auto& [machine, recipe] : best) picked.push_back(std::move(recipe));
+  for (auto& [machine, recipe] : best) {
+    recipe.rivals = std::move(rivals[machine]);
+    std::sort(recipe.rivals.begin(), recipe.rivals.end(), std::greater<>());
+    picked.push_back(std::move(recipe));
+  }
   return picked;
+}
+
+// One standard error of the difference of two top-1 figures near `top1` percent, each measured on
+// `images` test images: the scale below which one recipe beating another says nothing.
+double difference_noise(double top1, std::int64_t images) {
+  const double p = top1 / 100;
+  return images > 0 ? 100 * std::sqrt(2 * p * (1 - p) / static_cast<double>(images)) : 0;
+}
+
+// What "best" means where a row picked among several recipes: tied with others at the shown
+// precision, the highest of recipes that are all near chance, or ahead of the runner-up by less
+// than the noise of two measurements. Empty where the best stands clear.
+std::string best_qualifier(const Recipe& recipe, const Study& study, std::int64_t images) {
+  const auto& r = recipe.rivals;
+  if (r.size() < 2) return "";
+  const auto shown = [](double v) { return std::lround(v * 100); };
+  const auto ties = std::count_if(r.begin() + 1, r.end(), [&](double v) { return shown(v) == shown(r.front()); });
+  if (ties > 0) return fmt::format("tied with {} of the other {} recipes", ties, r.size() - 1);
+  // Near chance: within five standard errors of a guess's top-1 on this many images.
+  const double p = study.chance / 100;
+  if (study.chance > 0 && images > 0 &&
+      r.front() - study.chance < 5 * 100 * std::sqrt(p * (1 - p) / static_cast<double>(images))) {
+    return fmt::format("highest of {} recipes, all {}–{}, near chance", r.size(), percent(r.back()), percent(r.front()));
+  }
+  if (r.front() - r[1] < difference_noise(r.front(), images)) {
+    return fmt::format("runner-up within noise at {}, of {} recipes", signed_delta(r[1] - r.front()), r.size());
+  }
+  return "";
 }
 
 std::string short_name(const Glance& glance, const std::string& value) {
@@ -127,6 +166,7 @@ Glance load_glance(const std::string& path) {
   glance.study.throughput = study.get_string_array("throughput", std::vector<std::string>{});
   glance.study.first_layer = study.get_string("first_layer", "");
   glance.study.last_layer = study.get_string("last_layer", "");
+  glance.study.chance = study.get_double("chance", 0.0, 0.0, 100.0);
   auto plugins = study.section("plugins");
   glance.study.naive_observer = plugins.get_string("naive_observer", "");
   glance.study.clipping_observer = plugins.get_string("clipping_observer", "");
@@ -149,6 +189,7 @@ Glance load_glance(const std::string& path) {
   names.finish();
   auto section = top.section("glance");
   glance.figure = section.get_string("figure", "");
+  glance.main_job = section.get_string("main_job", "");
   for (auto& row : section.table_array("row")) {
     GlanceRow r;
     r.where_text = row.where();
@@ -217,16 +258,27 @@ std::string glance_markdown(const ReportData& data, const Glance& glance) {
       for (const auto* c : recipe.cells) top1.push_back(c->top1);
       auto recipe_text = row.recipe.empty() ? composed_recipe(glance, first) : row.recipe;
       if (row.by_machine) recipe_text += " · " + cpu_and_vnni(first.machine);
+      if (const auto qualifier = best_qualifier(recipe, glance.study, data.test_images); !qualifier.empty()) {
+        recipe_text += " (" + qualifier + ")";
+      }
       table.rows.push_back({row.name, recipe_text, width_of(first), mean_std(top1),
                             baseline ? signed_delta(recipe.mean - *baseline) : "–", packed_size(data, first)});
     }
   }
+  const auto noise = difference_noise(90, data.test_images);
   return table.render() +
          fmt::format("\nTop-1 on the {} test images; a recipe run with several seeds shows mean ± standard deviation "
-                     "(seeds). A row over several recipes shows the best, picked on the test set itself (there is no "
-                     "validation split), so it is an upper estimate. Packed size: the file `qx pack` writes with "
-                     "every weight at the row's weight width.\n",
-                     grouped(data.test_images));
+                     "(seeds): the seeds vary the passes' random draws (minibatches, masks, training order), while "
+                     "the calibration images are one fixed draw for every seed. A row over several recipes shows the "
+                     "best, picked on the test set itself (there is no validation split), so it is an upper "
+                     "estimate; in brackets where that pick is a tie at the precision shown, the highest of recipes "
+                     "that are all near chance{}, or ahead of the runner-up by less than the noise of two "
+                     "measurements (one standard error of their difference, {} pp near 90%). Packed size: the file "
+                     "`qx pack` writes with every weight at the row's weight width.\n",
+                     grouped(data.test_images),
+                     glance.study.chance > 0 ? fmt::format(" ({}, within five standard errors)", percent(glance.study.chance))
+                                             : std::string(),
+                     fmt::format("{:.2f}", noise));
 }
 
 std::string references_markdown(const Glance& glance) {

@@ -39,6 +39,7 @@ struct Glance {
   // Short names for settings values in composed recipes: "per_channel" -> "per-channel", ...
   std::map<std::string, std::string> names;
   std::string figure;  // SVG file name, "" for none
+  std::string main_job;  // the experiment scripts/run.sh recomputes ([glance] main_job), "" for none
 };
 
 // Reads a report file; a malformed one fails with file:line:col.

@@ -145,7 +145,7 @@ std::string improvements_markdown(const ReportData& data) {
     table.rows.push_back(std::move(cells));
   }
   std::string out = table.render();
-  if (fp32) out += fmt::format("\nTop-1 in %; fp32 = {}. Mean ± sample standard deviation (number of seeds).\n",
+  if (fp32) out += fmt::format("\nTop-1 in %; fp32 = {}. Mean ± sample standard deviation (number of seeds: the passes' seeds; the calibration draw is fixed).\n",
                                percent(fp32->top1));
 
   // The best recipe per width, by mean over seeds.
@@ -218,7 +218,7 @@ std::string qat_markdown(store::Database& db, const ReportData& data) {
          "from the PTQ cell to the trained one, over weight channels and over activation points (for a cell run on "
          "another device than its PTQ cell, the devices' own small differences are in it too).\n\n" +
          best.render() + "\nThe best QAT cell per width, by its mean over seeds: top-1 as mean ± sample standard "
-                         "deviation (number of seeds).\n";
+                         "deviation (number of seeds: the passes' seeds; the calibration draw is fixed).\n";
 }
 
 }  // namespace qx::report

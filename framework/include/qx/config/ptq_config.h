@@ -44,6 +44,21 @@ struct PtqExperiment {
   std::vector<sim::CellSpec> cells;
 };
 
+// A smaller budget laid over a loaded experiment, for smoke runs of a whole reproduction
+// (`scripts/reproduce.sh --smoke`): fewer test images and calibration batches, the first cells
+// only, and pass options set on every cell that runs the pass. Each changes the cells' keys (the
+// test images and the calibration are part of them), so budget cells never pass for full ones.
+struct RunBudget {
+  std::int64_t test_images = 0;          // 0 keeps [evaluation] images
+  std::int64_t calibration_batches = 0;  // 0 keeps [calibration] batches
+  std::int64_t first_cells = 0;          // 0 keeps every cell
+  std::vector<std::string> pass_options; // "PASS.KEY=VALUE", e.g. "lsq.epochs=1"
+  bool empty() const { return !test_images && !calibration_batches && !first_cells && pass_options.empty(); }
+};
+
+// Applies `budget` in place; a malformed pass option is a qx::Error naming it.
+void apply_budget(PtqExperiment& experiment, const RunBudget& budget);
+
 // Parses and validates the file; every error names file:line:col.
 PtqExperiment load_ptq_experiment(const std::string& path);
 // The same from text already read; `path` names it in errors and anchors relative paths.

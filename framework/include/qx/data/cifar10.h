@@ -37,7 +37,20 @@ Dataset read_cifar10_file(const std::filesystem::path& path, std::int64_t record
 Dataset load_cifar10(const std::filesystem::path& dir, Split split,
                      std::int64_t records_per_file = kCifarRecordsPerFile);
 
-// Where the data is: --data, else $QX_DATA_DIR, else the experiment file's [data] dir.
+// The folders looked in, in order, when no folder is given: the checkout's own data/ (where
+// `qx data fetch` unpacks, ignored by git), then a data/ folder of a `shared` sibling of the
+// checkout, as a cluster or a CI machine lays one beside every clone. Relative to the working
+// directory, which for qx's scripts is the repository root.
+std::vector<std::filesystem::path> default_data_dirs();
+
+// Where the data is: --data, else $QX_DATA_DIR, else the experiment file's [data] dir, each taken
+// as given (a missing folder is load_cifar10's error); else the first of default_data_dirs() that
+// exists. When none does, qx::Error says where it looked and the ways to give the data.
 std::filesystem::path resolve_data_dir(const std::string& from_cli, const std::string& from_experiment);
+
+// The one-line remedy every "no data" error ends with.
+inline constexpr const char* kDataRemedy =
+    "give the folder with --data DIR or QX_DATA_DIR, or download it with `qx data fetch` "
+    "(QX_DATA_URL and QX_DATA_MD5 name a mirror)";
 
 }  // namespace qx::data
