@@ -125,7 +125,7 @@ TEST_F(CliTest, UnknownDevice) {
 
 TEST_F(CliTest, FetchWithoutNetworkLeavesNoDirectory) {
   expect_clean_failure(run_qx("data fetch --dir fetched --url http://127.0.0.1:9/c.tar.gz", scratch_),
-                       "download of http://127.0.0.1:9/c.tar.gz failed");
+                       "fetching CIFAR-10 from http://127.0.0.1:9/c.tar.gz failed: the source cannot be read");
   EXPECT_TRUE(!std::filesystem::exists(scratch_ / "fetched") || std::filesystem::is_empty(scratch_ / "fetched"));
 }
 

@@ -123,7 +123,8 @@ TEST_F(ReportTest, StatesTheRecordedTimeToRegenerateEveryCell) {
   EXPECT_THAT(page, HasSubstr("| my-grid | cpu | 2 | 2 | 1.00 | 2.00 |"));
   EXPECT_THAT(page, HasSubstr("| **all** |  | 2 |  |  | **2.00** |"));
   EXPECT_THAT(page, HasSubstr("**1.0 hours**"));
-  EXPECT_THAT(read("README.md"), HasSubstr("2 cells, about 1.0 hours on 2 CPU cores as recorded "
+  EXPECT_THAT(read("README.md"), HasSubstr("2 cells, about 1.0 hours on 2 CPU cores, an estimate: the core time its "
+                                           "cells recorded, over 2 cores, with loading left out "
                                            "([per experiment](out/performance.md#reproduction-time)).\n"));
   // A run that stopped before its last cell: the figures are the cells' so far, and say so.
   {
@@ -285,6 +286,44 @@ TEST_F(ReportTest, RendersTheRowsAReportFileDeclaresAtAGlance) {
   expect_clean_failure(run_qx("report results.sqlite --out fresh --readme README.md --layout bad.toml", scratch_),
                        "bad.toml:5:1: unknown key 'wher'");
   EXPECT_FALSE(std::filesystem::exists(scratch_ / "fresh"));
+}
+
+// A row's "best" says what kind of best it is: a tie at the precision shown, the highest of
+// recipes that are all near the declared chance level, or a lead over the runner-up smaller than
+// the noise of two measurements on this many test images (200 here: about 3 pp near 90%).
+TEST_F(ReportTest, SaysWhenTheBestOfARowIsATieANoiseWinnerOrNearChance) {
+  write(kSmallGrid, "e.toml", "ptq-grid");
+  ASSERT_EQ(run_qx("run e.toml", scratch_).exit_code, 0);
+  std::ofstream(scratch_ / "report.toml")
+      << "[study]\nchance = 10.0\n"
+         "[glance]\n[[glance.row]]\nname = \"fp32\"\nexperiment = \"ptq-grid\"\nwhere = { quantize = false }\n"
+         "baseline = true\n"
+         "[[glance.row]]\nname = \"best 4-bit\"\nexperiment = \"ptq-grid\"\nwhere = { w_bits = 4, a_bits = 4 }\n"
+         "[[glance.row]]\nname = \"best 8-bit\"\nexperiment = \"ptq-grid\"\nwhere = { w_bits = 8, a_bits = 8 }\n";
+  // The four recipes of each width get the given top-1 figures, in cell order.
+  const auto set_top1 = [&](int bits, const std::vector<double>& values) {
+    store::Database db((scratch_ / "results.sqlite").string());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      db.execute(fmt::format("UPDATE cells SET top1 = {} WHERE id = (SELECT id FROM cells WHERE w_bits = {} "
+                             "ORDER BY id LIMIT 1 OFFSET {})", values[i], bits, i));
+    }
+  };
+  const auto glance_row = [&](const std::string& name) {
+    std::ofstream(scratch_ / "README.md") << "<!-- qx-report:begin -->\n<!-- qx-report:end -->\n";
+    const auto report = run_qx("report results.sqlite --out out --readme README.md --layout report.toml", scratch_);
+    EXPECT_EQ(report.exit_code, 0) << report.err;
+    const auto readme = read("README.md");
+    const auto start = readme.find("| " + name + " |");
+    return start == std::string::npos ? std::string() : readme.substr(start, readme.find('\n', start) - start);
+  };
+  set_top1(4, {50.0, 30.0, 50.0, 40.0});
+  set_top1(8, {11.0, 10.5, 9.0, 10.0});
+  EXPECT_THAT(glance_row("best 4-bit"), HasSubstr("(tied with 1 of the other 3 recipes)"));
+  EXPECT_THAT(glance_row("best 8-bit"), HasSubstr("(highest of 4 recipes, all 9.00–11.00, near chance)"));
+  set_top1(8, {88.0, 90.0, 50.0, 40.0});
+  EXPECT_THAT(glance_row("best 8-bit"), HasSubstr("(runner-up within noise at -2.00, of 4 recipes)"));
+  set_top1(8, {60.0, 90.0, 50.0, 40.0});
+  EXPECT_THAT(glance_row("best 8-bit"), ::testing::Not(HasSubstr("(")));
 }
 
 }  // namespace
