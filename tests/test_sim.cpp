@@ -168,5 +168,17 @@ TEST_F(SimTest, AResidualStreamAtTheActivationWidthChangesNothing) {
   EXPECT_FALSE(tensors_equal(quantized_output(8), at_activation_width, 1e-3, 1e-3));
 }
 
+// Cell keys are JSON: every character a name or an option can hold is escaped as RFC 8259 asks,
+// and plain names read exactly as they always did (a rerun over a committed database skips).
+TEST(CellKey, IsJsonForAnyTextAndUnchangedForPlainNames) {
+  sim::PluginChoice choice{"minmax", Options("observer 'minmax'")};
+  choice.options.set("note", std::string("a \"b\"\\c\nd\te\x01"));
+  choice.options.set("bins", std::int64_t{256});
+  EXPECT_EQ(sim::plugin_json(choice),
+            R"({"name":"minmax","options":{"bins":256,"note":"a \"b\"\\c\nd\te\u0001"}})");
+  const auto plain = cell("mse", "per_channel", 4, 4);
+  EXPECT_EQ(sim::cell_key(plain, "{}").find('\\'), std::string::npos);
+}
+
 }  // namespace
 }  // namespace qx::test

@@ -1,9 +1,8 @@
 #include "qx/eval/evaluate.h"
 
-#include <chrono>
-
 #include <fmt/format.h>
 
+#include "qx/core/clock.h"
 #include "qx/data/batches.h"
 
 namespace qx::eval {
@@ -15,7 +14,7 @@ std::string EvalResult::to_json() const {
 
 EvalResult evaluate(QuantizableModel& model, const data::Dataset& dataset, std::int64_t batch_size,
                     const torch::Device& device) {
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = Clock::now();
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
@@ -40,7 +39,7 @@ EvalResult evaluate(QuantizableModel& model, const data::Dataset& dataset, std::
   result.top1 = 100.0 * static_cast<double>(correct1) / static_cast<double>(result.images);
   result.top5 = 100.0 * static_cast<double>(correct5) / static_cast<double>(result.images);
   result.loss = loss_sum / static_cast<double>(result.images);
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = seconds_since(start);
   return result;
 }
 

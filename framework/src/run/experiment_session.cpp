@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 
+#include "qx/core/clock.h"
 #include "qx/core/error.h"
 #include "qx/core/runtime.h"
 #include "qx/data/batches.h"
@@ -25,11 +26,7 @@ struct CalibrationCache {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // The commit the experiment file belongs to, marked -dirty when the work tree has changes.
 std::string git_revision(const std::string& experiment_file) {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "qx/core/clock.h"
 #include "qx/core/error.h"
 
 #ifdef QX_WITH_MPI
@@ -50,8 +51,6 @@ namespace {
 
 enum Tag : int { kWork = 1, kStop = 2, kResult = 3 };
 constexpr int kRoot = 0;
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // MPI_Init_thread on entry, MPI_Finalize on exit. Only the main thread calls MPI.
 class MpiScope {

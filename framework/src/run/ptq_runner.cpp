@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "qx/core/clock.h"
 #include "qx/core/error.h"
 #include "qx/store/results_db.h"
 
@@ -15,11 +16,7 @@ namespace qx::run {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 }  // namespace
 

@@ -7,12 +7,25 @@ namespace qx::sim {
 
 namespace {
 
-// JSON-escaped string (the names and values here are plain, but a path may hold quotes).
+// A JSON string (RFC 8259): quotes, backslashes and control characters escaped, anything else
+// as it is (UTF-8 passes through). The names and values here are plain, so the keys of every
+// stored cell read the same as before control characters were escaped; a path may hold quotes
+// and an option text a newline.
 std::string quoted(const std::string& text) {
   std::string out = "\"";
   for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
+        else out += c;
+    }
   }
   return out + "\"";
 }

@@ -71,7 +71,7 @@ void restore(torch::nn::Module& model, const std::map<std::string, torch::Tensor
 
 }  // namespace
 
-QuantSim::QuantSim(QuantizableModel& model, const quant::Provider& provider, CellSpec cell)
+QuantSim::QuantSim(QuantizableModel& model, const quant::ObserverQuantizerSource& provider, CellSpec cell)
     : model_(model), provider_(provider), cell_(std::move(cell)) {
   if (!cell_.quantize) return;
   model_.eval();

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "qx/core/clock.h"
 #include "qx/core/error.h"
 #include "qx/data/batches.h"
 #include "qx/eval/evaluate.h"
@@ -20,8 +21,6 @@ namespace {
 constexpr std::int64_t kCropPadding = 4;
 constexpr std::int64_t kHistoryColumns = 10;
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 std::vector<std::pair<std::string, torch::Tensor>> named_parameters(torch::nn::Module& model) {
   std::vector<std::pair<std::string, torch::Tensor>> parameters;

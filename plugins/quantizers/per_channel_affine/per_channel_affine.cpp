@@ -6,7 +6,7 @@
 // weight lies beyond -a, and only a tie at exactly -a rounds to the bottom level, so the weights
 // are in effect ternary. An affine grid over [min, max], zero kept exactly on the grid, gives the
 // same levels for a channel balanced around zero; after BatchNorm folding few channels are
-// (ResNet20's median channel has its shorter side at 0.8 of its longer one), and for a lopsided
+// (the weight histograms of docs/results/histograms.md show how lopsided), and for a lopsided
 // channel all four levels fall inside its range. BRECQ and QDrop quantize
 // weights this way (per channel, asymmetric); the price is a zero-point term per output channel in
 // an integer convolution's accumulator.

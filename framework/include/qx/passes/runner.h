@@ -18,9 +18,9 @@ struct Dataset;
 namespace qx::passes {
 
 // What provides the passes a cell names: the plugin host, or a test.
-class Provider {
+class PassSource {
  public:
-  virtual ~Provider() = default;
+  virtual ~PassSource() = default;
   virtual std::shared_ptr<Pass> create_pass(const std::string& name, const Options& options) const = 0;
 };
 
@@ -33,7 +33,7 @@ struct PassRun {
 
 // Runs the cell's passes of `stage`, in the cell's order, on `sim`'s model. `train_set` may be
 // null where no pass trains. A cell that does not quantize runs none.
-std::vector<PassRun> run_passes(sim::QuantSim& sim, const Provider& provider, PassStage stage,
+std::vector<PassRun> run_passes(sim::QuantSim& sim, const PassSource& source, PassStage stage,
                                 const std::vector<torch::Tensor>& calibration,
                                 const data::Dataset* train_set = nullptr);
 

@@ -19,7 +19,7 @@
 #include "qx/plugin/abi.h"
 #include "qx/plugin/registrar.h"
 #include "qx/quant/observer.h"
-#include "qx/quant/provider.h"
+#include "qx/quant/source.h"
 #include "qx/quant/quantizer.h"
 
 namespace boost::dll {
@@ -37,8 +37,8 @@ struct PluginRecord {
 };
 
 // The observers, quantizers and passes it hands out are what the simulation and the pass runner
-// ask their providers for (quant/provider.h, passes/runner.h).
-class PluginHost : public quant::Provider, public passes::Provider {
+// ask their providers for (quant/source.h, passes/runner.h).
+class PluginHost : public quant::ObserverQuantizerSource, public passes::PassSource {
  public:
   explicit PluginHost(std::filesystem::path directory);
   ~PluginHost() override;

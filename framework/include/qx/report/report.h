@@ -2,7 +2,8 @@
 // `qx report`: the results database rendered as Markdown tables and gnuplot figures, so that no
 // number in the README or docs/ is typed by hand. The output depends only on the database: the
 // same file gives the same bytes (rows are ordered explicitly, numbers formatted explicitly, and
-// gnuplot's SVG carries no timestamp). docs/results.md describes what each file shows.
+// gnuplot's SVG carries no timestamp). docs/results/summary.md links every page it writes;
+// docs/experiments.md describes the report file.
 #include <cstdint>
 #include <filesystem>
 #include <string>

@@ -26,7 +26,7 @@
 #include <torch/torch.h>
 
 #include "qx/nn/model.h"
-#include "qx/quant/provider.h"
+#include "qx/quant/source.h"
 #include "qx/quant/quantizer.h"
 #include "qx/sim/cell.h"
 #include "qx/sim/tensor_record.h"
@@ -61,7 +61,7 @@ struct ActivationSite {
 class QuantSim {
  public:
   // `provider` creates the cell's observers and quantizer (the plugin host, in qx).
-  QuantSim(QuantizableModel& model, const quant::Provider& provider, CellSpec cell);
+  QuantSim(QuantizableModel& model, const quant::ObserverQuantizerSource& provider, CellSpec cell);
   ~QuantSim();
   QuantSim(const QuantSim&) = delete;
   QuantSim& operator=(const QuantSim&) = delete;
@@ -123,7 +123,7 @@ class QuantSim {
   int activation_bits(const std::vector<std::string>& feeds) const;
 
   QuantizableModel& model_;
-  const quant::Provider& provider_;
+  const quant::ObserverQuantizerSource& provider_;
   CellSpec cell_;
   std::shared_ptr<quant::Quantizer> quantizer_;
   std::vector<std::shared_ptr<ActivationSite>> sites_;

@@ -11,9 +11,9 @@
 
 namespace qx::quant {
 
-class Provider {
+class ObserverQuantizerSource {
  public:
-  virtual ~Provider() = default;
+  virtual ~ObserverQuantizerSource() = default;
   virtual std::shared_ptr<Observer> create_observer(const std::string& name, const Options& options,
                                                     const ObserverContext& context) const = 0;
   virtual std::shared_ptr<Quantizer> create_quantizer(const std::string& name, const Options& options) const = 0;
