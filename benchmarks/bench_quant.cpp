@@ -78,7 +78,7 @@ void BM_EvaluationBatch(benchmark::State& state) {
   qx::train::to_channels_last(*model);
   torch::manual_seed(0);
   const auto images = torch::randn({200, 3, 32, 32}).contiguous(torch::MemoryFormat::ChannelsLast);
-  qx::sim::CellSpec cell;
+  qx::spec::CellSpec cell;
   cell.quantize = state.range(0) == 1;
   cell.observer = cell.weight_observer = {"minmax", qx::Options("observer 'minmax'")};
   cell.quantizer = {"per_channel", qx::Options("quantizer 'per_channel'")};

@@ -6,14 +6,14 @@
 #   4. installs it beside qx's own plugins and runs a one-cell grid that uses it, with the
 #      installed qx finding every plugin by itself.
 # Usage: installed_package_test.sh BUILD_DIR SOURCE_DIR CXX_COMPILER. Skipped (77) without the
-# shipped checkpoint or the CIFAR-10 data (../shared/data, or $QX_DATA_DIR).
+# shipped checkpoint or the CIFAR-10 data (where `qx data where` finds it).
 set -euo pipefail
 build=$(realpath "$1")
 source=$(realpath "$2")
 compiler=$3
-data=${QX_DATA_DIR:-$source/../shared/data/cifar-10-batches-bin}
 checkpoint=$source/checkpoints/resnet20.pt
-[ -d "$data" ] && [ -f "$checkpoint" ] || { echo "no CIFAR-10 data or checkpoint: skipped"; exit 77; }
+data=$(cd "$source" && realpath "$("$build/qx" data where 2>/dev/null)" 2>/dev/null) || data=""
+[ -n "$data" ] && [ -f "$checkpoint" ] || { echo "no CIFAR-10 data or checkpoint: skipped"; exit 77; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -39,9 +39,9 @@ class PassTest : public SeededTest {
     calibration_ = {torch::randn({16, 3, 32, 32}), torch::randn({16, 3, 32, 32})};
   }
 
-  sim::CellSpec cell(int weight_bits, int activation_bits, std::vector<std::string> passes,
+  spec::CellSpec cell(int weight_bits, int activation_bits, std::vector<std::string> passes,
                      std::map<std::string, Options::Value> pass_options = {}) const {
-    sim::CellSpec c;
+    spec::CellSpec c;
     c.observer = {"minmax", Options("observer 'minmax'")};
     c.weight_observer = {"minmax", Options("observer 'minmax'")};
     c.quantizer = {"per_channel", Options("quantizer 'per_channel'")};

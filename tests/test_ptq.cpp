@@ -8,6 +8,7 @@
 #include "qx/config/ptq_config.h"
 #include "qx/core/error.h"
 #include "qx/deploy/packed_model.h"
+#include "qx/run/ptq_runner.h"
 #include "qx/sim/quant_sim.h"
 #include "ptq_test.h"
 
@@ -26,8 +27,8 @@ TEST_F(PtqTest, GridExpandsFixedCellsFirstThenTheProduct) {
   const auto experiment = config::load_ptq_experiment((scratch_ / "e.toml").string());
   ASSERT_EQ(experiment.cells.size(), 1u + 2 * 2 * 2);
   EXPECT_FALSE(experiment.cells[0].quantize);
-  EXPECT_EQ(sim::describe(experiment.cells[1]), "minmax/asymmetric W8A8");
-  EXPECT_EQ(sim::describe(experiment.cells[8]), "percentile/per_channel W4A4");
+  EXPECT_EQ(spec::describe(experiment.cells[1]), "minmax/asymmetric W8A8");
+  EXPECT_EQ(spec::describe(experiment.cells[8]), "percentile/per_channel W4A4");
   EXPECT_EQ(experiment.cells[8].observer.options.get_double("percentile", 0), 99.9);
 }
 
@@ -36,7 +37,7 @@ TEST_F(PtqTest, WeightAndActivationWidthsAreIndependent) {
         "activation_bits = [8, 4]\n");
   const auto experiment = config::load_ptq_experiment((scratch_ / "e.toml").string());
   std::vector<std::string> names;
-  for (const auto& cell : experiment.cells) names.push_back(sim::describe(cell));
+  for (const auto& cell : experiment.cells) names.push_back(spec::describe(cell));
   EXPECT_THAT(names, ::testing::ElementsAre("minmax/per_channel W4A8", "minmax/per_channel W4A4",
                                             "minmax/per_channel W2A8", "minmax/per_channel W2A4"));
 }
@@ -46,7 +47,7 @@ TEST_F(PtqTest, PassListsAndSeedsAreGridAxes) {
         "passes = [[], [\"cle\"], [\"cle\", \"adaround\"]]\nseeds = [0, 1]\n[passes.adaround]\niterations = 5\n");
   const auto experiment = config::load_ptq_experiment((scratch_ / "e.toml").string());
   std::vector<std::string> names;
-  for (const auto& cell : experiment.cells) names.push_back(sim::describe(cell));
+  for (const auto& cell : experiment.cells) names.push_back(spec::describe(cell));
   // A cell without passes does not depend on the seed, so it runs once.
   EXPECT_THAT(names, ::testing::ElementsAre("minmax/per_channel W4A4", "minmax/per_channel W4A4 +cle seed 0",
                                             "minmax/per_channel W4A4 +cle seed 1",
@@ -54,8 +55,8 @@ TEST_F(PtqTest, PassListsAndSeedsAreGridAxes) {
                                             "minmax/per_channel W4A4 +cle+adaround seed 1"));
   EXPECT_EQ(experiment.cells[3].passes[1].options.get_int("iterations", 0), 5);
   // Cells without passes keep the key they had before passes existed.
-  EXPECT_THAT(sim::cell_options_json(experiment.cells[0]), ::testing::Not(HasSubstr("passes")));
-  EXPECT_THAT(sim::cell_options_json(experiment.cells[2]), HasSubstr("\"passes\":[{\"name\":\"cle\""));
+  EXPECT_THAT(spec::cell_options_json(experiment.cells[0]), ::testing::Not(HasSubstr("passes")));
+  EXPECT_THAT(spec::cell_options_json(experiment.cells[2]), HasSubstr("\"passes\":[{\"name\":\"cle\""));
 }
 
 TEST_F(PtqTest, FixedCellsOverrideTheirPassesOptions) {
@@ -70,7 +71,7 @@ TEST_F(PtqTest, FixedCellsOverrideTheirPassesOptions) {
   EXPECT_EQ(experiment.cells[0].passes[0].options.get_int("iterations", 0), 5);
   EXPECT_EQ(experiment.cells[1].passes[0].options.get_int("iterations", 0), 7);
   EXPECT_EQ(experiment.cells[1].passes[0].options.get_double("warmup", 0), 0.1);  // the rest from [passes.adaround]
-  EXPECT_NE(sim::cell_options_json(experiment.cells[0]), sim::cell_options_json(experiment.cells[1]));
+  EXPECT_NE(spec::cell_options_json(experiment.cells[0]), spec::cell_options_json(experiment.cells[1]));
   write(cells + "[cells.pass_options.cle]\nx = 1\n");
   EXPECT_THAT([&] { config::load_ptq_experiment((scratch_ / "e.toml").string()); },
               ::testing::ThrowsMessage<Error>(HasSubstr("pass_options for 'cle', which the cell does not run")));
@@ -81,7 +82,7 @@ TEST_F(PtqTest, SeveralGridsWithExplicitWidths) {
         "[[grid]]\nobservers = [\"mse\"]\nquantizers = [\"per_channel\"]\nbits = [3]\npasses = [[\"cle\"]]\n");
   const auto experiment = config::load_ptq_experiment((scratch_ / "e.toml").string());
   std::vector<std::string> names;
-  for (const auto& cell : experiment.cells) names.push_back(sim::describe(cell));
+  for (const auto& cell : experiment.cells) names.push_back(spec::describe(cell));
   EXPECT_THAT(names, ::testing::ElementsAre("minmax/per_channel W4A4", "minmax/per_channel W2A8",
                                             "mse/per_channel W3A3 +cle seed 0"));
   write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nwidths = [[4, 4, 4]]\n");
@@ -97,12 +98,12 @@ TEST_F(PtqTest, ResidualStreamWidthIsAGridAxisAndACellSetting) {
         "[[cells]]\nname = \"a\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nbits = 2\nresidual_bits = 4\n");
   const auto experiment = config::load_ptq_experiment((scratch_ / "e.toml").string());
   std::vector<std::string> names;
-  for (const auto& cell : experiment.cells) names.push_back(sim::describe(cell));
+  for (const auto& cell : experiment.cells) names.push_back(spec::describe(cell));
   EXPECT_THAT(names, ::testing::ElementsAre("a: minmax/per_channel W2A2 residual stream 4-bit", "minmax/per_channel W4A4",
                                             "minmax/per_channel W4A4 residual stream 8-bit"));
   // Off, the setting leaves the key as it was before it existed; on, it makes a different cell.
-  EXPECT_THAT(sim::cell_options_json(experiment.cells[1]), ::testing::Not(HasSubstr("residual")));
-  EXPECT_THAT(sim::cell_options_json(experiment.cells[2]), HasSubstr("\"residual_bits\":8"));
+  EXPECT_THAT(spec::cell_options_json(experiment.cells[1]), ::testing::Not(HasSubstr("residual")));
+  EXPECT_THAT(spec::cell_options_json(experiment.cells[2]), HasSubstr("\"residual_bits\":8"));
   write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [8]\nresidual_bits = [4]\n");
   expect_clean_failure(run_qx("run e.toml", scratch_),
                        "e.toml:19:17: residual_bits 4 is narrower than the activations' 8 bits");
@@ -172,6 +173,42 @@ TEST_F(PtqTest, BadDeviceOrMergeSourceFailsCleanly) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM cells"), 1);
 }
 
+// A sink that keeps what the runner tells it (run/cell_sink.h), one line per event.
+class RecordingSink : public run::CellSink {
+ public:
+  void begin(const run::RunStart& start) override { events.push_back(fmt::format("begin {}", start.cells)); }
+  void computed(const run::PlannedCell& planned, const store::CellResult& result, const std::string&) override {
+    events.push_back(fmt::format("computed {} {}", planned.index, result.error.empty() ? "finished" : "failed"));
+  }
+  void settled(const run::PlannedCell& planned, run::Settled how) override {
+    events.push_back(fmt::format("settled {} {}", planned.index, how == run::Settled::kEarlier ? "earlier" : "elsewhere"));
+  }
+  void end(const run::RunSummary& summary) override {
+    events.push_back(fmt::format("end: {} finished, {} failed, {} skipped", summary.finished, summary.failed,
+                                 summary.skipped));
+  }
+  std::vector<std::string> events;
+};
+
+// The serial runner schedules and its sinks report: a test's sink sees every cell in file order
+// between begin and end, and a rerun settles each one as finished earlier without computing it.
+TEST_F(PtqTest, TheRunnerTellsItsSinksEveryCellInOrder) {
+  write("[grid]\nobservers = [\"minmax\"]\nquantizers = [\"per_channel\"]\nbits = [8, 4]\n"
+        "[[cells]]\nname = \"fp32\"\nquantize = false\n");
+  PluginHost host(QX_PLUGIN_DIR);
+  const auto experiment = config::load_ptq_experiment((scratch_ / "e.toml").string());
+  RecordingSink first;
+  const auto summary = run::run_ptq_experiment(experiment, host, {}, {}, {&first});
+  EXPECT_EQ(first.events, (std::vector<std::string>{"begin 3", "computed 0 finished", "computed 1 finished",
+                                                     "computed 2 finished", "end: 3 finished, 0 failed, 0 skipped"}));
+  EXPECT_EQ(summary.finished, 3);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM cells WHERE status = 'finished'"), 3);
+  RecordingSink second;
+  run::run_ptq_experiment(experiment, host, {}, {}, {&second});
+  EXPECT_EQ(second.events, (std::vector<std::string>{"begin 3", "settled 0 earlier", "settled 1 earlier",
+                                                      "settled 2 earlier", "end: 0 finished, 0 failed, 3 skipped"}));
+}
+
 TEST_F(PtqTest, PackWritesRealLowBitFilesAndReadsThemBack) {
   const auto checkpoint = train::load_checkpoint(*shared_ / "model.pt");
   PluginHost host(QX_PLUGIN_DIR);
@@ -188,7 +225,7 @@ TEST_F(PtqTest, PackWritesRealLowBitFilesAndReadsThemBack) {
   auto model = host.create_model("resnet20", Options("model 'resnet20'"));
   train::load_model_state(*model, checkpoint.state_dict, "checkpoint");
   model->eval();
-  sim::CellSpec cell;
+  spec::CellSpec cell;
   cell.observer = cell.weight_observer = {"minmax", Options("observer 'minmax'")};
   cell.quantizer = {"per_channel", Options("quantizer 'per_channel'")};
   cell.weight_bits = cell.activation_bits = 4;

@@ -59,12 +59,15 @@ TEST(CellWire, RoundTripsEverythingTheDatabaseStores) {
   result.top1 = 91.25, result.top5 = 99.5, result.loss = 0.3125, result.images = 200;
   result.calib_seconds = 1.5, result.quantize_seconds = 0.25, result.eval_seconds = 2.0;
   result.passes.push_back({"cle", "1.0.0", "{\"iterations\":3}", 4.5, "{\"moved\":2}"});
-  sim::TensorRecord tensor;
+  store::TensorRow tensor;
   tensor.name = "layer1.0.conv1";
-  tensor.role = quant::TensorRole::kActivation;
+  tensor.role = "activation";
   tensor.bits = 4;
-  tensor.range = {torch::tensor(-1.5f), torch::tensor(2.5f)};
-  tensor.qparams = {torch::tensor({0.1f, 0.2f}), torch::tensor({3, 4}, torch::kInt32), 0, 15, 0};
+  tensor.range_min = {-1.5};
+  tensor.range_max = {2.5};
+  tensor.scale = {0.1, 0.2};
+  tensor.zero_point = {3, 4};
+  tensor.qmin = 0, tensor.qmax = 15, tensor.axis = 0;
   tensor.sqnr_db = 17.5;
   result.tensors.push_back(tensor);
   const auto decoded = run::decode_cell_result(run::encode_cell_result(7, result));
@@ -77,10 +80,12 @@ TEST(CellWire, RoundTripsEverythingTheDatabaseStores) {
   ASSERT_EQ(r.passes.size(), 1u);
   EXPECT_EQ(r.passes[0].report, "{\"moved\":2}");
   ASSERT_EQ(r.tensors.size(), 1u);
-  EXPECT_EQ(r.tensors[0].role, quant::TensorRole::kActivation);
-  EXPECT_TRUE(torch::equal(r.tensors[0].qparams.zero_point, tensor.qparams.zero_point));
-  EXPECT_TRUE(torch::equal(r.tensors[0].range.max, tensor.range.max));
-  EXPECT_EQ(r.tensors[0].qparams.qmax, 15);
+  EXPECT_EQ(r.tensors[0].role, "activation");
+  EXPECT_EQ(r.tensors[0].zero_point, tensor.zero_point);
+  EXPECT_EQ(r.tensors[0].scale, tensor.scale);
+  EXPECT_EQ(r.tensors[0].range_max, tensor.range_max);
+  EXPECT_EQ(r.tensors[0].qmax, 15);
+  EXPECT_EQ(r.tensors[0].sqnr_db, 17.5);
   EXPECT_THAT([] { run::decode_cell_result({'n', 'o', 'p', 'e'}); },
               ::testing::ThrowsMessage<Error>(HasSubstr("not a readable cell result")));
 }

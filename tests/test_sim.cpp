@@ -13,8 +13,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-sim::CellSpec cell(const std::string& observer, const std::string& quantizer, int weight_bits, int activation_bits) {
-  sim::CellSpec c;
+spec::CellSpec cell(const std::string& observer, const std::string& quantizer, int weight_bits, int activation_bits) {
+  spec::CellSpec c;
   c.observer = {observer, Options("observer '" + observer + "'")};
   c.weight_observer = {"minmax", Options("observer 'minmax'")};
   c.quantizer = {quantizer, Options("quantizer '" + quantizer + "'")};
@@ -43,7 +43,7 @@ class SimTest : public SeededTest {
 
 TEST_F(SimTest, DisabledQuantizationIsPlainEvaluation) {
   const auto plain = run();
-  sim::CellSpec fp32;
+  spec::CellSpec fp32;
   fp32.quantize = false;
   sim::QuantSim sim(*model_, host_, fp32);
   sim.calibrate({images_});
@@ -93,8 +93,8 @@ TEST_F(SimTest, WeightsAreQuantizedOnceOntoTheirGrid) {
 
 TEST_F(SimTest, OverridesReachWeightsAndTheActivationsFeedingThem) {
   auto c = cell("minmax", "per_channel", 4, 4);
-  c.overrides["conv1"] = sim::LayerBits{8, 8};
-  c.overrides["fc"] = sim::LayerBits{8, 6};
+  c.overrides["conv1"] = spec::LayerBits{8, 8};
+  c.overrides["fc"] = spec::LayerBits{8, 6};
   sim::QuantSim sim(*model_, host_, c);
   sim.calibrate({images_});
   sim.quantize_weights();
@@ -119,7 +119,7 @@ TEST_F(SimTest, NonFiniteCalibrationDataNamesThePoint) {
 
 TEST_F(SimTest, ValidationNamesUnknownLayersAndBadWidths) {
   auto c = cell("minmax", "asymmetric", 8, 8);
-  c.overrides["conv9"] = sim::LayerBits{8, 8};
+  c.overrides["conv9"] = spec::LayerBits{8, 8};
   EXPECT_THAT([&] { sim::validate_cell(c, *model_, "grid.toml"); },
               ::testing::ThrowsMessage<Error>(HasSubstr("override for unknown layer 'conv9'")));
   EXPECT_THAT([&] { sim::validate_cell(cell("minmax", "asymmetric", 1, 8), *model_, "grid.toml"); },
@@ -171,13 +171,13 @@ TEST_F(SimTest, AResidualStreamAtTheActivationWidthChangesNothing) {
 // Cell keys are JSON: every character a name or an option can hold is escaped as RFC 8259 asks,
 // and plain names read exactly as they always did (a rerun over a committed database skips).
 TEST(CellKey, IsJsonForAnyTextAndUnchangedForPlainNames) {
-  sim::PluginChoice choice{"minmax", Options("observer 'minmax'")};
+  spec::PluginChoice choice{"minmax", Options("observer 'minmax'")};
   choice.options.set("note", std::string("a \"b\"\\c\nd\te\x01"));
   choice.options.set("bins", std::int64_t{256});
-  EXPECT_EQ(sim::plugin_json(choice),
+  EXPECT_EQ(spec::plugin_json(choice),
             R"({"name":"minmax","options":{"bins":256,"note":"a \"b\"\\c\nd\te\u0001"}})");
   const auto plain = cell("mse", "per_channel", 4, 4);
-  EXPECT_EQ(sim::cell_key(plain, "{}").find('\\'), std::string::npos);
+  EXPECT_EQ(spec::cell_key(plain, "{}").find('\\'), std::string::npos);
 }
 
 }  // namespace

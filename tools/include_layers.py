@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""The include graph between the folders of framework/ (qx/<folder>/...), its cycles, and what
-each plugin includes.
+"""The include graph between the folders of framework/ (qx/<folder>/...), checked against the
+declared floors below, its cycles, and what each plugin includes.
 
-Usage: tools/include_layers.py [--check]
-Prints each folder with the folders its files include, then every cycle, then every plugin that
-includes more than its kind may. With --check, exits 1 on a cycle or such a plugin (CTest
-IncludeLayers). Headers and sources both count: a .cpp in framework/src/sim that includes
+Usage: tools/include_layers.py [--check] [--picture] [--root FRAMEWORK_DIR]
+--picture prints the floors as the block docs/architecture.md shows; --check also fails when
+that block differs from it, so the picture cannot drift from the tree.
+Prints each folder with its floor and the folders its files include, then every include that goes
+up or sideways (to a folder on the same or a higher floor), every cycle, and every plugin that
+includes more than its kind may. With --check, exits 1 on any of them (CTest IncludeLayers). Headers and sources both count: a .cpp in framework/src/sim that includes
 qx/store/... makes sim depend on store.
 
-A plugin may include the plugin boundary (qx/plugin/, which includes qx/core/ alone), qx/core/,
+A plugin may include the plugin boundary (qx/plugin/, which includes qx/core/ alone), qx/core/, qx/spec/,
 and its kind's interface: qx/quant/ for observers and quantizers, qx/nn/ for models, and for
 passes the simulation they act on (qx/passes/, qx/sim/, qx/quant/, qx/nn/), plus qx/data/ and
 qx/train/ for the passes that train.
@@ -19,6 +21,69 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "framework"
 INCLUDE = re.compile(r'^\s*#\s*include\s+"qx/([a-z_]+)/', re.M)
+
+
+# The floors of framework/, lowest first. A folder may include only folders on lower floors, so
+# the order is the architecture (docs/architecture.md draws it): plain data at the bottom, then
+# the quantization core, the engine rooms, and the schedulers and the command line on top. A new
+# folder must be given a floor here before it passes --check.
+FLOORS = [
+    ["core"],                                      # errors, options, text, the clock
+    ["spec"],                                      # cell identity and widths as plain data; canonical JSON
+    ["quant", "nn", "data", "store", "config"],    # observers and quantizers, models, CIFAR-10, the database, experiment files
+    ["sim", "eval", "report"],                     # the simulation, evaluation; the report (reads the store)
+    ["train"],                                     # training (records its epochs in the store)
+    ["passes"],                                    # passes over a simulated cell (some train)
+    ["plugin"],                                    # the host that loads plugins of every kind
+    ["deploy"],                                    # qx pack: a cell's model written as integers
+    ["run"],                                       # the schedulers: serial runner, MPI farm, sessions
+    ["cli"],                                       # the qx command
+]
+FLOOR_OF = {folder: level for level, folders in enumerate(FLOORS) for folder in folders}
+
+
+def floor_violations(edges: dict) -> list:
+    """Includes of a folder on the same or a higher floor, and folders with no declared floor."""
+    found = []
+    for source in sorted(edges):
+        if source not in FLOOR_OF:
+            found.append(f"qx/{source}/ has no floor in FLOORS")
+            continue
+        for target in sorted(edges[source]):
+            if target not in FLOOR_OF:
+                found.append(f"qx/{target}/ (included by qx/{source}/) has no floor in FLOORS")
+            elif FLOOR_OF[target] >= FLOOR_OF[source]:
+                found.append(f"qx/{source}/ (floor {FLOOR_OF[source]}) includes qx/{target}/ (floor {FLOOR_OF[target]})")
+    return found
+
+
+def picture(edges: dict) -> str:
+    """The floors, top down, each folder with what it includes."""
+    lines = []
+    for level in reversed(range(len(FLOORS))):
+        for i, folder in enumerate(FLOORS[level]):
+            below = ", ".join(sorted(edges.get(folder, ()))) or "-"
+            lines.append(f"{str(level) if i == 0 else '':>2} | {folder:7} -> {below}")
+        lines.append("---+" + "-" * 40)
+    return "\n".join(lines[:-1]) + "\n"
+
+
+PICTURE_BEGIN = "<!-- include_layers.py --picture: begin -->\n```\n"
+PICTURE_END = "```\n<!-- include_layers.py --picture: end -->"
+
+
+def picture_drift(edges: dict) -> list:
+    """docs/architecture.md's picture block, where that page exists, against the tree."""
+    page = ROOT.parent / "docs" / "architecture.md"
+    if not page.exists():
+        return []
+    text = page.read_text()
+    if PICTURE_BEGIN not in text or PICTURE_END not in text:
+        return ["docs/architecture.md has no include_layers.py --picture block"]
+    shown = text.split(PICTURE_BEGIN, 1)[1].split(PICTURE_END, 1)[0]
+    if shown != picture(edges):
+        return ["docs/architecture.md's floor picture differs from the tree: paste `tools/include_layers.py --picture`"]
+    return []
 
 
 def folder_of(path: pathlib.Path) -> str:
@@ -77,10 +142,10 @@ def cycles(edges: dict) -> list:
 
 PLUGINS = ROOT.parent / "plugins"
 ALLOWED = {
-    "observers": {"plugin", "core", "quant"},
-    "quantizers": {"plugin", "core", "quant"},
-    "models": {"plugin", "core", "nn"},
-    "passes": {"plugin", "core", "passes", "sim", "quant", "nn", "data", "train"},
+    "observers": {"plugin", "core", "spec", "quant"},
+    "quantizers": {"plugin", "core", "spec", "quant"},
+    "models": {"plugin", "core", "spec", "nn"},
+    "passes": {"plugin", "core", "spec", "passes", "sim", "quant", "nn", "data", "train"},
 }
 
 
@@ -100,9 +165,21 @@ def plugin_violations(edges: dict) -> list:
 
 
 def main() -> int:
+    global ROOT, PLUGINS
+    if "--root" in sys.argv:  # another tree laid out as this one (tests/tools/include_layers_test.sh)
+        ROOT = pathlib.Path(sys.argv[sys.argv.index("--root") + 1]).resolve()
+        PLUGINS = ROOT.parent / "plugins"
     edges = graph()
-    for folder in sorted(edges):
-        print(f"{folder:8} -> {', '.join(sorted(edges[folder])) or '-'}")
+    if "--picture" in sys.argv:
+        print(picture(edges), end="")
+        return 0
+    for folder in sorted(edges, key=lambda f: (FLOOR_OF.get(f, len(FLOORS)), f)):
+        print(f"{FLOOR_OF.get(folder, '?'):>2} {folder:8} -> {', '.join(sorted(edges[folder])) or '-'}")
+    upward = floor_violations(edges) + picture_drift(edges)
+    for violation in upward:
+        print("floor: " + violation)
+    if not upward:
+        print("every folder includes only folders on lower floors")
     found = cycles(edges)
     for component in found:
         print("cycle: " + " <-> ".join(component))
@@ -113,7 +190,7 @@ def main() -> int:
         print("plugin: " + violation)
     if not violations:
         print("every plugin includes only the boundary, qx/core/ and its kind's interface")
-    return 1 if ((found or violations) and "--check" in sys.argv) else 0
+    return 1 if ((upward or found or violations) and "--check" in sys.argv) else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 what=both
 if [[ ${1:-} == grid || ${1:-} == train || ${1:-} == both ]]; then what=$1; shift; fi
-kills=20 seed=1 data="$root/../shared/data/cifar-10-batches-bin" checkpoint="$root/checkpoints/resnet20.pt"
+kills=20 seed=1 data="" checkpoint="$root/checkpoints/resnet20.pt"
 qx="$root/build/qx"
 while (($#)); do
   case $1 in
@@ -25,6 +25,8 @@ while (($#)); do
     *) echo "kill_storm: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+# Without --data, the folder qx itself would use (--data, $QX_DATA_DIR, data/, ../shared/data).
+[ -n "$data" ] || data=$(cd "$root" && realpath "$("$qx" data where)")
 data=$(realpath "$data") checkpoint=$(realpath "$checkpoint")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

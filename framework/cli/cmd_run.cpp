@@ -7,7 +7,7 @@
 #include "qx/plugin/host.h"
 #include "qx/run/mpi_farm.h"
 #include "qx/run/ptq_runner.h"
-#include "qx/sim/cell.h"
+#include "qx/spec/cell.h"
 
 namespace qx::cli {
 
@@ -24,7 +24,7 @@ struct RunArgs {
 // The grid as the runner will plan it, one cell a line, without loading the model or the data:
 // what scripts/reproduce.sh counts before it starts a stage.
 void list_cells(const config::PtqExperiment& experiment) {
-  for (const auto& cell : experiment.cells) fmt::print("{}\n", sim::describe(cell));
+  for (const auto& cell : experiment.cells) fmt::print("{}\n", spec::describe(cell));
   fmt::print("{} cells\n", experiment.cells.size());
 }
 

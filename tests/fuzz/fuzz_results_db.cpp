@@ -32,8 +32,9 @@ void write_seeds(const fs::path& dir) {
     cell.key = "seed-cell";
     cell.top1 = 42;
     cell.images = 10;
-    qx::sim::TensorRecord tensor;
+    qx::store::TensorRow tensor;
     tensor.name = "conv";
+    tensor.role = "weight";
     tensor.bits = 4;
     cell.tensors.push_back(tensor);
     cell.passes.push_back({"bias_correction", "1.0.0", "{}", 0.5, ""});

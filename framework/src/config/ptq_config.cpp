@@ -6,7 +6,7 @@
 
 #include "qx/config/toml_reader.h"
 #include "qx/core/error.h"
-#include "qx/quant/qparams.h"
+#include "qx/spec/bits.h"
 
 namespace qx::config {
 
@@ -32,12 +32,12 @@ std::map<std::string, Options> plugin_options(TableReader& root, const std::stri
   return out;
 }
 
-sim::PluginChoice choose(const std::string& name, const std::map<std::string, Options>& options, const char* kind) {
+spec::PluginChoice choose(const std::string& name, const std::map<std::string, Options>& options, const char* kind) {
   auto it = options.find(name);
   return {name, it != options.end() ? it->second : Options(fmt::format("{} '{}'", kind, name))};
 }
 
-using OverrideSets = std::map<std::string, std::map<std::string, sim::LayerBits>>;
+using OverrideSets = std::map<std::string, std::map<std::string, spec::LayerBits>>;
 
 // Plugin options by plugin name, per kind.
 struct PluginTables {
@@ -46,7 +46,7 @@ struct PluginTables {
 
 // [overrides.<set>.<layer>] weight_bits / activation_bits.
 OverrideSets override_sets(TableReader& root) {
-  std::map<std::string, std::map<std::string, sim::LayerBits>> sets;
+  std::map<std::string, std::map<std::string, spec::LayerBits>> sets;
   auto section = root.section("overrides");
   for (const auto& set : section.keys()) {
     if (set == kNoOverrides) fail("{}: '{}' is reserved for 'no overrides'", section.where(), kNoOverrides);
@@ -54,8 +54,8 @@ OverrideSets override_sets(TableReader& root) {
     auto& bits = sets[set];
     for (const auto& layer : layers.keys()) {
       auto entry = layers.section(layer);
-      bits[layer].weight_bits = static_cast<int>(entry.get_int("weight_bits", 0, quant::kMinBits, quant::kMaxBits));
-      bits[layer].activation_bits = static_cast<int>(entry.get_int("activation_bits", 0, quant::kMinBits, quant::kMaxBits));
+      bits[layer].weight_bits = static_cast<int>(entry.get_int("weight_bits", 0, spec::kMinBits, spec::kMaxBits));
+      bits[layer].activation_bits = static_cast<int>(entry.get_int("activation_bits", 0, spec::kMinBits, spec::kMaxBits));
       entry.finish();
     }
     layers.finish();
@@ -64,9 +64,9 @@ OverrideSets override_sets(TableReader& root) {
   return sets;
 }
 
-const std::map<std::string, sim::LayerBits>& find_set(const OverrideSets& sets, const std::string& name,
+const std::map<std::string, spec::LayerBits>& find_set(const OverrideSets& sets, const std::string& name,
     const std::string& where) {
-  static const std::map<std::string, sim::LayerBits> none;
+  static const std::map<std::string, spec::LayerBits> none;
   if (name == kNoOverrides) return none;
   auto it = sets.find(name);
   if (it == sets.end()) fail("{}: unknown override set '{}' (define it as [overrides.{}])", where, name, name);
@@ -79,8 +79,8 @@ int bits_value(std::int64_t bits) { return static_cast<int>(bits); }
 // a stream stored narrower than the layers read it would quantize twice for nothing.
 int residual_bits(std::int64_t bits, int activation_bits, const std::string& where) {
   if (bits == 0) return 0;
-  if (bits < quant::kMinBits) {
-    fail("{}: residual_bits must be 0 (off) or {}..{}, got {}", where, quant::kMinBits, quant::kMaxBits, bits);
+  if (bits < spec::kMinBits) {
+    fail("{}: residual_bits must be 0 (off) or {}..{}, got {}", where, spec::kMinBits, spec::kMaxBits, bits);
   }
   if (bits < activation_bits) {
     fail("{}: residual_bits {} is narrower than the activations' {} bits", where, bits, activation_bits);
@@ -88,24 +88,24 @@ int residual_bits(std::int64_t bits, int activation_bits, const std::string& whe
   return bits_value(bits);
 }
 
-std::vector<sim::PluginChoice> choose_passes(const std::vector<std::string>& names,
+std::vector<spec::PluginChoice> choose_passes(const std::vector<std::string>& names,
                                              const std::map<std::string, Options>& options) {
-  std::vector<sim::PluginChoice> out;
+  std::vector<spec::PluginChoice> out;
   for (const auto& name : names) out.push_back(choose(name, options, "pass"));
   return out;
 }
 
 // One [grid] table: the cartesian product of its axes, appended to `cells`.
 void expand_grid(TableReader& grid, const PluginTables& plugins, const OverrideSets& overrides,
-                 std::vector<sim::CellSpec>& out) {
+                 std::vector<spec::CellSpec>& out) {
   const auto observers = grid.get_string_array("observers", std::nullopt);
   const auto quantizers = grid.get_string_array("quantizers", std::nullopt);
-  const auto weight_observers = grid.get_string_array("weight_observers", std::vector<std::string>{sim::kDefaultWeightObserver});
+  const auto weight_observers = grid.get_string_array("weight_observers", std::vector<std::string>{spec::kDefaultWeightObserver});
   const auto folds = grid.get_bool_array("fold_batch_norm", std::vector<bool>{true});
   const auto override_names = grid.get_string_array("overrides", std::vector<std::string>{kNoOverrides});
   const auto pass_lists = grid.get_string_lists("passes", std::vector<std::vector<std::string>>{{}});
   const auto seeds = grid.get_int_array("seeds", std::vector<std::int64_t>{0}, 0);
-  const auto residual_widths = grid.get_int_array("residual_bits", std::vector<std::int64_t>{0}, 0, quant::kMaxBits);
+  const auto residual_widths = grid.get_int_array("residual_bits", std::vector<std::int64_t>{0}, 0, spec::kMaxBits);
   const auto residual_where = grid.where_of("residual_bits");
   std::vector<std::pair<std::int64_t, std::int64_t>> widths;  // (weight, activation)
   const int ways = int{grid.has("bits")} + int{grid.has("widths")} +
@@ -114,17 +114,17 @@ void expand_grid(TableReader& grid, const PluginTables& plugins, const OverrideS
     fail("{}: give one of bits, widths, or weight_bits and activation_bits", grid.where());
   }
   if (grid.has("widths")) {
-    for (const auto& pair : grid.get_int_lists("widths", quant::kMinBits, quant::kMaxBits)) {
+    for (const auto& pair : grid.get_int_lists("widths", spec::kMinBits, spec::kMaxBits)) {
       if (pair.size() != 2) fail("{}: each of 'widths' is [weight_bits, activation_bits]", grid.where());
       widths.emplace_back(pair[0], pair[1]);
     }
   } else if (grid.has("bits")) {
-    for (auto bits : grid.get_int_array("bits", std::nullopt, quant::kMinBits, quant::kMaxBits)) {
+    for (auto bits : grid.get_int_array("bits", std::nullopt, spec::kMinBits, spec::kMaxBits)) {
       widths.emplace_back(bits, bits);
     }
   } else {
-    const auto weight_bits = grid.get_int_array("weight_bits", std::nullopt, quant::kMinBits, quant::kMaxBits);
-    const auto activation_bits = grid.get_int_array("activation_bits", std::nullopt, quant::kMinBits, quant::kMaxBits);
+    const auto weight_bits = grid.get_int_array("weight_bits", std::nullopt, spec::kMinBits, spec::kMaxBits);
+    const auto activation_bits = grid.get_int_array("activation_bits", std::nullopt, spec::kMinBits, spec::kMaxBits);
     for (auto w : weight_bits) {
       for (auto a : activation_bits) widths.emplace_back(w, a);
     }
@@ -133,28 +133,28 @@ void expand_grid(TableReader& grid, const PluginTables& plugins, const OverrideS
   for (const auto& name : override_names) find_set(overrides, name, grid.where());
 
   // The cartesian product, one axis at a time, the first axis outermost.
-  std::vector<sim::CellSpec> cells(1);
+  std::vector<spec::CellSpec> cells(1);
   auto expand = [&cells](const auto& values, const auto& apply) {
-    std::vector<sim::CellSpec> next;
+    std::vector<spec::CellSpec> next;
     for (const auto& cell : cells) {
       for (const auto& value : values) apply(next.emplace_back(cell), value);
     }
     cells = std::move(next);
   };
-  expand(observers, [&](sim::CellSpec& c, const std::string& v) { c.observer = choose(v, plugins.observers, "observer"); });
-  expand(quantizers, [&](sim::CellSpec& c, const std::string& v) { c.quantizer = choose(v, plugins.quantizers, "quantizer"); });
-  expand(widths, [](sim::CellSpec& c, const std::pair<std::int64_t, std::int64_t>& v) {
+  expand(observers, [&](spec::CellSpec& c, const std::string& v) { c.observer = choose(v, plugins.observers, "observer"); });
+  expand(quantizers, [&](spec::CellSpec& c, const std::string& v) { c.quantizer = choose(v, plugins.quantizers, "quantizer"); });
+  expand(widths, [](spec::CellSpec& c, const std::pair<std::int64_t, std::int64_t>& v) {
     c.weight_bits = bits_value(v.first);
     c.activation_bits = bits_value(v.second);
   });
   expand(weight_observers,
-         [&](sim::CellSpec& c, const std::string& v) { c.weight_observer = choose(v, plugins.observers, "observer"); });
-  expand(folds, [](sim::CellSpec& c, bool v) { c.fold_batch_norm = v; });
-  expand(residual_widths, [&](sim::CellSpec& c, std::int64_t v) {
+         [&](spec::CellSpec& c, const std::string& v) { c.weight_observer = choose(v, plugins.observers, "observer"); });
+  expand(folds, [](spec::CellSpec& c, bool v) { c.fold_batch_norm = v; });
+  expand(residual_widths, [&](spec::CellSpec& c, std::int64_t v) {
     c.residual_bits = residual_bits(v, c.activation_bits, residual_where);
   });
-  expand(override_names, [&](sim::CellSpec& c, const std::string& v) { c.overrides = find_set(overrides, v, grid.where()); });
-  expand(pass_lists, [&](sim::CellSpec& c, const std::vector<std::string>& v) { c.passes = choose_passes(v, plugins.passes); });
+  expand(override_names, [&](spec::CellSpec& c, const std::string& v) { c.overrides = find_set(overrides, v, grid.where()); });
+  expand(pass_lists, [&](spec::CellSpec& c, const std::vector<std::string>& v) { c.passes = choose_passes(v, plugins.passes); });
   // A seed only matters to passes: a cell without any runs once, with seed 0.
   for (auto& cell : cells) {
     for (std::size_t i = 0; i < (cell.passes.empty() ? 1 : seeds.size()); ++i) {
@@ -214,17 +214,17 @@ PtqExperiment load_ptq_experiment_text(std::string text, const std::string& path
   const auto overrides = override_sets(root);
 
   for (auto& entry : root.table_array("cells")) {
-    sim::CellSpec cell;
+    spec::CellSpec cell;
     cell.label = entry.get_string("name", std::nullopt);
     cell.quantize = entry.get_bool("quantize", true);
     if (cell.quantize) {
       cell.observer = choose(entry.get_string("observer", std::nullopt), plugins.observers, "observer");
-      cell.weight_observer = choose(entry.get_string("weight_observer", sim::kDefaultWeightObserver), plugins.observers, "observer");
+      cell.weight_observer = choose(entry.get_string("weight_observer", spec::kDefaultWeightObserver), plugins.observers, "observer");
       cell.quantizer = choose(entry.get_string("quantizer", std::nullopt), plugins.quantizers, "quantizer");
       if (entry.has("bits") && (entry.has("weight_bits") || entry.has("activation_bits"))) {
         fail("{}: give either bits or weight_bits and activation_bits", entry.where());
       }
-      using quant::kMaxBits, quant::kMinBits;
+      using spec::kMaxBits, spec::kMinBits;
       const auto bits = entry.has("bits") ? entry.get_int("bits", std::nullopt, kMinBits, kMaxBits) : 0;
       cell.weight_bits = bits_value(bits ? bits : entry.get_int("weight_bits", std::nullopt, kMinBits, kMaxBits));
       cell.activation_bits = bits_value(bits ? bits : entry.get_int("activation_bits", std::nullopt, kMinBits, kMaxBits));
@@ -242,7 +242,7 @@ PtqExperiment load_ptq_experiment_text(std::string text, const std::string& path
       }
       own.finish();
       cell.seed = entry.get_int("seed", 0, 0);
-      cell.residual_bits = residual_bits(entry.get_int("residual_bits", 0, 0, quant::kMaxBits), cell.activation_bits,
+      cell.residual_bits = residual_bits(entry.get_int("residual_bits", 0, 0, spec::kMaxBits), cell.activation_bits,
                                          entry.where_of("residual_bits"));
     }
     entry.finish();

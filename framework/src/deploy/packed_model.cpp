@@ -79,9 +79,9 @@ PackResult pack_model(const train::Checkpoint& checkpoint, const PluginHost& hos
   if (bits == 32) {
     fold_batch_norms(*model);
   } else {
-    sim::CellSpec cell;
+    spec::CellSpec cell;
     // Weights only: the default weight statistics, which see each weight whole.
-    const std::string observer = sim::kDefaultWeightObserver;
+    const std::string observer = spec::kDefaultWeightObserver;
     cell.observer = cell.weight_observer = {observer, Options("observer '" + observer + "'")};
     cell.quantizer = {quantizer, Options("quantizer '" + quantizer + "'")};
     cell.weight_bits = cell.activation_bits = bits;

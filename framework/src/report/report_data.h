@@ -29,6 +29,11 @@ struct Study {
   std::vector<ComparisonSource> comparison;
   std::vector<std::string> throughput;  // experiments in performance.md's grid-throughput table
   std::string first_layer, last_layer;
+  std::string model;     // the network, for the training figure's title: "ResNet20"
+  std::string workload;  // what was quantized, for figure titles: "ResNet20 on CIFAR-10"
+  std::string test_set = "the test set";  // what the test images are, for page headers
+  std::vector<int> findings_widths;       // the findings table's columns, W{b}A{b}
+  std::string summary_histogram;          // the weight layer whose histogram the summary shows
   double chance = 0;  // top-1 of a guess ([study] chance; 0: not declared), for labels near it
   // The plugins the sections' comparisons stand on ([study.plugins]).
   std::string naive_observer;         // plain min/max statistics, the baseline of every other

@@ -14,8 +14,6 @@ namespace qx::report {
 
 namespace {
 
-const std::vector<int> kWidths = {8, 4, 2};
-
 const CellRow* grid(const ReportData& data, const std::string& observer, const std::string& quantizer, int bits,
                     bool folded = true) {
   for (const auto& c : data.cells) {
@@ -55,7 +53,7 @@ std::string findings_markdown(const ReportData& data) {
   const auto& s = data.study;
   if (!fp32 || !grid(data, s.naive_observer, s.per_channel_quantizer, 4)) return "No PTQ grid on this checkpoint in the database.\n";
   MarkdownTable table{{"cause", "measured as (top-1 %, change in points)"}, {false, false}, {}};
-  for (int bits : kWidths) {
+  for (int bits : s.findings_widths) {
     table.header.push_back(fmt::format("W{0}A{0}", bits));
     table.numeric.push_back(true);
   }
@@ -63,7 +61,7 @@ std::string findings_markdown(const ReportData& data) {
   auto add = [&](const std::string& cause, const std::string& how, const Row& value) {
     std::vector<std::string> row{cause, how};
     bool measured = false;
-    for (int bits : kWidths) {
+    for (int bits : s.findings_widths) {
       row.push_back(value(bits));
       measured = measured || row.back() != "–";
     }

@@ -167,6 +167,13 @@ Glance load_glance(const std::string& path) {
   glance.study.first_layer = study.get_string("first_layer", "");
   glance.study.last_layer = study.get_string("last_layer", "");
   glance.study.chance = study.get_double("chance", 0.0, 0.0, 100.0);
+  glance.study.model = study.get_string("model", "");
+  glance.study.workload = study.get_string("workload", "");
+  glance.study.test_set = study.get_string("test_set", glance.study.test_set);
+  for (const auto bits : study.get_int_array("findings_widths", std::vector<std::int64_t>{}, 2, 16)) {
+    glance.study.findings_widths.push_back(static_cast<int>(bits));
+  }
+  glance.study.summary_histogram = study.get_string("summary_histogram", "");
   auto plugins = study.section("plugins");
   glance.study.naive_observer = plugins.get_string("naive_observer", "");
   glance.study.clipping_observer = plugins.get_string("clipping_observer", "");
@@ -321,7 +328,9 @@ bool write_glance_plot(const ReportData& data, const Glance& glance, const std::
   }
   std::string body = blocks + "set xlabel 'bits (weights = activations)'\nset ylabel 'test top-1 (%)'\n"
                               "set logscale x 2\nset xrange [20:1.7]\nset xtics (16, 8, 4, 3, 2)\nset yrange [0:100]\n"
-                              "set key bottom left\nset grid\nset title 'ResNet20 on CIFAR-10: top-1 against bit width'\n";
+                              "set key bottom left\nset grid\n" +
+                     fmt::format("set title '{}top-1 against bit width'\n",
+                                 data.study.workload.empty() ? "" : data.study.workload + ": ");
   if (baseline) body += fmt::format("fp32 = {:.2f}\n", *baseline);
   plot += baseline ? "fp32 with lines dt 2 lc rgb 'black' title 'fp32'\n" : "\n";
   render(gnuplot, body + plot, out_dir / glance.figure);

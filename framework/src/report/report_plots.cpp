@@ -68,8 +68,9 @@ bool plot_training(const ReportData& data, const fs::path& svg, const std::strin
   }
   const std::string body = block("epochs", rows) +
                            "set xlabel 'epoch'\nset ylabel 'top-1 (%)'\nset y2label 'learning rate'\nset y2tics\n"
-                           "set ytics nomirror\nset yrange [40:100]\nset key bottom right\nset grid\n"
-                           "set title 'Training ResNet20 (qx train, final epoch reported)'\n"
+                           "set ytics nomirror\nset yrange [40:100]\nset key bottom right\nset grid\n" +
+                           fmt::format("set title 'Training {}(qx train, final epoch reported)'\n",
+                                       data.study.model.empty() ? "" : data.study.model + " ") +
                            "plot $epochs using 1:2 with lines lw 2 title 'train top-1', "
                            "$epochs using 1:3 with lines lw 2 title 'test top-1', "
                            "$epochs using 1:4 axes x1y2 with lines dt 2 title 'learning rate'\n";

@@ -8,15 +8,13 @@ namespace qx::run {
 
 namespace {
 
-constexpr std::int64_t kWireVersion = 1;
+constexpr std::int64_t kWireVersion = 2;  // 2: tensors as plain numbers (store::TensorRow)
 using Dict = c10::impl::GenericDict;
 
 Dict new_dict() { return Dict(c10::StringType::get(), c10::AnyType::get()); }
 
-c10::IValue tensor_or_none(const torch::Tensor& tensor) {
-  return tensor.defined() ? c10::IValue(tensor.detach().to(torch::kCPU)) : c10::IValue();
-}
-torch::Tensor tensor_from(const c10::IValue& value) { return value.isNone() ? torch::Tensor() : value.toTensor(); }
+c10::IValue numbers(const std::vector<double>& values) { return c10::IValue(c10::List<double>(values)); }
+std::vector<double> numbers_from(const c10::IValue& value) { return value.toDoubleList().vec(); }
 
 c10::IValue field(const Dict& dict, const char* key) {
   const auto it = dict.find(key);
@@ -24,34 +22,34 @@ c10::IValue field(const Dict& dict, const char* key) {
   return it->value();
 }
 
-Dict encode_tensor(const sim::TensorRecord& t) {
+Dict encode_tensor(const store::TensorRow& t) {
   auto d = new_dict();
   d.insert("name", t.name);
-  d.insert("role", static_cast<std::int64_t>(t.role));
-  d.insert("bits", static_cast<std::int64_t>(t.bits));
-  d.insert("range_min", tensor_or_none(t.range.min));
-  d.insert("range_max", tensor_or_none(t.range.max));
-  d.insert("scale", tensor_or_none(t.qparams.scale));
-  d.insert("zero_point", tensor_or_none(t.qparams.zero_point));
-  d.insert("qmin", t.qparams.qmin);
-  d.insert("qmax", t.qparams.qmax);
-  d.insert("axis", t.qparams.axis);
+  d.insert("role", t.role);
+  d.insert("bits", t.bits);
+  d.insert("range_min", numbers(t.range_min));
+  d.insert("range_max", numbers(t.range_max));
+  d.insert("scale", numbers(t.scale));
+  d.insert("zero_point", numbers(t.zero_point));
+  d.insert("qmin", t.qmin);
+  d.insert("qmax", t.qmax);
+  d.insert("axis", t.axis);
   d.insert("sqnr_db", t.sqnr_db);
   return d;
 }
 
-sim::TensorRecord decode_tensor(const Dict& d) {
-  sim::TensorRecord t;
+store::TensorRow decode_tensor(const Dict& d) {
+  store::TensorRow t;
   t.name = field(d, "name").toStringRef();
-  t.role = static_cast<quant::TensorRole>(field(d, "role").toInt());
-  t.bits = static_cast<int>(field(d, "bits").toInt());
-  t.range.min = tensor_from(field(d, "range_min"));
-  t.range.max = tensor_from(field(d, "range_max"));
-  t.qparams.scale = tensor_from(field(d, "scale"));
-  t.qparams.zero_point = tensor_from(field(d, "zero_point"));
-  t.qparams.qmin = field(d, "qmin").toInt();
-  t.qparams.qmax = field(d, "qmax").toInt();
-  t.qparams.axis = field(d, "axis").toInt();
+  t.role = field(d, "role").toStringRef();
+  t.bits = field(d, "bits").toInt();
+  t.range_min = numbers_from(field(d, "range_min"));
+  t.range_max = numbers_from(field(d, "range_max"));
+  t.scale = numbers_from(field(d, "scale"));
+  t.zero_point = numbers_from(field(d, "zero_point"));
+  t.qmin = field(d, "qmin").toInt();
+  t.qmax = field(d, "qmax").toInt();
+  t.axis = field(d, "axis").toInt();
   t.sqnr_db = field(d, "sqnr_db").toDouble();
   return t;
 }

@@ -14,6 +14,7 @@
 #include "qx/run/tensor_histograms.h"
 #include "qx/passes/runner.h"
 #include "qx/sim/quant_sim.h"
+#include "qx/spec/json.h"
 #include "qx/train/trainer.h"
 
 namespace qx::run {
@@ -68,7 +69,7 @@ std::vector<torch::Tensor> calibration_batches(const data::Dataset& train_set, c
 void validate(const config::PtqExperiment& experiment, const PluginHost& host, QuantizableModel& model) {
   std::set<std::string> checked;
   for (const auto& cell : experiment.cells) {
-    const auto where = fmt::format("{}: cell {}", experiment.source_path, sim::describe(cell));
+    const auto where = fmt::format("{}: cell {}", experiment.source_path, spec::describe(cell));
     sim::validate_cell(cell, model, where);
     if (!cell.quantize) continue;
     auto quantizer = host.create_quantizer(cell.quantizer.name, cell.quantizer.options);
@@ -97,7 +98,30 @@ void validate(const config::PtqExperiment& experiment, const PluginHost& host, Q
 }
 
 // "minmax@1.0.0 minmax@1.0.0 per_channel@1.0.0 cle@1.0.0": what computed the cell.
-std::string plugin_versions(const sim::CellSpec& cell, const PluginHost& host) {
+std::vector<double> numbers(const torch::Tensor& values) {
+  if (!values.defined()) return {};
+  const auto flat = values.detach().to(torch::kCPU, torch::kFloat64).reshape({-1}).contiguous();
+  return {flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel()};
+}
+
+// The simulation's record in the store's plain numbers.
+store::TensorRow tensor_row(const sim::TensorRecord& record) {
+  store::TensorRow row;
+  row.name = record.name;
+  row.role = quant::role_name(record.role);
+  row.bits = record.bits;
+  row.axis = record.qparams.axis;
+  row.qmin = record.qparams.qmin;
+  row.qmax = record.qparams.qmax;
+  row.scale = numbers(record.qparams.scale);
+  row.zero_point = numbers(record.qparams.zero_point);
+  row.range_min = numbers(record.range.min);
+  row.range_max = numbers(record.range.max);
+  row.sqnr_db = record.sqnr_db;
+  return row;
+}
+
+std::string plugin_versions(const spec::CellSpec& cell, const PluginHost& host) {
   auto text = fmt::format("{}@{} {}@{} {}@{}", cell.observer.name, host.plugin_version("observer", cell.observer.name),
                           cell.weight_observer.name, host.plugin_version("observer", cell.weight_observer.name),
                           cell.quantizer.name, host.plugin_version("quantizer", cell.quantizer.name));
@@ -105,7 +129,7 @@ std::string plugin_versions(const sim::CellSpec& cell, const PluginHost& host) {
   return text;
 }
 
-store::CellResult run_cell(const sim::CellSpec& cell, QuantizableModel& model,
+store::CellResult run_cell(const spec::CellSpec& cell, QuantizableModel& model,
                            const std::map<std::string, torch::Tensor>& float_state, const PluginHost& host,
                            const std::vector<torch::Tensor>& calibration, const data::Dataset& train_set,
                            const data::Dataset& test_set,
@@ -117,12 +141,12 @@ store::CellResult run_cell(const sim::CellSpec& cell, QuantizableModel& model,
   model.eval();
   sim::QuantSim sim(model, host, cell);
   auto passes_run = passes::run_passes(sim, host, passes::PassStage::kFloatModel, calibration, &train_set);
-  sim::CellSpec statistics;  // what the activation statistics depend on
+  spec::CellSpec statistics;  // what the activation statistics depend on
   statistics.observer = cell.observer;
   statistics.fold_batch_norm = cell.fold_batch_norm;
   statistics.residual_bits = cell.residual_bits;  // it decides which points are observed
   for (const auto& run : passes_run) statistics.passes.push_back(run.pass);
-  const auto key = sim::cell_key(statistics, "{}");
+  const auto key = spec::cell_key(statistics, "{}");
   auto start = Clock::now();
   if (cell.quantize && key == cache.key) {
     sim.adopt_calibration(cache.observers);
@@ -141,7 +165,7 @@ store::CellResult run_cell(const sim::CellSpec& cell, QuantizableModel& model,
   }
   for (const auto& run : passes_run) {
     result.passes.push_back(
-        {run.pass.name, host.plugin_version("pass", run.pass.name), sim::plugin_json(run.pass), run.seconds, run.report});
+        {run.pass.name, host.plugin_version("pass", run.pass.name), spec::plugin_json(run.pass), run.seconds, run.report});
   }
   const auto eval = eval::evaluate(model, test_set, evaluation.batch_size, device);
   result.top1 = eval.top1;
@@ -149,7 +173,7 @@ store::CellResult run_cell(const sim::CellSpec& cell, QuantizableModel& model,
   result.loss = eval.loss;
   result.images = eval.images;
   result.eval_seconds = eval.seconds;
-  result.tensors = sim.records();
+  for (const auto& record : sim.records()) result.tensors.push_back(tensor_row(record));
   if (!std::isfinite(result.loss)) fail("evaluation loss is {}", result.loss);
   return result;
 }
@@ -178,18 +202,24 @@ ExperimentSession::ExperimentSession(const config::PtqExperiment& experiment, co
     test_set_ = {test_set_.images.slice(0, 0, n), test_set_.labels.slice(0, 0, n)};
   }
   calibration_ = calibration_batches(train_set_, experiment.calibration, device_);
-  const auto context = fmt::format(
-      "{{\"calibration\":{{\"batch_size\":{},\"batches\":{},\"seed\":{}}},\"checkpoint\":{{\"epoch\":{},"
-      "\"run\":\"{}\"}},\"test_images\":{}}}",
-      experiment.calibration.batch_size, experiment.calibration.batches, experiment.calibration.seed,
-      checkpoint_.epoch, checkpoint_.run_uid, test_set_.size());
+  // What every cell of this run shares and its numbers depend on. Quantized cells add the
+  // versions of the plugins they use: a new plugin version may compute differently.
+  const auto context =
+      spec::JsonObject()
+          .set("calibration", spec::JsonObject()
+                                  .set("batch_size", experiment.calibration.batch_size)
+                                  .set("batches", experiment.calibration.batches)
+                                  .set("seed", experiment.calibration.seed))
+          .set("checkpoint", spec::JsonObject().set("epoch", checkpoint_.epoch).set("run", checkpoint_.run_uid))
+          .set("test_images", test_set_.size())
+          .str();
   for (std::size_t i = 0; i < experiment.cells.size(); ++i) {
     const auto& cell = experiment.cells[i];
-    // A new plugin version may compute differently, so it makes a new cell.
-    const auto key = sim::cell_key(cell, cell.quantize ? fmt::format("{{\"plugins\":\"{}\",\"run\":{}}}",
-                                                                     plugin_versions(cell, host), context)
-                                                       : context);
-    plan_.push_back({i, key, sim::describe(cell)});
+    const auto key = spec::cell_key(
+        cell, cell.quantize
+                  ? spec::JsonObject().set("plugins", plugin_versions(cell, host)).set_json("run", context).str()
+                  : context);
+    plan_.push_back({i, key, spec::describe(cell)});
   }
 }
 

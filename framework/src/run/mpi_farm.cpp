@@ -19,8 +19,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "qx/run/cell_sink.h"
 #include "qx/run/cell_wire.h"
-#include "qx/sim/cell.h"
+#include "qx/spec/cell.h"
 #include "qx/store/results_db.h"
 #endif
 
@@ -105,7 +106,7 @@ std::deque<std::size_t> longest_first(const std::vector<std::size_t>& pending, c
   std::vector<std::pair<double, std::size_t>> ranked;
   for (const auto index : pending) {
     const auto& cell = experiment.cells[index];
-    const auto recorded = results.recorded_seconds(sim::cell_options_json(cell));
+    const auto recorded = results.recorded_seconds(spec::cell_options_json(cell));
     ranked.emplace_back(recorded ? *recorded : kPriorCellSeconds + kPriorPassSeconds * cell.passes.size(), index);
   }
   std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
@@ -116,51 +117,49 @@ std::deque<std::size_t> longest_first(const std::vector<std::size_t>& pending, c
 
 RunSummary coordinate(const config::PtqExperiment& experiment, ExperimentSession& session, int ranks) {
   const auto start = Clock::now();
+  const auto& plan = session.plan();
   std::vector<const PlannedCell*> every_cell;
-  for (const auto& planned : session.plan()) every_cell.push_back(&planned);
+  for (const auto& planned : plan) every_cell.push_back(&planned);
+  SummarySink tally;
+  ConsoleSink console;
+  const auto finish = [&](SinkList& all, double write_seconds) {
+    auto summary = tally.summary();
+    summary.seconds = seconds_since(start);
+    summary.write_seconds = write_seconds;
+    all.end(summary);
+    return summary;
+  };
   if (nothing_to_write(session, every_cell)) {
     for (int rank = 1; rank < ranks; ++rank) send_stop(rank);
-    RunSummary summary;
-    summary.cells = summary.skipped = static_cast<std::int64_t>(every_cell.size());
-    spdlog::info("{} cells over {} ranks: 0 to compute, {} finished earlier", summary.cells, ranks, summary.skipped);
-    summary.seconds = seconds_since(start);
-    return summary;
+    spdlog::info("{} cells over {} ranks: 0 to compute, {} finished earlier", plan.size(), ranks, plan.size());
+    SinkList all({&tally, &console});
+    all.begin({plan.size(), ranks});
+    for (const auto* planned : every_cell) all.settled(*planned, Settled::kEarlier);
+    return finish(all, 0);
   }
   store::ResultsDb results(session.database_path());
   auto experiment_record = session.experiment_record();
   experiment_record.ranks = ranks;
-  const auto experiment_id = results.open_experiment(experiment_record);
-  if (auto histograms = session.histograms()) results.record_histograms(*histograms);
+  DatabaseSink database(results, std::move(experiment_record), session.histograms());
+  SinkList all({&tally, &database, &console});
+  all.begin({plan.size(), ranks});
 
-  RunSummary summary;
-  summary.cells = static_cast<std::int64_t>(session.plan().size());
   std::vector<std::size_t> pending;
-  for (const auto& planned : session.plan()) {
+  for (const auto& planned : plan) {
     if (results.has_finished_cell(planned.key)) {
-      ++summary.skipped;
+      all.settled(planned, Settled::kEarlier);
     } else {
       pending.push_back(planned.index);
     }
   }
   auto queue = longest_first(pending, experiment, results);
-  spdlog::info("{} cells over {} ranks: {} to compute, {} finished earlier", summary.cells, ranks, queue.size(),
-               summary.skipped);
+  spdlog::info("{} cells over {} ranks: {} to compute, {} finished earlier", plan.size(), ranks, queue.size(),
+               plan.size() - queue.size());
 
-  std::size_t done = 0;
+  // Results come back without their cell (the wire carries numbers only); it is the file's.
   const auto record = [&](std::size_t index, store::CellResult result, int rank) {
     result.cell = experiment.cells[index];
-    const auto write_start = Clock::now();
-    results.record_cell(experiment_id, result);
-    summary.write_seconds += seconds_since(write_start);
-    const auto progress = fmt::format("[{}/{}] {} (rank {})", ++done, pending.size(), session.plan()[index].description, rank);
-    if (!result.error.empty()) {
-      ++summary.failed;
-      if (summary.first_error.empty()) summary.first_error = session.plan()[index].description + ": " + result.error;
-      spdlog::error("{}: failed: {}", progress, result.error);
-    } else {
-      ++summary.finished;
-      spdlog::info("{}: top-1 {:.2f}%", progress, result.top1);
-    }
+    all.computed(plan[index], result, fmt::format("rank {}", rank));
   };
 
   std::vector<bool> busy(static_cast<std::size_t>(ranks), false);
@@ -212,14 +211,7 @@ RunSummary coordinate(const config::PtqExperiment& experiment, ExperimentSession
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
-  summary.seconds = seconds_since(start);
-  results.finish_experiment(experiment_id, summary.failed ? "failed" : "finished", summary.first_error,
-                            {static_cast<std::int64_t>(done), summary.write_seconds});
-  if (done > 0) {
-    spdlog::info("rank 0 wrote {} cells in {:.3f} s ({:.1f} ms per cell)", done, summary.write_seconds,
-                 1000 * summary.write_seconds / static_cast<double>(done));
-  }
-  return summary;
+  return finish(all, database.writes().seconds);
 }
 
 }  // namespace

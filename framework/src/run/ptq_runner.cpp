@@ -14,12 +14,6 @@
 
 namespace qx::run {
 
-namespace {
-
-
-
-}  // namespace
-
 Shard parse_shard(const std::string& text) {
   const auto slash = text.find('/');
   Shard shard;
@@ -73,78 +67,63 @@ bool nothing_to_write(const ExperimentSession& session, const std::vector<const 
 }
 
 RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const PluginHost& host,
-                              const RunOverrides& overrides, const Shard& shard) {
+                              const RunOverrides& overrides, const Shard& shard,
+                              const std::vector<CellSink*>& extra_sinks) {
   const auto run_start = Clock::now();
   ExperimentSession session(experiment, host, overrides);
-  RunSummary summary;
-  const auto& plan = session.plan();
-  summary.cells = static_cast<std::int64_t>(plan.size());
   std::vector<const PlannedCell*> mine;
-  for (const auto& planned : plan) {
+  std::int64_t other_shards = 0;
+  for (const auto& planned : session.plan()) {
     if (shard.owns(planned.index)) {
       mine.push_back(&planned);
     } else {
-      ++summary.other_shards;
+      ++other_shards;
     }
   }
-  if (nothing_to_write(session, mine)) {
-    for (std::size_t i = 0; i < mine.size(); ++i) {
-      spdlog::info("[{}/{}] {}: finished earlier, skipped", i + 1, mine.size(), mine[i]->description);
-    }
-    summary.skipped = static_cast<std::int64_t>(mine.size());
+  SummarySink tally;
+  ConsoleSink console;
+  std::vector<CellSink*> sinks{&tally, &console};
+  sinks.insert(sinks.end(), extra_sinks.begin(), extra_sinks.end());
+  const auto finish = [&](SinkList& all, double write_seconds) {
+    auto summary = tally.summary();
+    summary.cells = static_cast<std::int64_t>(session.plan().size());
+    summary.other_shards = other_shards;
     summary.seconds = seconds_since(run_start);
+    summary.write_seconds = write_seconds;
+    all.end(summary);
     return summary;
+  };
+
+  // Nothing to write: the database is not even opened for writing, so it stays byte for byte.
+  if (nothing_to_write(session, mine)) {
+    SinkList all(sinks);
+    all.begin({mine.size(), 1});
+    for (const auto* planned : mine) all.settled(*planned, Settled::kEarlier);
+    return finish(all, 0);
   }
 
   store::ResultsDb results(session.database_path());
   auto record = session.experiment_record();
   if (shard.count > 1) record.shard = fmt::format("{}/{}", shard.index, shard.count);
-  const auto experiment_id = results.open_experiment(record);
-  if (auto histograms = session.histograms()) results.record_histograms(*histograms);
+  DatabaseSink database(results, std::move(record), session.histograms());
+  sinks.insert(sinks.begin() + 1, &database);  // written before it is printed
+  SinkList all(sinks);
+  all.begin({mine.size(), 1});
   const auto owner = store::ResultsDb::claim_owner();
   ClaimsGuard claims(results, owner);
-  double computed_seconds = 0;
-  std::int64_t computed = 0;
-  store::WriteCost writes;
-  std::size_t settled = 0;  // finished here, earlier or by another process
-  const auto compute = [&](const PlannedCell& planned, const std::string& progress) {
-    const auto cell_start = Clock::now();
-    const auto result = session.compute(planned.index);
-    const auto write_start = Clock::now();
-    results.record_cell(experiment_id, result);
-    writes.seconds += seconds_since(write_start);
-    ++writes.cells;
-    computed_seconds += seconds_since(cell_start);
-    ++computed;
-    const auto remaining =
-        static_cast<double>(mine.size() - settled) * computed_seconds / static_cast<double>(computed);
-    if (!result.error.empty()) {
-      ++summary.failed;
-      if (summary.first_error.empty()) summary.first_error = planned.description + ": " + result.error;
-      spdlog::error("{}: failed: {}", progress, result.error);
-    } else {
-      ++summary.finished;
-      spdlog::info("{}: top-1 {:.2f}%  (calibration {:.1f} s, evaluation {:.1f} s)  ~{:.0f} s left", progress,
-                   result.top1, result.calib_seconds, result.eval_seconds, remaining);
-    }
-  };
 
   // Settles a cell if it can be settled now: finished (earlier, or meanwhile by another process),
   // or claimed by this process and computed. False while another live process holds it.
   const auto settle = [&](const PlannedCell& planned, bool first_pass) {
-    const auto progress = fmt::format("[{}/{}] {}", settled + 1, mine.size(), planned.description);
     if (results.has_finished_cell(planned.key)) {
-      ++settled;
-      ++(first_pass ? summary.skipped : summary.by_others);
-      spdlog::info("{}: {}", progress, first_pass ? "finished earlier, skipped" : "finished by another process");
+      all.settled(planned, first_pass ? Settled::kEarlier : Settled::kByAnotherProcess);
       return true;
     }
     if (!results.claim_cell(planned.key, owner)) {
-      if (first_pass) spdlog::info("{}: being computed by {}, later", progress, results.claim_holder(planned.key));
+      if (first_pass) all.held_elsewhere(planned, results.claim_holder(planned.key));
       return false;
     }
-    ++settled;
-    compute(planned, progress);
+    all.computed(planned, session.compute(planned.index), "");
     return true;
   };
   // Every cell nobody else holds, in order; then the ones other processes hold, until each is
@@ -160,10 +139,7 @@ RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const Plu
                          held_elsewhere.end());
     if (!held_elsewhere.empty()) std::this_thread::sleep_for(kPoll);
   }
-  summary.seconds = seconds_since(run_start);
-  summary.write_seconds = writes.seconds;
-  results.finish_experiment(experiment_id, summary.failed ? "failed" : "finished", summary.first_error, writes);
-  return summary;
+  return finish(all, database.writes().seconds);
 }
 
 }  // namespace qx::run

@@ -71,7 +71,7 @@ void restore(torch::nn::Module& model, const std::map<std::string, torch::Tensor
 
 }  // namespace
 
-QuantSim::QuantSim(QuantizableModel& model, const quant::ObserverQuantizerSource& provider, CellSpec cell)
+QuantSim::QuantSim(QuantizableModel& model, const quant::ObserverQuantizerSource& provider, spec::CellSpec cell)
     : model_(model), provider_(provider), cell_(std::move(cell)) {
   if (!cell_.quantize) return;
   model_.eval();
@@ -276,7 +276,7 @@ std::vector<TensorRecord> QuantSim::records() const {
   return out;
 }
 
-void validate_cell(const CellSpec& cell, QuantizableModel& model, const std::string& where) {
+void validate_cell(const spec::CellSpec& cell, QuantizableModel& model, const std::string& where) {
   if (!cell.quantize) return;
   quant::QuantSpec{cell.weight_bits}.validate(where + ": weight bits");
   quant::QuantSpec{cell.activation_bits}.validate(where + ": activation bits");

@@ -12,12 +12,10 @@ namespace qx::store {
 
 namespace {
 
-std::string json_numbers(const torch::Tensor& values) {
-  if (!values.defined()) return "[]";
-  const auto flat = values.detach().to(torch::kCPU, torch::kFloat64).reshape({-1}).contiguous();
-  const auto* data = flat.data_ptr<double>();
+std::string json_numbers(const std::vector<double>& values) {
   std::vector<std::string> items;
-  for (std::int64_t i = 0; i < flat.numel(); ++i) items.push_back(fmt::format("{:.9g}", data[i]));
+  items.reserve(values.size());
+  for (double v : values) items.push_back(fmt::format("{:.9g}", v));
   return fmt::format("[{}]", fmt::join(items, ","));
 }
 
@@ -26,17 +24,17 @@ void bind_text_or_null(Statement& statement, int index, const std::string& text)
   else statement.bind(index, text);
 }
 
-void insert_tensors(Database& db, std::int64_t cell_id, const std::vector<sim::TensorRecord>& tensors) {
+void insert_tensors(Database& db, std::int64_t cell_id, const std::vector<TensorRow>& tensors) {
   Statement insert(db,
                    "INSERT INTO cell_tensors (cell_id, position, name, role, bits, axis, qmin, qmax, scale, "
                    "zero_point, range_min, range_max, sqnr_db) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   std::int64_t position = 0;
   for (const auto& t : tensors) {
     auto& each = insert.reset();
-    each.bind(1, cell_id).bind(2, position++).bind(3, t.name).bind(4, std::string(quant::role_name(t.role)));
-    each.bind(5, static_cast<std::int64_t>(t.bits)).bind(6, t.qparams.axis).bind(7, t.qparams.qmin);
-    each.bind(8, t.qparams.qmax).bind(9, json_numbers(t.qparams.scale)).bind(10, json_numbers(t.qparams.zero_point));
-    each.bind(11, json_numbers(t.range.min)).bind(12, json_numbers(t.range.max));
+    each.bind(1, cell_id).bind(2, position++).bind(3, t.name).bind(4, t.role);
+    each.bind(5, t.bits).bind(6, t.axis).bind(7, t.qmin);
+    each.bind(8, t.qmax).bind(9, json_numbers(t.scale)).bind(10, json_numbers(t.zero_point));
+    each.bind(11, json_numbers(t.range_min)).bind(12, json_numbers(t.range_max));
     if (std::isfinite(t.sqnr_db)) each.bind(13, t.sqnr_db);
     else each.bind_null(13);
     each.run();
@@ -139,7 +137,7 @@ bool ResultsDb::record_cell(std::int64_t experiment_id, const CellResult& r) {
   } else {
     for (int i = 5; i <= 10; ++i) insert.bind_null(i);
   }
-  insert.bind(11, sim::cell_options_json(c));
+  insert.bind(11, spec::cell_options_json(c));
   const bool failed = !r.error.empty();
   insert.bind(12, std::string(failed ? "failed" : "finished"));
   bind_text_or_null(insert, 13, r.error);
@@ -151,7 +149,7 @@ bool ResultsDb::record_cell(std::int64_t experiment_id, const CellResult& r) {
   insert.bind(18, r.calib_seconds).bind(19, r.quantize_seconds).bind(20, r.eval_seconds);
   double pass_seconds = 0;
   for (const auto& pass : r.passes) pass_seconds += pass.seconds;
-  insert.bind(21, sim::pass_list(c)).bind(22, c.seed).bind(23, pass_seconds);
+  insert.bind(21, spec::pass_list(c)).bind(22, c.seed).bind(23, pass_seconds);
   insert.run();
   const auto cell_id = db_.last_insert_id();
   insert_passes(db_, cell_id, r.passes);

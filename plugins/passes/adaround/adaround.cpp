@@ -16,7 +16,7 @@ class AdaRoundPass : public Pass {
  public:
   explicit AdaRoundPass(ReconstructionOptions options) : options_(options) {}
   PassStage stage() const override { return PassStage::kQuantizedModel; }
-  void check(const qx::sim::CellSpec&, const qx::quant::Quantizer& quantizer, qx::QuantizableModel&) const override {
+  void check(const qx::spec::CellSpec&, const qx::quant::Quantizer& quantizer, qx::QuantizableModel&) const override {
     check_integer_grid(quantizer, "pass 'adaround'");
   }
   void run(PassContext& context) override { reconstruct(context, layer_units(context.sim), options_); }

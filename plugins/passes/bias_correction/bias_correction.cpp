@@ -29,7 +29,7 @@ torch::Tensor channel_means(const qx::sim::WeightSite& site, const torch::Tensor
 class BiasCorrection : public Pass {
  public:
   PassStage stage() const override { return PassStage::kQuantizedModel; }
-  void check(const qx::sim::CellSpec&, const qx::quant::Quantizer&, qx::QuantizableModel& model) const override {
+  void check(const qx::spec::CellSpec&, const qx::quant::Quantizer&, qx::QuantizableModel& model) const override {
     for (const auto& layer : qx::weight_layers(model)) bias_of(model, layer.name, layer.module);
   }
 

@@ -21,7 +21,7 @@ class BlockReconstructionPass : public Pass {
   BlockReconstructionPass(std::string name, ReconstructionOptions options)
       : name_(std::move(name)), options_(options) {}
   PassStage stage() const override { return PassStage::kQuantizedModel; }
-  void check(const qx::sim::CellSpec&, const qx::quant::Quantizer& quantizer,
+  void check(const qx::spec::CellSpec&, const qx::quant::Quantizer& quantizer,
              qx::QuantizableModel& model) const override {
     check_integer_grid(quantizer, "pass '" + name_ + "'");
     if (model.blocks().empty()) qx::fail("pass '{}' needs a model that names its blocks (blocks())", name_);

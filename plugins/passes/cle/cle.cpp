@@ -20,7 +20,7 @@ using namespace qx::passes;
 class CrossLayerEqualization : public Pass {
  public:
   PassStage stage() const override { return PassStage::kFloatModel; }
-  void check(const qx::sim::CellSpec& cell, const qx::quant::Quantizer&, qx::QuantizableModel& model) const override {
+  void check(const qx::spec::CellSpec& cell, const qx::quant::Quantizer&, qx::QuantizableModel& model) const override {
     if (!cell.fold_batch_norm) {
       qx::fail("pass 'cle' needs fold_batch_norm = true: an unfolded BatchNorm would renormalise the scaled channels");
     }

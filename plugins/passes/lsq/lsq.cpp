@@ -126,7 +126,7 @@ class LsqPass : public Pass {
  public:
   explicit LsqPass(LsqSettings settings) : settings_(settings) {}
   PassStage stage() const override { return PassStage::kQuantizedModel; }
-  void check(const qx::sim::CellSpec&, const qx::quant::Quantizer& quantizer, qx::QuantizableModel&) const override {
+  void check(const qx::spec::CellSpec&, const qx::quant::Quantizer& quantizer, qx::QuantizableModel&) const override {
     check_integer_grid(quantizer, "pass 'lsq'");
   }
 

@@ -37,7 +37,7 @@ class MixedPrecision : public Pass {
  public:
   MixedPrecision(std::vector<int> candidates, double budget) : candidates_(std::move(candidates)), budget_(budget) {}
   PassStage stage() const override { return PassStage::kQuantizedModel; }
-  void check(const qx::sim::CellSpec& cell, const qx::quant::Quantizer& quantizer, qx::QuantizableModel&) const override {
+  void check(const qx::spec::CellSpec& cell, const qx::quant::Quantizer& quantizer, qx::QuantizableModel&) const override {
     if (!quantizer.integer_grid()) qx::fail("pass 'mixed_precision' chooses integer widths; this quantizer has none");
     const double budget = budget_ > 0 ? budget_ : cell.weight_bits;
     if (budget < candidates_.front()) {

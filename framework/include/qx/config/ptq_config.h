@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "qx/sim/cell.h"
+#include "qx/spec/cell.h"
 
 namespace qx::config {
 
@@ -41,7 +41,7 @@ struct PtqExperiment {
   std::string histograms_where;
   CalibrationConfig calibration;
   EvaluationConfig evaluation;
-  std::vector<sim::CellSpec> cells;
+  std::vector<spec::CellSpec> cells;
 };
 
 // A smaller budget laid over a loaded experiment, for smoke runs of a whole reproduction

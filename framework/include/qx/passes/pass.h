@@ -22,7 +22,7 @@
 #include "qx/core/options.h"
 #include "qx/nn/model.h"
 #include "qx/quant/quantizer.h"
-#include "qx/sim/cell.h"
+#include "qx/spec/cell.h"
 
 namespace qx::data {
 struct Dataset;  // qx/data/cifar10.h, for the passes that train
@@ -51,7 +51,7 @@ class Pass {
   virtual PassStage stage() const = 0;
   // Called while the experiment is validated, before any cell runs: throw qx::Error when this
   // cell (its quantizer, BatchNorm folding, model) cannot be served.
-  virtual void check(const sim::CellSpec& cell, const quant::Quantizer& quantizer, QuantizableModel& model) const {
+  virtual void check(const spec::CellSpec& cell, const quant::Quantizer& quantizer, QuantizableModel& model) const {
     (void)cell, (void)quantizer, (void)model;
   }
   virtual void run(PassContext& context) = 0;

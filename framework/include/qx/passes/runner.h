@@ -26,7 +26,7 @@ class PassSource {
 
 // A pass that ran, and how long it took.
 struct PassRun {
-  sim::PluginChoice pass;
+  spec::PluginChoice pass;
   double seconds = 0;
   std::string report;  // the pass's PassContext::report
 };

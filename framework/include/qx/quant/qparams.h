@@ -16,10 +16,12 @@
 
 #include <torch/torch.h>
 
+#include "qx/spec/bits.h"
+
 namespace qx::quant {
 
-inline constexpr int kMinBits = 2;
-inline constexpr int kMaxBits = 16;
+using spec::kMaxBits;
+using spec::kMinBits;
 
 struct QuantSpec {
   int bits = 8;

@@ -16,6 +16,7 @@
 #include "qx/data/cifar10.h"
 #include "qx/nn/model.h"
 #include "qx/plugin/host.h"
+#include "qx/run/cell_sink.h"
 #include "qx/store/results_db.h"
 #include "qx/train/checkpoint.h"
 
@@ -27,13 +28,6 @@ struct RunOverrides {
   std::string checkpoint;  // --checkpoint
   std::string device;      // --device: where the cells run is not part of their key
   std::int64_t threads = -1;  // --threads: instead of [evaluation] threads; -1 keeps the file's
-};
-
-// A cell as the runners schedule it: its place in the file and the key it is stored under.
-struct PlannedCell {
-  std::size_t index = 0;
-  std::string key;
-  std::string description;  // "minmax/per_channel W4A4 +cle"
 };
 
 struct CalibrationCache;  // the last cell's calibration, reused by the next where it matches

@@ -10,6 +10,7 @@
 
 #include "qx/config/ptq_config.h"
 #include "qx/plugin/host.h"
+#include "qx/run/cell_sink.h"
 #include "qx/run/experiment_session.h"
 
 namespace qx::run {
@@ -24,21 +25,10 @@ struct Shard {
 // Parses "K/N"; qx::Error names the text unless 1 <= K <= N.
 Shard parse_shard(const std::string& text);
 
-struct RunSummary {
-  std::int64_t cells = 0;
-  std::int64_t skipped = 0;   // finished earlier
-  std::int64_t finished = 0;  // by this run
-  std::int64_t failed = 0;
-  std::int64_t other_shards = 0;  // cells this shard leaves to the others
-  std::int64_t by_others = 0;     // finished meanwhile by another process on the same database
-  std::string first_error;
-  double seconds = 0;
-  double write_seconds = 0;  // spent writing cells to the database
-  bool primary = true;       // false on an MPI worker rank, which reports nothing
-};
-
+// Reports to a summary, the database and the console, and to `extra_sinks` after them.
 RunSummary run_ptq_experiment(const config::PtqExperiment& experiment, const PluginHost& host,
-                              const RunOverrides& overrides, const Shard& shard = {});
+                              const RunOverrides& overrides, const Shard& shard = {},
+                              const std::vector<CellSink*>& extra_sinks = {});
 
 // Whether the session's database already holds every one of `cells` finished and the histograms
 // the experiment asks for. A run that finds so writes nothing, not even its experiment row, so

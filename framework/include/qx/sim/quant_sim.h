@@ -28,7 +28,7 @@
 #include "qx/nn/model.h"
 #include "qx/quant/source.h"
 #include "qx/quant/quantizer.h"
-#include "qx/sim/cell.h"
+#include "qx/spec/cell.h"
 #include "qx/sim/tensor_record.h"
 
 namespace qx::sim {
@@ -61,7 +61,7 @@ struct ActivationSite {
 class QuantSim {
  public:
   // `provider` creates the cell's observers and quantizer (the plugin host, in qx).
-  QuantSim(QuantizableModel& model, const quant::ObserverQuantizerSource& provider, CellSpec cell);
+  QuantSim(QuantizableModel& model, const quant::ObserverQuantizerSource& provider, spec::CellSpec cell);
   ~QuantSim();
   QuantSim(const QuantSim&) = delete;
   QuantSim& operator=(const QuantSim&) = delete;
@@ -92,7 +92,7 @@ class QuantSim {
     std::vector<std::shared_ptr<nn::ActivationHook>> hooks_;  // each point's, put back as they were
   };
 
-  const CellSpec& cell() const { return cell_; }
+  const spec::CellSpec& cell() const { return cell_; }
   QuantizableModel& model() { return model_; }
   const quant::Quantizer& quantizer() const { return *quantizer_; }
   std::vector<WeightSite>& weight_sites() { return weights_; }
@@ -124,7 +124,7 @@ class QuantSim {
 
   QuantizableModel& model_;
   const quant::ObserverQuantizerSource& provider_;
-  CellSpec cell_;
+  spec::CellSpec cell_;
   std::shared_ptr<quant::Quantizer> quantizer_;
   std::vector<std::shared_ptr<ActivationSite>> sites_;
   std::vector<WeightSite> weights_;
@@ -132,6 +132,6 @@ class QuantSim {
 };
 
 // Fails on settings that no model could run: bit widths, overrides of layers the model lacks.
-void validate_cell(const CellSpec& cell, QuantizableModel& model, const std::string& where);
+void validate_cell(const spec::CellSpec& cell, QuantizableModel& model, const std::string& where);
 
 }  // namespace qx::sim

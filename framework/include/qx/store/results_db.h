@@ -7,8 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "qx/sim/cell.h"
-#include "qx/sim/tensor_record.h"
+#include "qx/spec/cell.h"
 #include "qx/store/sqlite.h"
 
 namespace qx::store {
@@ -71,16 +70,30 @@ struct PassRecord {
   std::string report;  // JSON from the pass, or empty
 };
 
+// One quantized tensor of a cell as the database stores it (cell_tensors), in plain numbers so
+// that the store needs no LibTorch; run/ converts the simulation's records (sim/tensor_record.h).
+struct TensorRow {
+  std::string name;  // weight layer ("layer1.0.conv1") or activation point ("layer1.0.mid_q")
+  std::string role;  // "weight" or "activation"
+  std::int64_t bits = 0;
+  std::int64_t axis = -1;  // the channel axis of per-channel parameters, else -1
+  std::int64_t qmin = 0, qmax = 0;
+  // One value for a per-tensor tensor, one per channel otherwise: the quantizer's answer, and the
+  // observer's range it came from.
+  std::vector<double> scale, zero_point, range_min, range_max;
+  double sqnr_db = 0;  // not finite: stored as NULL
+};
+
 // One cell's outcome. A failed cell carries its error and no accuracy.
 struct CellResult {
-  sim::CellSpec cell;
+  spec::CellSpec cell;
   std::string key;
   std::string error;  // empty when the cell finished
   double top1 = 0, top5 = 0, loss = 0;
   std::int64_t images = 0;
   double calib_seconds = 0, quantize_seconds = 0, eval_seconds = 0;
   std::vector<PassRecord> passes;  // those that ran, in order
-  std::vector<sim::TensorRecord> tensors;
+  std::vector<TensorRow> tensors;
 };
 
 // A model file written by `qx pack` (deploy/packed_model.h).
@@ -130,7 +143,7 @@ class ResultsDb {
   void release_claims(const std::string& owner);
   // The owner of a claim held elsewhere, for progress messages; empty when unclaimed.
   std::string claim_holder(const std::string& key);
-  // Seconds the latest finished cell with these settings (sim::cell_options_json) took to
+  // Seconds the latest finished cell with these settings (spec::cell_options_json) took to
   // calibrate, quantize, run its passes and evaluate, under any checkpoint; none if never run.
   std::optional<double> recorded_seconds(const std::string& options_json);
   // The cell and its tensors in one transaction. Returns false, writing nothing, when another

@@ -1,7 +1,9 @@
 #pragma once
-// One cell of an experiment: everything that decides how a model is quantized and evaluated.
-// The experiment file expands into cells (config/ptq_config.h); the engine runs each one on a
-// freshly loaded model (sim/quant_sim.h); the results database keys it by cell_key().
+// One cell of an experiment: everything that decides how a model is quantized and evaluated, as
+// plain data (no LibTorch), so that the config, the store and the report can hold cells without
+// the simulation. The experiment file expands into cells (config/ptq_config.h); the engine runs
+// each one on a freshly loaded model (sim/quant_sim.h); the results database keys it by
+// cell_key().
 #include <cstdint>
 #include <map>
 #include <string>
@@ -9,7 +11,7 @@
 
 #include "qx/core/options.h"
 
-namespace qx::sim {
+namespace qx::spec {
 
 // The weight statistics a cell uses unless its experiment names others: the weight is seen once
 // and whole, so its minimum and maximum (per channel where the quantizer asks) lose nothing.
@@ -62,4 +64,4 @@ std::string plugin_json(const PluginChoice& choice);
 // "cle+bias_correction", or "" for a cell without passes.
 std::string pass_list(const CellSpec& cell);
 
-}  // namespace qx::sim
+}  // namespace qx::spec
