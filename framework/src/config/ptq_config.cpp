@@ -170,15 +170,10 @@ PtqExperiment load_ptq_experiment(const std::string& path) {
   return load_ptq_experiment_text(parse_toml_file(path).text, path);
 }
 
-PtqExperiment load_ptq_experiment_text(std::string text, const std::string& path) {
-  auto document = parse_toml_text(std::move(text), path);
-  TableReader root(document.root, document.path, "");
-  PtqExperiment experiment;
-  experiment.source_path = document.path;
-  experiment.source_text = document.text;
-  experiment.name = root.get_string("name", std::nullopt);
-  const fs::path file(document.path);
+namespace {
 
+// The tables that every cell shares: model, data, calibration, evaluation, output, plugins.
+void read_run_settings(TableReader& root, const fs::path& file, PtqExperiment& experiment) {
   auto model = root.section("model");
   experiment.checkpoint = relative_to(file, model.get_string("checkpoint", std::nullopt));
   model.finish();
@@ -208,46 +203,60 @@ PtqExperiment load_ptq_experiment_text(std::string text, const std::string& path
   auto plugin_dir = root.section("plugins");
   experiment.plugin_dir = relative_to(file, plugin_dir.get_string("dir", std::string()));
   plugin_dir.finish();
+}
+
+// One [[cells]] entry: a cell named and set by hand, outside any grid.
+spec::CellSpec fixed_cell(TableReader& entry, const PluginTables& plugins, const OverrideSets& overrides) {
+  spec::CellSpec cell;
+  cell.label = entry.get_string("name", std::nullopt);
+  cell.quantize = entry.get_bool("quantize", true);
+  if (cell.quantize) {
+    cell.observer = choose(entry.get_string("observer", std::nullopt), plugins.observers, "observer");
+    cell.weight_observer = choose(entry.get_string("weight_observer", spec::kDefaultWeightObserver), plugins.observers, "observer");
+    cell.quantizer = choose(entry.get_string("quantizer", std::nullopt), plugins.quantizers, "quantizer");
+    if (entry.has("bits") && (entry.has("weight_bits") || entry.has("activation_bits"))) {
+      fail("{}: give either bits or weight_bits and activation_bits", entry.where());
+    }
+    using spec::kMaxBits, spec::kMinBits;
+    const auto bits = entry.has("bits") ? entry.get_int("bits", std::nullopt, kMinBits, kMaxBits) : 0;
+    cell.weight_bits = bits_value(bits ? bits : entry.get_int("weight_bits", std::nullopt, kMinBits, kMaxBits));
+    cell.activation_bits = bits_value(bits ? bits : entry.get_int("activation_bits", std::nullopt, kMinBits, kMaxBits));
+    cell.fold_batch_norm = entry.get_bool("fold_batch_norm", true);
+    cell.overrides = find_set(overrides, entry.get_string("overrides", kNoOverrides), entry.where());
+    cell.passes = choose_passes(entry.get_string_array("passes", std::vector<std::string>{}), plugins.passes);
+    // [cells.pass_options.<pass>]: this cell's options for one of its passes, over [passes.<pass>].
+    auto own = entry.section("pass_options");
+    for (const auto& name : own.keys()) {
+      auto it = std::find_if(cell.passes.begin(), cell.passes.end(), [&](const auto& p) { return p.name == name; });
+      if (it == cell.passes.end()) fail("{}: pass_options for '{}', which the cell does not run", own.where(), name);
+      auto section = own.section(name);
+      it->options.set_all(section.remaining_as_options(name));
+      section.finish();
+    }
+    own.finish();
+    cell.seed = entry.get_int("seed", 0, 0);
+    cell.residual_bits = residual_bits(entry.get_int("residual_bits", 0, 0, spec::kMaxBits), cell.activation_bits,
+                                       entry.where_of("residual_bits"));
+  }
+  entry.finish();
+  return cell;
+}
+
+}  // namespace
+
+PtqExperiment load_ptq_experiment_text(std::string text, const std::string& path) {
+  auto document = parse_toml_text(std::move(text), path);
+  TableReader root(document.root, document.path, "");
+  PtqExperiment experiment;
+  experiment.source_path = document.path;
+  experiment.source_text = document.text;
+  experiment.name = root.get_string("name", std::nullopt);
+  read_run_settings(root, fs::path(document.path), experiment);
 
   const PluginTables plugins{plugin_options(root, "observers", "observer"),
                              plugin_options(root, "quantizers", "quantizer"), plugin_options(root, "passes", "pass")};
   const auto overrides = override_sets(root);
-
-  for (auto& entry : root.table_array("cells")) {
-    spec::CellSpec cell;
-    cell.label = entry.get_string("name", std::nullopt);
-    cell.quantize = entry.get_bool("quantize", true);
-    if (cell.quantize) {
-      cell.observer = choose(entry.get_string("observer", std::nullopt), plugins.observers, "observer");
-      cell.weight_observer = choose(entry.get_string("weight_observer", spec::kDefaultWeightObserver), plugins.observers, "observer");
-      cell.quantizer = choose(entry.get_string("quantizer", std::nullopt), plugins.quantizers, "quantizer");
-      if (entry.has("bits") && (entry.has("weight_bits") || entry.has("activation_bits"))) {
-        fail("{}: give either bits or weight_bits and activation_bits", entry.where());
-      }
-      using spec::kMaxBits, spec::kMinBits;
-      const auto bits = entry.has("bits") ? entry.get_int("bits", std::nullopt, kMinBits, kMaxBits) : 0;
-      cell.weight_bits = bits_value(bits ? bits : entry.get_int("weight_bits", std::nullopt, kMinBits, kMaxBits));
-      cell.activation_bits = bits_value(bits ? bits : entry.get_int("activation_bits", std::nullopt, kMinBits, kMaxBits));
-      cell.fold_batch_norm = entry.get_bool("fold_batch_norm", true);
-      cell.overrides = find_set(overrides, entry.get_string("overrides", kNoOverrides), entry.where());
-      cell.passes = choose_passes(entry.get_string_array("passes", std::vector<std::string>{}), plugins.passes);
-      // [cells.pass_options.<pass>]: this cell's options for one of its passes, over [passes.<pass>].
-      auto own = entry.section("pass_options");
-      for (const auto& name : own.keys()) {
-        auto it = std::find_if(cell.passes.begin(), cell.passes.end(), [&](const auto& p) { return p.name == name; });
-        if (it == cell.passes.end()) fail("{}: pass_options for '{}', which the cell does not run", own.where(), name);
-        auto section = own.section(name);
-        it->options.set_all(section.remaining_as_options(name));
-        section.finish();
-      }
-      own.finish();
-      cell.seed = entry.get_int("seed", 0, 0);
-      cell.residual_bits = residual_bits(entry.get_int("residual_bits", 0, 0, spec::kMaxBits), cell.activation_bits,
-                                         entry.where_of("residual_bits"));
-    }
-    entry.finish();
-    experiment.cells.push_back(std::move(cell));
-  }
+  for (auto& entry : root.table_array("cells")) experiment.cells.push_back(fixed_cell(entry, plugins, overrides));
 
   // One [grid] table, or several ([[grid]]) whose products are concatenated.
   if (root.has("grid")) {
