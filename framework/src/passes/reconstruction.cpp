@@ -98,30 +98,13 @@ struct UnitResult {
   bool kept_learned;
 };
 
-// The unit's error with nearest rounding and the PTQ steps, and with the learned ones; keeps the
-// better of the two.
-UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
-                                           const ReconstructionOptions& o, std::uint64_t seed) {
+// Learns the rounding of every weight layer of the unit, and its activation points' steps, on
+// the captured inputs for o.iterations; then hardens the rounding into the weights and gives the
+// simulation its hooks back, the learned steps in the sites.
+void learn_unit(PassContext& context, const ModelBlock& unit, const ReconstructionOptions& o, std::uint64_t seed,
+                const std::vector<sim::ActivationSite*>& points, const torch::Tensor& x_float,
+                const torch::Tensor& x_quant, const torch::Tensor& y_float) {
   auto& sim = context.sim;
-  auto& input = sim.activation_site(unit.input_point);
-  torch::Tensor x_float, y_float;
-  {
-    sim::QuantSim::FloatScope float_model(sim);
-    x_float = sim::capture_point(context.model, *input.point, context.calibration);
-    y_float = forward_in_chunks(unit, x_float);
-  }
-  const auto x_quant = sim::capture_point(context.model, *input.point, context.calibration);
-  const double nearest_error = unit_error(unit, x_quant, y_float);
-  // The unit as PTQ left it, brought back if learning makes its output worse on these images
-  // (rounding that has not settled by the last iteration can flip the wrong way when hardened).
-  std::vector<torch::Tensor> nearest_weights, nearest_steps;
-  for (const auto& layer : unit.layers) nearest_weights.push_back(sim.weight_site(layer).weight.detach().clone());
-  std::vector<sim::ActivationSite*> points;  // the unit's points this cell quantizes
-  for (const auto& name : unit.points) {
-    if (auto* site = sim.find_activation_site(name)) points.push_back(site);
-  }
-  for (const auto* site : points) nearest_steps.push_back(site->qparams.scale.detach().clone());
-
   std::vector<std::unique_ptr<SoftRounding>> roundings;
   std::vector<std::unique_ptr<WeightSubstitution>> substitutions;
   std::vector<torch::Tensor> rounding_variables;
@@ -187,6 +170,35 @@ UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
   }
   step_optimizer.reset();
   training.reset();  // the simulation's hooks back, the learned steps in the sites
+}
+
+// The unit's error with nearest rounding and the PTQ steps, and with the learned ones; keeps the
+// better of the two.
+UnitResult reconstruct_unit(PassContext& context, const ModelBlock& unit,
+                                           const ReconstructionOptions& o, std::uint64_t seed) {
+  auto& sim = context.sim;
+  auto& input = sim.activation_site(unit.input_point);
+  torch::Tensor x_float, y_float;
+  {
+    sim::QuantSim::FloatScope float_model(sim);
+    x_float = sim::capture_point(context.model, *input.point, context.calibration);
+    y_float = forward_in_chunks(unit, x_float);
+  }
+  const auto x_quant = sim::capture_point(context.model, *input.point, context.calibration);
+  const double nearest_error = unit_error(unit, x_quant, y_float);
+  // The unit as PTQ left it, brought back if learning makes its output worse on these images
+  // (rounding that has not settled by the last iteration can flip the wrong way when hardened).
+  std::vector<torch::Tensor> nearest_weights, nearest_steps;
+  for (const auto& layer : unit.layers) nearest_weights.push_back(sim.weight_site(layer).weight.detach().clone());
+  std::vector<sim::ActivationSite*> points;  // the unit's points this cell quantizes
+  for (const auto& name : unit.points) {
+    if (auto* site = sim.find_activation_site(name)) points.push_back(site);
+  }
+  for (const auto* site : points) nearest_steps.push_back(site->qparams.scale.detach().clone());
+
+  learn_unit(context, unit, o, seed, points, x_float, x_quant, y_float);
+
+  torch::NoGradGuard no_grad;
   const double learned_error = unit_error(unit, x_quant, y_float);
   // With QDrop the objective is the error under randomly dropped quantization, not this one, so
   // this comparison says nothing about it: QDrop's result is always kept.
