@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <future>
 #include <iostream>
 #include <thread>
@@ -115,6 +116,61 @@ std::deque<std::size_t> longest_first(const std::vector<std::size_t>& pending, c
   return order;
 }
 
+// Hands the queue's cells to the ranks, rank 0 included on a thread of its own, and passes each
+// result to `record` as it arrives; every worker is stopped when the queue runs dry.
+void farm_out(std::deque<std::size_t> queue, ExperimentSession& session, std::size_t cells, int ranks,
+              const std::function<void(std::size_t, store::CellResult, int)>& record) {
+  std::vector<bool> busy(static_cast<std::size_t>(ranks), false);
+  for (int rank = 1; rank < ranks; ++rank) {
+    if (queue.empty()) {
+      send_stop(rank);
+      continue;
+    }
+    send_work(static_cast<std::int64_t>(queue.front()), rank);
+    queue.pop_front();
+    busy[static_cast<std::size_t>(rank)] = true;
+  }
+  // Rank 0 computes too, on a thread of its own, so that the main thread stays free for MPI.
+  std::future<store::CellResult> local;
+  std::size_t local_index = 0;
+  const auto start_local = [&] {
+    if (queue.empty()) return;
+    local_index = queue.front();
+    queue.pop_front();
+    local = std::async(std::launch::async, [&session, index = local_index] { return session.compute(index); });
+  };
+  start_local();
+
+  const auto any_busy = [&] { return std::find(busy.begin(), busy.end(), true) != busy.end() || local.valid(); };
+  while (any_busy()) {
+    int arrived = 0;
+    MPI_Status status;
+    MPI_Iprobe(MPI_ANY_SOURCE, kResult, MPI_COMM_WORLD, &arrived, &status);
+    if (arrived) {
+      int bytes = 0;
+      MPI_Get_count(&status, MPI_CHAR, &bytes);
+      std::vector<char> message(static_cast<std::size_t>(bytes));
+      MPI_Recv(message.data(), bytes, MPI_CHAR, status.MPI_SOURCE, kResult, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      auto decoded = decode_cell_result(message);
+      if (decoded.index >= cells) fail("rank {} sent a result for cell {}", status.MPI_SOURCE, decoded.index);
+      record(decoded.index, std::move(decoded.result), status.MPI_SOURCE);
+      if (queue.empty()) {
+        send_stop(status.MPI_SOURCE);
+        busy[static_cast<std::size_t>(status.MPI_SOURCE)] = false;
+      } else {
+        send_work(static_cast<std::int64_t>(queue.front()), status.MPI_SOURCE);
+        queue.pop_front();
+      }
+    } else if (local.valid() && local.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      record(local_index, local.get(), 0);
+      start_local();
+    } else {
+      // Polling, not a blocking receive: Open MPI spins a core inside MPI_Recv.
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+}
+
 RunSummary coordinate(const config::PtqExperiment& experiment, ExperimentSession& session, int ranks) {
   const auto start = Clock::now();
   const auto& plan = session.plan();
@@ -162,55 +218,7 @@ RunSummary coordinate(const config::PtqExperiment& experiment, ExperimentSession
     all.computed(plan[index], result, fmt::format("rank {}", rank));
   };
 
-  std::vector<bool> busy(static_cast<std::size_t>(ranks), false);
-  for (int rank = 1; rank < ranks; ++rank) {
-    if (queue.empty()) {
-      send_stop(rank);
-      continue;
-    }
-    send_work(static_cast<std::int64_t>(queue.front()), rank);
-    queue.pop_front();
-    busy[static_cast<std::size_t>(rank)] = true;
-  }
-  // Rank 0 computes too, on a thread of its own, so that the main thread stays free for MPI.
-  std::future<store::CellResult> local;
-  std::size_t local_index = 0;
-  const auto start_local = [&] {
-    if (queue.empty()) return;
-    local_index = queue.front();
-    queue.pop_front();
-    local = std::async(std::launch::async, [&session, index = local_index] { return session.compute(index); });
-  };
-  start_local();
-
-  const auto any_busy = [&] { return std::find(busy.begin(), busy.end(), true) != busy.end() || local.valid(); };
-  while (any_busy()) {
-    int arrived = 0;
-    MPI_Status status;
-    MPI_Iprobe(MPI_ANY_SOURCE, kResult, MPI_COMM_WORLD, &arrived, &status);
-    if (arrived) {
-      int bytes = 0;
-      MPI_Get_count(&status, MPI_CHAR, &bytes);
-      std::vector<char> message(static_cast<std::size_t>(bytes));
-      MPI_Recv(message.data(), bytes, MPI_CHAR, status.MPI_SOURCE, kResult, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-      auto decoded = decode_cell_result(message);
-      if (decoded.index >= experiment.cells.size()) fail("rank {} sent a result for cell {}", status.MPI_SOURCE, decoded.index);
-      record(decoded.index, std::move(decoded.result), status.MPI_SOURCE);
-      if (queue.empty()) {
-        send_stop(status.MPI_SOURCE);
-        busy[static_cast<std::size_t>(status.MPI_SOURCE)] = false;
-      } else {
-        send_work(static_cast<std::int64_t>(queue.front()), status.MPI_SOURCE);
-        queue.pop_front();
-      }
-    } else if (local.valid() && local.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
-      record(local_index, local.get(), 0);
-      start_local();
-    } else {
-      // Polling, not a blocking receive: Open MPI spins a core inside MPI_Recv.
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
+  farm_out(std::move(queue), session, experiment.cells.size(), ranks, record);
   return finish(all, database.writes().seconds);
 }
 
