@@ -114,7 +114,9 @@ void write_report(const ReportOptions& options) {
            "**PTQ at 16 and 8 bits, qx against PyTorch.**\n\n" + comparison_markdown(data) +
            "\n**qx PTQ from 16 down to 2 bits** (every cell: [grid.md](" + dir + "grid.md)).\n\n" +
            figure("accuracy_vs_bits.svg") + "**What breaks at 4 and 2 bits, measured.**\n\n" +
-           findings_markdown(data) + "\n" + (data.study.summary_histogram.empty() ? "" : figure("histogram_" + data.study.summary_histogram + ".svg")) + figure("sensitivity.svg") +
+           findings_markdown(data) + "\n" +
+           (data.study.summary_histogram.empty() ? "" : figure(histogram_figure(data.study.summary_histogram))) +
+           figure("sensitivity.svg") +
            "**Improvement passes at low bit widths.**\n\n" + improvements_markdown(data) + "\n" +
            "**Quantization-aware training (LSQ) from the PTQ result.**\n\n" + qat + "\n" + figure("qat.svg") +
            "**Model size.**\n\n" + sizes_markdown(data) +

@@ -8,6 +8,7 @@
 
 #include "markdown.h"
 #include "qx/config/toml_reader.h"
+#include "qx/spec/bits.h"
 #include "report_plots.h"
 #include "report_tables.h"
 
@@ -170,7 +171,7 @@ Glance load_glance(const std::string& path) {
   glance.study.model = study.get_string("model", "");
   glance.study.workload = study.get_string("workload", "");
   glance.study.test_set = study.get_string("test_set", glance.study.test_set);
-  for (const auto bits : study.get_int_array("findings_widths", std::vector<std::int64_t>{}, 2, 16)) {
+  for (const auto bits : study.get_int_array("findings_widths", std::vector<std::int64_t>{}, spec::kMinBits, spec::kMaxBits)) {
     glance.study.findings_widths.push_back(static_cast<int>(bits));
   }
   glance.study.summary_histogram = study.get_string("summary_histogram", "");

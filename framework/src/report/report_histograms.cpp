@@ -114,6 +114,10 @@ std::string histograms_caption(const Study& study) {
                      kBits, study.per_tensor_quantizer);
 }
 
+std::string histogram_figure(const std::string& weight_layer, const std::string& prefix) {
+  return fmt::format("{}histogram_{}.svg", prefix, weight_layer);
+}
+
 std::vector<std::string> write_histogram_plots(store::Database& db, const ReportData& data, const fs::path& out_dir,
                                                const std::string& gnuplot, const std::string& prefix) {
   std::vector<std::string> written;
@@ -122,7 +126,7 @@ std::vector<std::string> write_histogram_plots(store::Database& db, const Report
     const auto& weight = data.histograms[i];
     const auto& activation = data.histograms[i + 1];
     if (weight.role != "weight" || activation.role != "activation") continue;
-    const auto file = fmt::format("{}histogram_{}.svg", prefix, weight.name);
+    const auto file = histogram_figure(weight.name, prefix);
     render(gnuplot,
            block("weight", histogram_rows(weight)) + block("activation", histogram_rows(activation)) +
                fmt::format("set multiplot layout 1,2 title 'Distributions and the ranges chosen at {} bits'\n", kBits) +

@@ -34,5 +34,7 @@ std::vector<std::string> write_histogram_plots(store::Database& db, const Report
                                                const std::string& prefix = "");
 // What those figures show, for the page that links them.
 std::string histograms_caption(const Study& study);
+// The figure write_histogram_plots() draws for a weight layer and the activation that feeds it.
+std::string histogram_figure(const std::string& weight_layer, const std::string& prefix = "");
 
 }  // namespace qx::report

@@ -89,10 +89,10 @@ void ConsoleSink::held_elsewhere(const PlannedCell& planned, const std::string& 
 }
 
 void ConsoleSink::end(const RunSummary& summary) {
-  if (start_.ranks > 1 && summary.write_seconds > 0 && summary.finished + summary.failed > 0) {
-    const auto written = static_cast<double>(summary.finished + summary.failed);
-    spdlog::info("rank 0 wrote {} cells in {:.3f} s ({:.1f} ms per cell)", summary.finished + summary.failed,
-                 summary.write_seconds, 1000 * summary.write_seconds / written);
+  const auto written = summary.finished + summary.failed;
+  if (start_.ranks > 1 && written > 0) {
+    spdlog::info("rank 0 wrote {} cells in {:.3f} s ({:.1f} ms per cell)", written, summary.write_seconds,
+                 1000 * summary.write_seconds / static_cast<double>(written));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "qx/spec/json.h"
 #include "qx/store/results_db.h"
 
 namespace qx::store {
@@ -16,7 +17,7 @@ std::string json_numbers(const std::vector<double>& values) {
   std::vector<std::string> items;
   items.reserve(values.size());
   for (double v : values) items.push_back(fmt::format("{:.9g}", v));
-  return fmt::format("[{}]", fmt::join(items, ","));
+  return spec::json_array(items);
 }
 
 void bind_text_or_null(Statement& statement, int index, const std::string& text) {

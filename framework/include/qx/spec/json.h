@@ -30,7 +30,6 @@ class JsonObject {
   JsonObject& set(const std::string& key, std::int64_t value) { return set_json(key, std::to_string(value)); }
   JsonObject& set(const std::string& key, double value) { return set_json(key, json_number(value)); }
 
-  bool empty() const { return members_.empty(); }
   std::string str() const;
 
  private:
