@@ -9,8 +9,8 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include "qx/core/runtime.h"
-#include "qx/plugin/host.h"
+#include "qx/eval/runtime.h"
+#include "qx/host/plugin_host.h"
 #include "qx/quant/histogram.h"
 #include "qx/quant/qparams.h"
 #include "qx/sim/quant_sim.h"
@@ -111,7 +111,7 @@ BENCHMARK(BM_ClippingSearch)->ArgNames({"block_mib"})->Arg(32)->Arg(4)->Unit(ben
 
 }  // namespace
 
-// qx's own allocator settings (qx/core/runtime.h), as every qx command runs with them.
+// qx's own allocator settings (qx/eval/runtime.h), as every qx command runs with them.
 int main(int argc, char** argv) {
   qx::configure_allocator();
   benchmark::Initialize(&argc, argv);

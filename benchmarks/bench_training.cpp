@@ -5,9 +5,9 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "qx/core/runtime.h"
+#include "qx/eval/runtime.h"
 #include "qx/data/batches.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/train/sgd.h"
 #include "qx/train/trainer.h"
 

@@ -11,7 +11,7 @@ set(QX_PLUGIN_EXPORTS_MAP "${CMAKE_CURRENT_LIST_DIR}/plugin_exports.map")
 if(NOT DEFINED QX_PLUGIN_OUTPUT_DIR)
   set(QX_PLUGIN_OUTPUT_DIR "${CMAKE_BINARY_DIR}/plugins")
 endif()
-# Relative to the install prefix; qx looks there first (framework/src/plugin/host.cpp).
+# Relative to the install prefix; qx looks there first (framework/src/host/plugin_host.cpp).
 set(QX_PLUGIN_INSTALL_DIR "lib/qx/plugins")
 
 function(qx_add_plugin kind name)
@@ -32,7 +32,13 @@ function(qx_add_plugin kind name)
   endif()
   set(target "qx_${kind}_${name}")
   add_library(${target} MODULE "${ARG_SOURCE}")
-  target_link_libraries(${target} PRIVATE qx::framework)
+  # Observers, quantizers and models see the SDK alone; a pass acts on the simulation and links
+  # the engine (docs/plugins.md, "What a plugin may include").
+  if(kind STREQUAL "pass")
+    target_link_libraries(${target} PRIVATE qx::engine)
+  else()
+    target_link_libraries(${target} PRIVATE qx::sdk)
+  endif()
   if(TARGET qx_warnings)  # this tree: shared warnings and the precompiled LibTorch header
     target_link_libraries(${target} PRIVATE qx_warnings)
     target_precompile_headers(${target} REUSE_FROM qx_pch)
@@ -48,7 +54,7 @@ function(qx_add_plugin kind name)
     LINK_DEPENDS "${QX_PLUGIN_EXPORTS_MAP}"
     PREFIX "lib"
     LIBRARY_OUTPUT_DIRECTORY "${ARG_OUTPUT_DIR}"
-    INSTALL_RPATH "$ORIGIN/../..")  # <prefix>/lib, where libqx_framework.so is installed
+    INSTALL_RPATH "$ORIGIN/../..")  # <prefix>/lib, where the qx libraries are installed
   if(NOT ARG_NO_INSTALL)
     install(TARGETS ${target} LIBRARY DESTINATION "${QX_PLUGIN_INSTALL_DIR}")
   endif()
@@ -61,6 +67,6 @@ function(qx_executable target)
   # Compiled -fPIC like the libraries: a -fPIE object cannot use the -fPIC precompiled header.
   set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE OFF)
   target_compile_options(${target} PRIVATE -fPIC)
-  target_link_libraries(${target} PRIVATE qx::framework qx_warnings)
+  target_link_libraries(${target} PRIVATE qx::run qx::report qx_warnings)
   target_precompile_headers(${target} REUSE_FROM qx_pch)
 endfunction()

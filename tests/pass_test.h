@@ -10,7 +10,7 @@
 #include <torch/torch.h>
 
 #include "qx/core/options.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/sim/quant_sim.h"
 #include "support.h"
 

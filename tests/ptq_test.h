@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/store/sqlite.h"
 #include "qx/train/checkpoint.h"
 #include "support.h"

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "cli_support.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/train/checkpoint.h"
 #include "support.h"
 

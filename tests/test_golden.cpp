@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "support.h"
 
 namespace qx::test {

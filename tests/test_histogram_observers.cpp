@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "qx/core/error.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/quant/histogram.h"
 #include "qx/quant/qparams.h"
 #include "support.h"

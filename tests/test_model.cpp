@@ -4,7 +4,7 @@
 
 #include "qx/nn/fold.h"
 #include "qx/nn/model.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "support.h"
 
 namespace qx::test {

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "qx/core/error.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "support.h"
 
 namespace qx::test {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "qx/core/error.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/sim/quant_sim.h"
 #include "qx/train/checkpoint.h"
 #include "support.h"

@@ -25,7 +25,7 @@ TEST(ResultsDb, RecordsARunAndItsEpochs) {
   run.uid = "u1";
   run.name = "t";
   const auto id = results.open_run(run);
-  store::EpochRecord epoch;
+  spec::EpochRecord epoch;
   epoch.epoch = 1;
   epoch.test_top1 = 42.5;
   results.record_epoch(id, epoch);

@@ -5,7 +5,7 @@
 
 #include "qx/config/train_config.h"
 #include "qx/core/error.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/train/checkpoint.h"
 #include "qx/train/swa.h"
 #include "qx/train/trainer.h"

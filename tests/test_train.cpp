@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "qx/core/error.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/train/checkpoint.h"
 #include "qx/train/schedule.h"
 #include "qx/train/sgd.h"

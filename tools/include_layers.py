@@ -10,6 +10,10 @@ up or sideways (to a folder on the same or a higher floor), every cycle, and eve
 includes more than its kind may. With --check, exits 1 on any of them (CTest IncludeLayers). Headers and sources both count: a .cpp in framework/src/sim that includes
 qx/store/... makes sim depend on store.
 
+Each folder belongs to one library of framework/CMakeLists.txt (LIBRARIES below); --check also
+compares the CMake file's source lists and link lines with that table, fails an include of a
+folder whose library is not linked, and an include of LibTorch in a library declared free of it.
+
 A plugin may include the plugin boundary (qx/plugin/, which includes qx/core/ alone), qx/core/, qx/spec/,
 and its kind's interface: qx/quant/ for observers and quantizers, qx/nn/ for models, and for
 passes the simulation they act on (qx/passes/, qx/sim/, qx/quant/, qx/nn/), plus qx/data/ and
@@ -28,17 +32,31 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"qx/([a-z_]+)/', re.M)
 # the quantization core, the engine rooms, and the schedulers and the command line on top. A new
 # folder must be given a floor here before it passes --check.
 FLOORS = [
-    ["core"],                                      # errors, options, text, the clock
-    ["spec"],                                      # cell identity and widths as plain data; canonical JSON
-    ["quant", "nn", "data", "store", "config"],    # observers and quantizers, models, CIFAR-10, the database, experiment files
-    ["sim", "eval", "report"],                     # the simulation, evaluation; the report (reads the store)
-    ["train"],                                     # training (records its epochs in the store)
-    ["passes"],                                    # passes over a simulated cell (some train)
-    ["plugin"],                                    # the host that loads plugins of every kind
-    ["deploy"],                                    # qx pack: a cell's model written as integers
-    ["run"],                                       # the schedulers: serial runner, MPI farm, sessions
-    ["cli"],                                       # the qx command
+    ["core"],                                             # errors, options, text, the clock
+    ["spec"],                                             # cell identity, widths, epochs as plain data; canonical JSON
+    ["quant", "nn", "plugin", "data", "store", "config"],  # quantization, models, the plugin boundary, CIFAR-10, the database, experiment files
+    ["sim", "eval", "report"],                            # the simulation, evaluation and the device; the report (reads the store)
+    ["train"],                                            # training
+    ["passes"],                                           # passes over a simulated cell (some train)
+    ["host"],                                             # the host that loads plugins of every kind
+    ["deploy"],                                           # qx pack: a cell's model written as integers
+    ["run"],                                              # the schedulers: serial runner, MPI farm, sessions
+    ["cli"],                                              # the qx command
 ]
+# The libraries of framework/CMakeLists.txt (qx_<name>, alias qx::<name>): the folders each one
+# compiles and the libraries it links. --check fails where the CMake file's source lists or link
+# lines differ from these, where a folder includes one of a library its own does not link, and
+# where a library declared free of LibTorch includes it.
+LIBRARIES = {
+    "core":   (["core", "spec"], []),
+    "config": (["config"], ["core"]),
+    "store":  (["store"], ["core"]),
+    "report": (["report"], ["store", "config"]),
+    "sdk":    (["quant", "nn", "plugin"], ["core"]),
+    "engine": (["data", "sim", "eval", "train", "passes", "host"], ["sdk", "config"]),
+    "run":    (["deploy", "run"], ["engine", "store"]),
+}
+TORCH_FREE = {"core", "config", "store", "report"}
 FLOOR_OF = {folder: level for level, folders in enumerate(FLOORS) for folder in folders}
 
 
@@ -57,13 +75,82 @@ def floor_violations(edges: dict) -> list:
     return found
 
 
+LIBRARY_OF = {folder: name for name, (folders, _) in LIBRARIES.items() for folder in folders}
+
+
+def linked(library: str) -> set:
+    """The libraries `library` links, directly or through others."""
+    found, todo = set(), list(LIBRARIES[library][1])
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo.extend(LIBRARIES[name][1])
+    return found
+
+
+def library_violations(edges: dict) -> list:
+    """Includes of a folder whose library the includer's does not link, and unplaced folders."""
+    found = []
+    for source in sorted(edges):
+        if source == "cli":  # the program links every library
+            continue
+        if source not in LIBRARY_OF:
+            found.append(f"qx/{source}/ belongs to no library in LIBRARIES")
+            continue
+        mine = LIBRARY_OF[source]
+        for target in sorted(edges[source]):
+            theirs = LIBRARY_OF.get(target)
+            if theirs and theirs != mine and theirs not in linked(mine):
+                found.append(f"qx/{source}/ (qx::{mine}) includes qx/{target}/ (qx::{theirs}), which qx::{mine} does not link")
+    return found
+
+
+TORCH_INCLUDE = re.compile(r'^\s*#\s*include\s+<(torch|ATen|c10)/', re.M)
+
+
+def torch_violations() -> list:
+    """Files of the LibTorch-free libraries that include LibTorch."""
+    found = []
+    for path in sorted(ROOT.rglob("*")):
+        if path.suffix in (".h", ".cpp") and LIBRARY_OF.get(folder_of(path)) in TORCH_FREE and \
+                TORCH_INCLUDE.search(path.read_text()):
+            found.append(f"{path.relative_to(ROOT.parent)} includes LibTorch, but qx::{LIBRARY_OF[folder_of(path)]} is declared free of it")
+    return found
+
+
+def cmake_violations() -> list:
+    """framework/CMakeLists.txt's source lists and link lines against LIBRARIES."""
+    listing = ROOT / "CMakeLists.txt"
+    if not listing.exists():
+        return []
+    text = listing.read_text()
+    found = []
+    for name, (folders, links) in LIBRARIES.items():
+        sources = re.search(rf"set\(QX_{name.upper()}_SOURCES(.*?)\)\n", text, re.S)
+        if not sources:
+            found.append(f"framework/CMakeLists.txt has no QX_{name.upper()}_SOURCES list")
+            continue
+        built = set(re.findall(r"src/([a-z_]+)/", sources.group(1)))
+        with_sources = {folder for folder in folders if (ROOT / "src" / folder).is_dir()}  # plugin/ is headers only
+        if built != with_sources:
+            found.append(f"qx::{name} compiles src/{{{', '.join(sorted(built))}}}, declared {{{', '.join(sorted(with_sources))}}}")
+        linked_here = set()
+        for line in re.findall(rf"target_link_libraries\(qx_{name}\s([^)]*)\)", text):
+            linked_here |= {token for token in re.findall(r"\bqx_([a-z]+)\b", line) if token in LIBRARIES}
+        if linked_here != set(links):
+            found.append(f"qx::{name} links {{{', '.join(sorted(linked_here))}}} in CMake, declared {{{', '.join(links)}}}")
+    return found
+
+
 def picture(edges: dict) -> str:
-    """The floors, top down, each folder with what it includes."""
+    """The floors, top down, each folder with its library and what it includes."""
     lines = []
     for level in reversed(range(len(FLOORS))):
         for i, folder in enumerate(FLOORS[level]):
             below = ", ".join(sorted(edges.get(folder, ()))) or "-"
-            lines.append(f"{str(level) if i == 0 else '':>2} | {folder:7} -> {below}")
+            library = f"qx::{LIBRARY_OF[folder]}" if folder in LIBRARY_OF else "program"
+            lines.append(f"{str(level) if i == 0 else '':>2} | {folder:7} {library:11} -> {below}")
         lines.append("---+" + "-" * 40)
     return "\n".join(lines[:-1]) + "\n"
 
@@ -176,6 +263,11 @@ def main() -> int:
     for folder in sorted(edges, key=lambda f: (FLOOR_OF.get(f, len(FLOORS)), f)):
         print(f"{FLOOR_OF.get(folder, '?'):>2} {folder:8} -> {', '.join(sorted(edges[folder])) or '-'}")
     upward = floor_violations(edges) + picture_drift(edges)
+    libraries = library_violations(edges) + torch_violations() + cmake_violations()
+    for violation in libraries:
+        print("library: " + violation)
+    if not libraries:
+        print("every library compiles its declared folders, links its declared libraries, and its folders include only those")
     for violation in upward:
         print("floor: " + violation)
     if not upward:
@@ -190,7 +282,7 @@ def main() -> int:
         print("plugin: " + violation)
     if not violations:
         print("every plugin includes only the boundary, qx/core/ and its kind's interface")
-    return 1 if ((upward or found or violations) and "--check" in sys.argv) else 0
+    return 1 if ((upward or libraries or found or violations) and "--check" in sys.argv) else 0
 
 
 if __name__ == "__main__":

@@ -3,10 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
-#include "qx/core/runtime.h"
+#include "qx/eval/runtime.h"
 #include "qx/data/cifar10.h"
 #include "qx/eval/evaluate.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/train/checkpoint.h"
 
 namespace qx::cli {

@@ -6,7 +6,7 @@
 #include "commands.h"
 #include "qx/core/error.h"
 #include "qx/deploy/packed_model.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/store/results_db.h"
 
 namespace qx::cli {

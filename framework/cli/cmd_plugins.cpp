@@ -4,7 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "commands.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 
 namespace qx::cli {
 

@@ -4,7 +4,7 @@
 #include "commands.h"
 #include "qx/config/ptq_config.h"
 #include "qx/core/error.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/run/mpi_farm.h"
 #include "qx/run/ptq_runner.h"
 #include "qx/spec/cell.h"

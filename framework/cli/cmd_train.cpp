@@ -5,9 +5,9 @@
 #include "commands.h"
 #include "qx/config/train_config.h"
 #include "qx/core/error.h"
-#include "qx/core/runtime.h"
+#include "qx/eval/runtime.h"
 #include "qx/data/cifar10.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/store/results_db.h"
 #include "qx/train/trainer.h"
 
@@ -60,13 +60,14 @@ void train(const TrainArgs& args, const GlobalOptions& global) {
   run.model = config.model.plugin;
   run.device = device.str();
   run.threads = threads;
+  run.torch_version = TORCH_VERSION;
   const auto run_id = results.open_run(run);
   for (const auto& epoch : trainer.history()) results.record_epoch(run_id, epoch);  // a resumed run's past
 
   spdlog::info("training {} on {} ({} threads), {} epochs + {} SWA epochs, batch {}, data {}", config.model.plugin,
                device.str(), threads, config.epochs, config.swa.epochs, config.batch_size, data_dir.string());
   try {
-    trainer.run([&](const store::EpochRecord& epoch) { results.record_epoch(run_id, epoch); });
+    trainer.run([&](const spec::EpochRecord& epoch) { results.record_epoch(run_id, epoch); });
   } catch (const std::exception& e) {
     results.finish_run(run_id, "failed", e.what());
     throw;

@@ -8,7 +8,7 @@
 
 #include "commands.h"
 #include "qx/core/error.h"
-#include "qx/core/runtime.h"
+#include "qx/eval/runtime.h"
 
 namespace {
 

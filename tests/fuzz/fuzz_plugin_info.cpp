@@ -11,7 +11,7 @@
 
 #include "fuzz_support.h"
 #include "qx/plugin/abi.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 
 namespace {
 

@@ -19,7 +19,7 @@ void write_seeds(const fs::path& dir) {
   {
     qx::store::ResultsDb results(path.string());
     const auto run = results.open_run({"run-1", "train", "seed", "seed.toml", "epochs = 1", "resnet20", "cpu", 1});
-    qx::store::EpochRecord epoch;
+    qx::spec::EpochRecord epoch;
     epoch.epoch = 1;
     epoch.test_top1 = 50;
     results.record_epoch(run, epoch);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CTest IncludeLayersCatchesUpwardIncludes: tools/include_layers.py --check fails on a tree with
-# an upward include, a sideways one and a folder with no floor, and passes on the same tree
-# without them. Usage: include_layers_test.sh SOURCE_DIR
+# an upward include, a sideways one, a folder with no floor, an include of a library not linked,
+# LibTorch in a library declared free of it, and a CMake file whose source lists or links drift
+# from the declared libraries; it passes on the same trees without them. Usage: include_layers_test.sh SOURCE_DIR
 set -euo pipefail
 tool=$(realpath "$1")/tools/include_layers.py
 work=$(mktemp -d)
@@ -37,4 +38,24 @@ mkdir -p "$fw/src/newroom" && printf '#include "qx/core/error.h"\n' > "$fw/src/n
 expect 1 "qx/newroom/ has no floor in FLOORS"
 rm -r "$fw/src/newroom"
 expect 0
-echo "include_layers: upward, sideways and unplaced includes fail; the clean tree passes"
+# The report (floor 3) reading the quantizers (floor 2) keeps the floors but not the libraries:
+# qx::report does not link qx::sdk.
+mkdir -p "$fw/src/report" && printf '#include "qx/quant/qparams.h"\n' > "$fw/src/report/report.cpp"
+expect 1 "qx/report/ (qx::report) includes qx/quant/ (qx::sdk), which qx::report does not link"
+printf '#include "qx/store/results_db.h"\n' > "$fw/src/report/report.cpp"
+# The store is declared free of LibTorch.
+printf '#include <torch/torch.h>\n' >> "$fw/include/qx/store/results_db.h"
+expect 1 "framework/include/qx/store/results_db.h includes LibTorch"
+printf '#include "qx/core/error.h"\n' > "$fw/include/qx/store/results_db.h"
+expect 0
+
+# The real tree's CMake file, drifted from the declared libraries: a link the table does not
+# declare, and a source compiled into the wrong library.
+rm -rf "$fw" && cp -r "$(dirname "$tool")/../framework" "$fw"
+expect 0 "every library compiles its declared folders, links its declared libraries"
+sed -i 's/^target_link_libraries(qx_report PUBLIC qx_store/target_link_libraries(qx_report PUBLIC qx_store qx_engine/' "$fw/CMakeLists.txt"
+expect 1 "qx::report links {config, engine, store} in CMake, declared {store, config}"
+cp "$(dirname "$tool")/../framework/CMakeLists.txt" "$fw/CMakeLists.txt"
+sed -i '/^  src\/eval\/evaluate.cpp$/d; s#^  src/store/sqlite.cpp$#  src/store/sqlite.cpp\n  src/eval/evaluate.cpp#' "$fw/CMakeLists.txt"
+expect 1 "qx::store compiles src/{eval, store}, declared {store}"
+echo "include_layers: upward, sideways, unplaced, unlinked and LibTorch includes fail, as do CMake lists that drift; the clean trees pass"

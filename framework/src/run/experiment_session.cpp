@@ -8,7 +8,7 @@
 
 #include "qx/core/clock.h"
 #include "qx/core/error.h"
-#include "qx/core/runtime.h"
+#include "qx/eval/runtime.h"
 #include "qx/data/batches.h"
 #include "qx/eval/evaluate.h"
 #include "qx/run/tensor_histograms.h"
@@ -259,6 +259,7 @@ store::ExperimentRecord ExperimentSession::experiment_record() const {
   record.model = checkpoint_.model;
   record.device = device_.str();
   record.threads = threads_;
+  record.torch_version = TORCH_VERSION;
   record.machine = describe_machine();
   return record;
 }

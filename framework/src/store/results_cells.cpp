@@ -1,7 +1,6 @@
 // The PTQ half of the results database: experiments, cells and per-tensor parameters.
 #include <cmath>
 
-#include <torch/version.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -65,7 +64,7 @@ std::int64_t ResultsDb::open_experiment(const ExperimentRecord& e) {
   insert.bind(1, e.name).bind(2, e.config_path).bind(3, e.config_text);
   bind_text_or_null(insert, 4, e.git_revision);
   insert.bind(5, e.checkpoint).bind(6, e.model).bind(7, e.device).bind(8, e.threads);
-  insert.bind(9, std::string(TORCH_VERSION));
+  insert.bind(9, e.torch_version);
   bind_text_or_null(insert, 10, e.machine);
   insert.bind(11, e.ranks);
   bind_text_or_null(insert, 12, e.shard);

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 
-#include <torch/version.h>
 
 #include "qx/core/error.h"
 
@@ -317,12 +316,12 @@ std::int64_t ResultsDb::open_run(const RunRecord& run) {
                    "INSERT INTO runs (uid, kind, name, status, config_path, config_text, model, device, threads, "
                    "torch_version) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)");
   insert.bind(1, run.uid).bind(2, run.kind).bind(3, run.name).bind(4, run.config_path).bind(5, run.config_text);
-  insert.bind(6, run.model).bind(7, run.device).bind(8, run.threads).bind(9, std::string(TORCH_VERSION));
+  insert.bind(6, run.model).bind(7, run.device).bind(8, run.threads).bind(9, run.torch_version);
   insert.run();
   return db_.last_insert_id();
 }
 
-void ResultsDb::record_epoch(std::int64_t run_id, const EpochRecord& e) {
+void ResultsDb::record_epoch(std::int64_t run_id, const spec::EpochRecord& e) {
   Statement insert(db_,
                    "INSERT OR REPLACE INTO train_epochs (run_id, epoch, train_loss, train_top1, test_loss, "
                    "test_top1, test_top5, lr, seconds, data_seconds, images_per_second) "

@@ -40,7 +40,7 @@ torch::Generator batchnorm_pass_generator(std::int64_t seed, std::int64_t epoch)
   return epoch_generator(seed, kStreamOffset + epoch);
 }
 
-torch::Tensor history_tensor(const std::vector<store::EpochRecord>& history) {
+torch::Tensor history_tensor(const std::vector<spec::EpochRecord>& history) {
   auto table = torch::empty({static_cast<std::int64_t>(history.size()), kHistoryColumns}, torch::kFloat64);
   auto rows = table.accessor<double, 2>();
   for (std::size_t i = 0; i < history.size(); ++i) {
@@ -53,13 +53,13 @@ torch::Tensor history_tensor(const std::vector<store::EpochRecord>& history) {
   return table;
 }
 
-std::vector<store::EpochRecord> history_from_tensor(const torch::Tensor& table) {
-  std::vector<store::EpochRecord> history;
+std::vector<spec::EpochRecord> history_from_tensor(const torch::Tensor& table) {
+  std::vector<spec::EpochRecord> history;
   if (!table.defined() || table.dim() != 2 || table.size(1) != kHistoryColumns) return history;
   const auto values = table.to(torch::kFloat64).contiguous();
   auto rows = values.accessor<double, 2>();
   for (std::int64_t i = 0; i < table.size(0); ++i) {
-    store::EpochRecord e;
+    spec::EpochRecord e;
     e.epoch = static_cast<std::int64_t>(rows[i][0]);
     e.train_loss = rows[i][1], e.train_top1 = rows[i][2], e.test_loss = rows[i][3], e.test_top1 = rows[i][4];
     e.test_top5 = rows[i][5], e.lr = rows[i][6], e.seconds = rows[i][7], e.data_seconds = rows[i][8];
@@ -154,7 +154,7 @@ void Trainer::check_resumable(const Checkpoint& checkpoint) const {
   }
 }
 
-void Trainer::run(const std::function<void(const store::EpochRecord&)>& on_epoch) {
+void Trainer::run(const std::function<void(const spec::EpochRecord&)>& on_epoch) {
   const std::int64_t total = config_.total_epochs();
   const std::int64_t last = options_.stop_after() > 0 ? std::min(options_.stop_after(), total) : total;
   while (epoch_ < last) {
@@ -163,9 +163,9 @@ void Trainer::run(const std::function<void(const store::EpochRecord&)>& on_epoch
   }
 }
 
-store::EpochRecord Trainer::run_epoch() {
+spec::EpochRecord Trainer::run_epoch() {
   const std::int64_t epoch = epoch_ + 1;
-  store::EpochRecord record = train_epoch(epoch);
+  spec::EpochRecord record = train_epoch(epoch);
   history_.push_back(record);
   epoch_ = epoch;
   save();
@@ -178,7 +178,7 @@ store::EpochRecord Trainer::run_epoch() {
   return record;
 }
 
-store::EpochRecord Trainer::train_epoch(std::int64_t epoch) {
+spec::EpochRecord Trainer::train_epoch(std::int64_t epoch) {
   const auto start = Clock::now();
   const auto device = options_.device();
   const std::int64_t size = train_set_.size();
@@ -230,7 +230,7 @@ store::EpochRecord Trainer::train_epoch(std::int64_t epoch) {
   } else {
     test = eval::evaluate(*model_, test_set_, config_.eval_batch_size, device);
   }
-  store::EpochRecord record;
+  spec::EpochRecord record;
   record.epoch = epoch;
   record.train_loss = train_loss;
   record.train_top1 = 100.0 * static_cast<double>(correct.item<std::int64_t>()) / static_cast<double>(size);

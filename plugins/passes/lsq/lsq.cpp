@@ -122,6 +122,50 @@ struct Optimizers {
   }
 };
 
+// Everything the optimisers move, by kind: what SGD trains at the schedule's rate (biases and,
+// with "sgd", the latent weights), the steps, and (with "adam") the latent weights.
+struct TrainedParameters {
+  std::vector<TrainedWeight> weights;
+  std::vector<std::pair<std::string, torch::Tensor>> sgd, steps;
+  std::vector<torch::Tensor> adam_latents;
+
+  // For the average: latent weights, steps and biases.
+  std::vector<torch::Tensor> all() const {
+    std::vector<torch::Tensor> trained = adam_latents;
+    for (const auto& group : {sgd, steps}) {
+      for (const auto& item : group) trained.push_back(item.second);
+    }
+    return trained;
+  }
+};
+
+// One training batch: randomly cropped and flipped (then mixed), normalised, on the device.
+struct Batch {
+  torch::Tensor images, labels;
+  qx::data::MixedBatch mixed;
+};
+
+// The training curve of the report: one point of mean loss and top-1 every `curve_every` steps.
+class TrainingCurve {
+ public:
+  void add(double loss, double correct, double images) {
+    loss_sum_ += loss * images;
+    correct_ += correct;
+    seen_ += images;
+  }
+  void point(std::int64_t step, std::int64_t steps_per_epoch, double lr) {
+    points_.push_back(fmt::format("{{\"step\":{},\"epoch\":{:.4f},\"loss\":{:.5f},\"top1\":{:.3f},\"lr\":{:.6g}}}", step,
+                                  static_cast<double>(step) / steps_per_epoch, loss_sum_ / seen_,
+                                  100.0 * correct_ / seen_, lr));
+    loss_sum_ = correct_ = seen_ = 0;
+  }
+  std::string json() const { return fmt::format("[{}]", fmt::join(points_, ",")); }
+
+ private:
+  std::vector<std::string> points_;
+  double loss_sum_ = 0, correct_ = 0, seen_ = 0;
+};
+
 class LsqPass : public Pass {
  public:
   explicit LsqPass(LsqSettings settings) : settings_(settings) {}
@@ -132,11 +176,50 @@ class LsqPass : public Pass {
 
   void run(PassContext& context) override {
     if (!context.train_set) qx::fail("{}: needs the training set", context.name);
-    auto& sim = context.sim;
-    std::vector<std::pair<std::string, torch::Tensor>> parameters, steps;
-    std::vector<torch::Tensor> adam_latents;
+    TrainedParameters trained = weight_parameters(context.sim);
+    // Every activation point's step learns, with LSQ's gradient scale taken from its first batch.
+    std::unique_ptr<qx::passes::ActivationTraining> activations;
+    if (settings_.learn_steps) {
+      std::vector<qx::sim::ActivationSite*> sites;
+      for (auto& site : context.sim.activation_sites()) sites.push_back(site.get());
+      activations = std::make_unique<qx::passes::ActivationTraining>(
+          context.sim, sites, qx::passes::ActivationTrainingOptions{true, 0.0, 0.0});
+      for (std::size_t i = 0; i < sites.size(); ++i) {
+        trained.steps.emplace_back(sites[i]->name + ".step", activations->steps()[i]);
+      }
+    }
+    for (auto& item : context.model.named_parameters()) {
+      const auto& key = item.key();
+      if (item.value().dim() == 1 && key.size() > 5 && key.compare(key.size() - 5, 5, ".bias") == 0) {
+        trained.sgd.emplace_back(item.key(), item.value());
+      }
+    }
+    // Biases at the weights' rate (weight decay reaches only rank >= 2 parameters); steps undecayed.
+    Optimizers optimizers{
+        {trained.sgd, qx::train::SgdOptions().lr(settings_.lr).weight_decay(settings_.weight_decay)},
+        {trained.steps, qx::train::SgdOptions().lr(settings_.lr * settings_.step_lr_scale).weight_decay(0.0)},
+        nullptr};
+    if (settings_.weight_optimizer == "adam") {
+      optimizers.latent =
+          std::make_unique<torch::optim::Adam>(trained.adam_latents, torch::optim::AdamOptions(settings_.adam_lr));
+    }
+    context.report = train(context, trained, activations.get(), optimizers);
+
+    torch::NoGradGuard no_grad;
+    for (auto& w : trained.weights) {
+      w.substitution.reset();
+      w.site->qparams.scale = w.scale.detach().clamp_min(1e-8).reshape(w.site->qparams.scale.sizes()).clone();
+      w.site->weight.copy_(context.sim.quantizer().apply(w.float_value().detach(), w.site->qparams));
+    }
+    activations.reset();  // the simulation's hooks back, the learned steps in the sites
+  }
+
+ private:
+  // Each weight layer's latent weight (the float weight, in its channel's step units with
+  // "adam") and learnable step, with LSQ's gradient scale, listed for its optimiser.
+  TrainedParameters weight_parameters(qx::sim::QuantSim& sim) const {
+    TrainedParameters trained;
     const bool adam = settings_.weight_optimizer == "adam";
-    std::vector<TrainedWeight> weights;
     for (auto& site : sim.weight_sites()) {
       const auto& q = site.qparams;
       const auto step = (q.axis >= 0 ? q.scale : q.scale.reshape({1})).detach().to(sim.device()).clone();
@@ -154,58 +237,20 @@ class LsqPass : public Pass {
       const auto per_step = site.weight.numel() / (q.axis >= 0 ? q.scale.numel() : 1);
       w.grad_factor = qx::passes::lsq_grad_factor(per_step, q.qmax);
       if (adam) {
-        adam_latents.push_back(w.latent);
+        trained.adam_latents.push_back(w.latent);
       } else {
-        parameters.emplace_back(site.name + ".latent", w.latent);
+        trained.sgd.emplace_back(site.name + ".latent", w.latent);
       }
-      if (settings_.learn_steps) steps.emplace_back(site.name + ".step", w.scale);
-      weights.push_back(std::move(w));
+      if (settings_.learn_steps) trained.steps.emplace_back(site.name + ".step", w.scale);
+      trained.weights.push_back(std::move(w));
     }
-    // Every activation point's step learns, with LSQ's gradient scale taken from its first batch.
-    std::unique_ptr<qx::passes::ActivationTraining> activations;
-    if (settings_.learn_steps) {
-      std::vector<qx::sim::ActivationSite*> sites;
-      for (auto& site : sim.activation_sites()) sites.push_back(site.get());
-      activations = std::make_unique<qx::passes::ActivationTraining>(
-          sim, sites, qx::passes::ActivationTrainingOptions{true, 0.0, 0.0});
-      for (std::size_t i = 0; i < sites.size(); ++i) {
-        steps.emplace_back(sites[i]->name + ".step", activations->steps()[i]);
-      }
-    }
-    for (auto& item : context.model.named_parameters()) {
-      const auto& key = item.key();
-      if (item.value().dim() == 1 && key.size() > 5 && key.compare(key.size() - 5, 5, ".bias") == 0) {
-        parameters.emplace_back(item.key(), item.value());
-      }
-    }
-    // Biases at the weights' rate (weight decay reaches only rank >= 2 parameters); steps undecayed.
-    Optimizers optimizers{{parameters, qx::train::SgdOptions().lr(settings_.lr).weight_decay(settings_.weight_decay)},
-                          {steps, qx::train::SgdOptions().lr(settings_.lr * settings_.step_lr_scale).weight_decay(0.0)},
-                          nullptr};
-    if (adam) {
-      optimizers.latent =
-          std::make_unique<torch::optim::Adam>(adam_latents, torch::optim::AdamOptions(settings_.adam_lr));
-    }
-    // Everything training moves, for the average: latent weights, steps and biases.
-    std::vector<torch::Tensor> trained = adam_latents;
-    for (const auto& group : {parameters, steps}) {
-      for (const auto& item : group) trained.push_back(item.second);
-    }
-    context.report = train(context, weights, activations.get(), optimizers, trained);
-
-    torch::NoGradGuard no_grad;
-    for (auto& w : weights) {
-      w.substitution.reset();
-      w.site->qparams.scale = w.scale.detach().clamp_min(1e-8).reshape(w.site->qparams.scale.sizes()).clone();
-      w.site->weight.copy_(sim.quantizer().apply(w.float_value().detach(), w.site->qparams));
-    }
-    activations.reset();  // the simulation's hooks back, the learned steps in the sites
+    return trained;
   }
 
- private:
-  std::string train(PassContext& context, std::vector<TrainedWeight>& weights,
-                    qx::passes::ActivationTraining* activations, Optimizers& optimizers,
-                    std::vector<torch::Tensor>& trained) const {
+  // The epochs: the cosine schedule over `epochs`, then `average_epochs` at the floor rate,
+  // whose iterates are averaged. Returns the pass's report (the training curve).
+  std::string train(PassContext& context, TrainedParameters& trained, qx::passes::ActivationTraining* activations,
+                    Optimizers& optimizers) const {
     const auto& data = *context.train_set;
     const auto size = settings_.images_per_epoch > 0 ? std::min(settings_.images_per_epoch, data.size()) : data.size();
     const auto steps_per_epoch = std::max<std::int64_t>(1, size / settings_.batch_size);
@@ -213,71 +258,79 @@ class LsqPass : public Pass {
     const auto epochs = settings_.epochs + settings_.average_epochs;
     const auto total = steps_per_epoch * epochs;
     const double floor = settings_.average_epochs > 0 ? settings_.average_rate : 0.0;
+    auto averaged = trained.all();
     qx::train::TensorAverage average;
-    const bool channels_last = weights.front().site->weight.is_contiguous(torch::MemoryFormat::ChannelsLast);
-    const auto device = weights.front().site->weight.device();
-    std::vector<std::string> curve;
-    double loss_sum = 0, correct = 0, seen = 0;
+    TrainingCurve curve;
     for (std::int64_t epoch = 0; epoch < epochs; ++epoch) {
       auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(context.seed) * 1000003u +
                                                                 static_cast<std::uint64_t>(epoch));
       const auto order = torch::randperm(data.size(), generator, torch::kInt64);
       for (std::int64_t i = 0; i < steps_per_epoch; ++i) {
         const auto step = epoch * steps_per_epoch + i;
-        const auto indices = order.slice(0, i * settings_.batch_size, (i + 1) * settings_.batch_size);
-        auto images = qx::data::normalize(qx::data::random_crop_flip(data.images.index_select(0, indices), 4, generator));
-        auto labels = data.labels.index_select(0, indices);
-        qx::data::MixedBatch mixed;
-        if (settings_.mixup > 0) {
-          mixed = qx::data::mixup(images, settings_.mixup, generator);
-          images = mixed.images;
-        }
-        if (channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
-        images = images.to(device);
-        labels = labels.to(device);
+        const auto batch = draw_batch(data, order.slice(0, i * settings_.batch_size, (i + 1) * settings_.batch_size),
+                                      generator, trained.weights.front().site->weight);
         const double fraction =
             step < cosine_steps
                 ? floor + (1.0 - floor) * qx::train::cosine_annealing(static_cast<double>(step), cosine_steps)
                 : floor;
-        const double lr = settings_.lr * fraction;
         optimizers.schedule(settings_, fraction);
         optimizers.zero_grad();
-        const auto teacher = settings_.distill > 0 ? teacher_targets(context, weights, images) : torch::Tensor();
-        for (auto& w : weights) w.substitution->set(w.quantized());
-        const auto logits = context.model.forward(images);
-        auto loss = settings_.distill < 1.0 ? label_loss(logits, labels, mixed) : torch::zeros({}, logits.options());
-        if (teacher.defined()) {
-          namespace F = torch::nn::functional;
-          const double t = settings_.temperature;
-          const auto divergence = F::kl_div(F::log_softmax(logits / t, F::LogSoftmaxFuncOptions(1)), teacher,
-                                            F::KLDivFuncOptions().reduction(torch::kBatchMean));
-          loss = (1.0 - settings_.distill) * loss + settings_.distill * t * t * divergence;
-        }
-        const double value = loss.item<double>();
-        if (!std::isfinite(value)) qx::fail("{}: loss is {} at step {}{}", context.name, value, step, first_bad(weights));
-        loss.backward();
+        torch::Tensor logits;
+        const double value = training_loss(context, trained.weights, batch, logits, step);
         optimizers.step();
         {
           torch::NoGradGuard no_grad;
-          for (auto& w : weights) w.scale.clamp_min_(1e-8);
+          for (auto& w : trained.weights) w.scale.clamp_min_(1e-8);
           if (activations) activations->clamp_steps();
-          if (step >= cosine_steps) average.add(trained);
-          loss_sum += value * static_cast<double>(labels.size(0));
-          correct += logits.argmax(1).eq(dominant_labels(labels, mixed)).sum().item<double>();
-          seen += static_cast<double>(labels.size(0));
+          if (step >= cosine_steps) average.add(averaged);
+          curve.add(value, logits.argmax(1).eq(dominant_labels(batch.labels, batch.mixed)).sum().item<double>(),
+                    static_cast<double>(batch.labels.size(0)));
         }
         if ((step + 1) % settings_.curve_every == 0 || step + 1 == total) {
-          curve.push_back(fmt::format("{{\"step\":{},\"epoch\":{:.4f},\"loss\":{:.5f},\"top1\":{:.3f},\"lr\":{:.6g}}}",
-                                      step + 1, static_cast<double>(step + 1) / steps_per_epoch, loss_sum / seen,
-                                      100.0 * correct / seen, lr));
-          loss_sum = correct = seen = 0;
+          curve.point(step + 1, steps_per_epoch, settings_.lr * fraction);
         }
       }
       spdlog::info("{}: epoch {}/{} done", context.name, epoch + 1, epochs);
     }
-    if (average.count() > 0) average.copy_to(trained);
-    return fmt::format("{{\"steps_per_epoch\":{},\"averaged_snapshots\":{},\"curve\":[{}]}}", steps_per_epoch,
-                       average.count(), fmt::join(curve, ","));
+    if (average.count() > 0) average.copy_to(averaged);
+    return fmt::format("{{\"steps_per_epoch\":{},\"averaged_snapshots\":{},\"curve\":{}}}", steps_per_epoch,
+                       average.count(), curve.json());
+  }
+
+  // The training images at `indices`, augmented, in the layout and on the device of `like`.
+  Batch draw_batch(const qx::data::Dataset& data, const torch::Tensor& indices, at::Generator& generator,
+                   const torch::Tensor& like) const {
+    Batch batch;
+    auto images = qx::data::normalize(qx::data::random_crop_flip(data.images.index_select(0, indices), 4, generator));
+    batch.labels = data.labels.index_select(0, indices).to(like.device());
+    if (settings_.mixup > 0) {
+      batch.mixed = qx::data::mixup(images, settings_.mixup, generator);
+      images = batch.mixed.images;
+    }
+    if (like.is_contiguous(torch::MemoryFormat::ChannelsLast)) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
+    batch.images = images.to(like.device());
+    return batch;
+  }
+
+  // One step's loss (labels, distillation or both), back-propagated; returns its value and the
+  // student's logits.
+  double training_loss(PassContext& context, std::vector<TrainedWeight>& weights, const Batch& batch,
+                       torch::Tensor& logits, std::int64_t step) const {
+    const auto teacher = settings_.distill > 0 ? teacher_targets(context, weights, batch.images) : torch::Tensor();
+    for (auto& w : weights) w.substitution->set(w.quantized());
+    logits = context.model.forward(batch.images);
+    auto loss = settings_.distill < 1.0 ? label_loss(logits, batch.labels, batch.mixed) : torch::zeros({}, logits.options());
+    if (teacher.defined()) {
+      namespace F = torch::nn::functional;
+      const double t = settings_.temperature;
+      const auto divergence = F::kl_div(F::log_softmax(logits / t, F::LogSoftmaxFuncOptions(1)), teacher,
+                                        F::KLDivFuncOptions().reduction(torch::kBatchMean));
+      loss = (1.0 - settings_.distill) * loss + settings_.distill * t * t * divergence;
+    }
+    const double value = loss.item<double>();
+    if (!std::isfinite(value)) qx::fail("{}: loss is {} at step {}{}", context.name, value, step, first_bad(weights));
+    loss.backward();
+    return value;
   }
 
   // Cross-entropy with the labels; after mixup, each image's two labels by their weights.

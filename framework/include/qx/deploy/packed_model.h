@@ -14,7 +14,7 @@
 
 #include <torch/torch.h>
 
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/train/checkpoint.h"
 
 namespace qx::deploy {

@@ -15,7 +15,7 @@
 #include "qx/config/ptq_config.h"
 #include "qx/data/cifar10.h"
 #include "qx/nn/model.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/run/cell_sink.h"
 #include "qx/store/results_db.h"
 #include "qx/train/checkpoint.h"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "qx/config/ptq_config.h"
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 #include "qx/run/cell_sink.h"
 #include "qx/run/experiment_session.h"
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "qx/spec/cell.h"
+#include "qx/spec/epoch.h"
 #include "qx/store/sqlite.h"
 
 namespace qx::store {
@@ -31,14 +32,7 @@ struct RunRecord {
   std::string model;
   std::string device;
   std::int64_t threads = 0;
-};
-
-struct EpochRecord {
-  std::int64_t epoch = 0;  // 1-based
-  double train_loss = 0, train_top1 = 0;
-  double test_loss = 0, test_top1 = 0, test_top5 = 0;
-  double lr = 0;  // learning rate at the epoch's last iteration
-  double seconds = 0, data_seconds = 0, images_per_second = 0;
+  std::string torch_version;  // TORCH_VERSION of the program that trains: the store links no LibTorch
 };
 
 struct ExperimentRecord {
@@ -50,6 +44,7 @@ struct ExperimentRecord {
   std::string model;
   std::string device;
   std::int64_t threads = 0;
+  std::string torch_version;  // TORCH_VERSION of the program that computes the cells
   std::string machine;      // qx::describe_machine(): CPU model and the ISA flags kernels depend on
   std::int64_t ranks = 1;   // processes computing cells: the MPI job's size, else 1
   std::string shard;        // "K/N" for a --shard run, else empty
@@ -123,7 +118,7 @@ class ResultsDb {
 
   // Inserts the run, or marks an existing run with the same uid as running again.
   std::int64_t open_run(const RunRecord& run);
-  void record_epoch(std::int64_t run_id, const EpochRecord& epoch);
+  void record_epoch(std::int64_t run_id, const spec::EpochRecord& epoch);
   void finish_run(std::int64_t run_id, const std::string& status, const std::string& error = {});
 
   std::int64_t open_experiment(const ExperimentRecord& experiment);

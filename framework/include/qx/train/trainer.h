@@ -11,7 +11,7 @@
 #include "qx/config/train_config.h"
 #include "qx/data/cifar10.h"
 #include "qx/nn/model.h"
-#include "qx/store/results_db.h"
+#include "qx/spec/epoch.h"
 #include "qx/train/checkpoint.h"
 #include "qx/train/sgd.h"
 #include "qx/train/swa.h"
@@ -33,19 +33,19 @@ class Trainer {
   // Continues from a checkpoint written by a run of the same recipe.
   void resume(const Checkpoint& checkpoint);
   // Trains the remaining epochs; `on_epoch` sees each epoch once its checkpoint is on disk.
-  void run(const std::function<void(const store::EpochRecord&)>& on_epoch = {});
+  void run(const std::function<void(const spec::EpochRecord&)>& on_epoch = {});
   // Trains, evaluates and checkpoints the next epoch.
-  store::EpochRecord run_epoch();
+  spec::EpochRecord run_epoch();
 
   std::int64_t completed_epochs() const { return epoch_; }
   const std::string& run_uid() const { return run_uid_; }
-  const std::vector<store::EpochRecord>& history() const { return history_; }
+  const std::vector<spec::EpochRecord>& history() const { return history_; }
   std::filesystem::path checkpoint_path() const { return options_.output_dir() / "checkpoint.pt"; }
   std::filesystem::path history_path() const { return options_.output_dir() / "history.csv"; }
 
  private:
   void check_resumable(const Checkpoint& checkpoint) const;
-  store::EpochRecord train_epoch(std::int64_t epoch);
+  spec::EpochRecord train_epoch(std::int64_t epoch);
   // In an SWA epoch: adds the iterate to the average and loads the average, with its BatchNorm
   // statistics recomputed, into the model (the caller restores the iterate).
   void install_weight_average(std::int64_t epoch);
@@ -60,7 +60,7 @@ class Trainer {
   Sgd optimizer_;
   std::int64_t epoch_ = 0;
   std::string run_uid_;
-  std::vector<store::EpochRecord> history_;
+  std::vector<spec::EpochRecord> history_;
   WeightAverage swa_average_;
   std::map<std::string, torch::Tensor> swa_model_;  // the averaged model's state, once there is one
 };

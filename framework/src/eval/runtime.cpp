@@ -1,4 +1,4 @@
-#include "qx/core/runtime.h"
+#include "qx/eval/runtime.h"
 
 #include <malloc.h>
 

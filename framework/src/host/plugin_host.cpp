@@ -1,4 +1,4 @@
-#include "qx/plugin/host.h"
+#include "qx/host/plugin_host.h"
 
 #include <algorithm>
 #include <cstdlib>
