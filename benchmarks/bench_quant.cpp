@@ -102,7 +102,7 @@ void BM_ClippingSearch(benchmark::State& state) {
   const auto rounded_error = qx::quant::rounded_clipping_error(2.0);
   const std::int64_t block_bytes = state.range(0) << 20;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(qx::quant::minimise_clipping_error(histogram, qx::quant::QuantSpec{4, false, 0}, 100,
+    benchmark::DoNotOptimize(qx::quant::minimise_clipping_error(histogram, qx::quant::Grid(qx::quant::QuantSpec{4, false, 0}), 100,
                                                                 rounded_error, block_bytes));
   }
   state.SetItemsProcessed(state.iterations() * histogram.rows());

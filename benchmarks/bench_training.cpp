@@ -5,8 +5,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "qx/eval/runtime.h"
 #include "qx/data/batches.h"
+#include "qx/eval/runtime.h"
 #include "qx/host/plugin_host.h"
 #include "qx/train/sgd.h"
 #include "qx/train/trainer.h"

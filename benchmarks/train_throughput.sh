@@ -2,7 +2,7 @@
 # Training throughput, C++ against Python, in one run on one machine.
 #   qx:     `qx train` runs the first two epochs of the default recipe
 #           (experiments/train_resnet20.toml: ResNet20, batch 128, channels-last, all cores);
-#   Python: Python PyTorch trains the same ResNet20 (tools/resnet20.py) with the same batch size,
+#   Python: Python PyTorch trains the same ResNet20 (tools/qxref.py) with the same batch size,
 #           augmentation, optimizer and threads for two full epochs, channels-last like qx, and
 #           for one epoch in PyTorch's default contiguous (NCHW) layout.
 # Epoch 1 includes warm-up; epoch 2 is the steady state. Prints one JSON line per epoch and the

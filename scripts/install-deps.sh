@@ -10,7 +10,7 @@ packages=(
   libtomlplusplus-dev
   libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libfmt-dev libspdlog-dev
+  libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev
   libopenblas0-openmp   # Debian's LibTorch otherwise runs its BLAS calls on reference BLAS
   gnuplot-nox

@@ -121,7 +121,7 @@ run_stage() {
       $qx run "${what#qx }" --db "$db" --data "$data" "${extra[@]}" ;;
     python*)
       if finished "$experiment"; then echo "$name: finished earlier, skipped"; return; fi
-      $python "${what#python }" --checkpoint "$checkpoint" --data "$data" --db "$db" "${extra[@]}" ;;
+      $python "${what#python }" --checkpoint "$checkpoint" --data "$data" --db "$db" --qx "$qx" "${extra[@]}" ;;
     pack)
       if [[ -f $db && $(sqlite3 "$db" "SELECT COUNT(*) FROM packed_models") -gt 0 ]]; then
         echo "$name: finished earlier, skipped"; return

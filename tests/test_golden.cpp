@@ -35,7 +35,7 @@ TEST(Golden, PytorchQuantizerMatchesTorchAo) {
     const auto activation_spec = quantizer->spec(TensorRole::kActivation, 8);
     auto histogram = host.create_observer("histogram", Options("observer 'histogram'"), {activation_spec.axis, "x"});
     for (const auto* name : {"x0", "x1", "x2"}) histogram->observe(golden.at(name));
-    const auto activation = quantizer->qparams(histogram->range(activation_spec), activation_spec);
+    const auto activation = quantizer->qparams(histogram->range(quant::Grid(activation_spec, quantizer.get())), activation_spec);
     EXPECT_TRUE(tensors_equal(activation.scale.reshape(-1), golden.at(backend + ".activation.scale"))) << backend;
     EXPECT_TRUE(tensors_equal(activation.zero_point.reshape(-1), golden.at(backend + ".activation.zero_point")))
         << backend;
@@ -43,7 +43,7 @@ TEST(Golden, PytorchQuantizerMatchesTorchAo) {
     const auto weight_spec = quantizer->spec(TensorRole::kWeight, 8);
     auto minmax = host.create_observer("minmax", Options("observer 'minmax'"), {weight_spec.axis, "weight"});
     minmax->observe(golden.at("weight"));
-    const auto weight = quantizer->qparams(minmax->range(weight_spec), weight_spec);
+    const auto weight = quantizer->qparams(minmax->range(quant::Grid(weight_spec, quantizer.get())), weight_spec);
     EXPECT_TRUE(tensors_equal(weight.scale.reshape(-1), golden.at(backend + ".weight.scale"))) << backend;
     EXPECT_TRUE(tensors_equal(weight.zero_point.reshape(-1), golden.at(backend + ".weight.zero_point"))) << backend;
   }

@@ -24,7 +24,7 @@ class HistogramObserverTest : public SeededTest {
   quant::Range observe(const std::string& name, const torch::Tensor& x, const QuantSpec& spec, Options options = {}) {
     auto observer = make(name, spec.axis, options);
     observer->observe(x);
-    return observer->range(spec);
+    return observer->range(quant::Grid(spec));
   }
   PluginHost host_{QX_PLUGIN_DIR};
 };
@@ -63,10 +63,10 @@ TEST(ClippingSearch, GivesTheSameRangesWhateverTheBlockSize) {
     return error(args...);
   };
   const QuantSpec spec{3, false, 0};
-  const auto whole = quant::minimise_clipping_error(histogram, spec, 100, rounded_error, std::int64_t{1} << 40);
+  const auto whole = quant::minimise_clipping_error(histogram, quant::Grid(spec), 100, rounded_error, std::int64_t{1} << 40);
   EXPECT_EQ(calls, 6);
   calls = 0;
-  const auto blocked = quant::minimise_clipping_error(histogram, spec, 100, rounded_error, 3 * 4096 * 8);
+  const auto blocked = quant::minimise_clipping_error(histogram, quant::Grid(spec), 100, rounded_error, 3 * 4096 * 8);
   EXPECT_EQ(calls, 5 * 342 + 34);
   EXPECT_TRUE(torch::equal(whole.min, blocked.min));
   EXPECT_TRUE(torch::equal(whole.max, blocked.max));
@@ -237,7 +237,7 @@ TEST_F(HistogramObserverTest, HistogramMatchesTorchAo) {
                                            torch::randn({8, 16, 8, 8}) * 0.5};
   auto observer = make("histogram");
   for (const auto& batch : data) observer->observe(batch);
-  const auto range = observer->range(QuantSpec{8, false});
+  const auto range = observer->range(quant::Grid(QuantSpec{8, false}));
   save_for_python(dir / "io.pt", {{"x0", data[0]}, {"x1", data[1]}, {"x2", data[2]}, {"min", range.min},
                                    {"max", range.max}});
   EXPECT_EQ(run_python(fmt::format(

@@ -2,9 +2,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "qx/host/plugin_host.h"
 #include "qx/nn/fold.h"
 #include "qx/nn/model.h"
-#include "qx/host/plugin_host.h"
 #include "support.h"
 
 namespace qx::test {

@@ -8,6 +8,7 @@
 #include "qx/core/error.h"
 #include "qx/host/plugin_host.h"
 #include "qx/quant/observer.h"
+#include "qx/quant/quantizer.h"
 #include "support.h"
 
 namespace qx::test {
@@ -29,12 +30,42 @@ class ObserverTest : public SeededTest {
   PluginHost host_{QX_PLUGIN_DIR};
 };
 
+// A quantizer whose grid has half the step torch.ao's arithmetic gives a range, so it covers half
+// the range: an observer searching on this grid must widen its choice to cover the data.
+class HalfStepQuantizer : public quant::Quantizer {
+ public:
+  QuantSpec spec(quant::TensorRole, int bits) const override { return QuantSpec{bits, true, -1}; }
+  quant::QParams qparams(const quant::Range& range, const QuantSpec& spec) const override {
+    ++calls;
+    auto q = quant::compute_qparams(range.min, range.max, spec);
+    q.scale = q.scale * 0.5;
+    return q;
+  }
+  mutable std::int64_t calls = 0;
+};
+
+TEST_F(ObserverTest, AClippingSearchScoresItsCandidatesWithTheQuantizersOwnQparams) {
+  const auto x = torch::randn({20000});
+  const QuantSpec spec{3, true};
+  HalfStepQuantizer quantizer;
+  for (const std::string name : {"mse", "lp_norm"}) {
+    auto alone = make(name), with_quantizer = make(name);
+    alone->observe(x);
+    with_quantizer->observe(x);
+    const auto plain = alone->range(quant::Grid(spec)).max.item<double>();
+    const auto calls_before = quantizer.calls;
+    const auto own = with_quantizer->range(quant::Grid(spec, &quantizer)).max.item<double>();
+    EXPECT_GT(quantizer.calls, calls_before) << name;
+    EXPECT_GT(own, 1.3 * plain) << name << ": " << own << " against " << plain;
+  }
+}
+
 TEST_F(ObserverTest, MinMaxKeepsTheExtremes) {
   auto observer = make("minmax");
   const auto data = batches();
   for (const auto& batch : data) observer->observe(batch);
   const auto all = torch::cat({data[0].flatten(), data[1].flatten(), data[2].flatten()});
-  const auto range = observer->range(QuantSpec{8, false});
+  const auto range = observer->range(quant::Grid(QuantSpec{8, false}));
   EXPECT_EQ(range.min.item<float>(), all.min().item<float>());
   EXPECT_EQ(range.max.item<float>(), all.max().item<float>());
 }
@@ -43,7 +74,7 @@ TEST_F(ObserverTest, PerChannelMinMaxIsPerOutputChannel) {
   auto observer = make("minmax", 0);
   auto weight = torch::randn({6, 3, 3, 3});
   observer->observe(weight);
-  const auto range = observer->range(QuantSpec{4, true, 0});
+  const auto range = observer->range(quant::Grid(QuantSpec{4, true, 0}));
   ASSERT_EQ(range.min.sizes(), (std::vector<int64_t>{6}));
   for (int64_t c = 0; c < 6; ++c) EXPECT_EQ(range.max[c].item<float>(), weight[c].max().item<float>());
 }
@@ -54,14 +85,14 @@ TEST_F(ObserverTest, MovingAverageMovesByTheConstant) {
   auto observer = make("moving_average", -1, options);
   observer->observe(torch::tensor({0.0f, 4.0f}));
   observer->observe(torch::tensor({-2.0f, 2.0f}));
-  const auto range = observer->range(QuantSpec{8, false});
+  const auto range = observer->range(quant::Grid(QuantSpec{8, false}));
   EXPECT_FLOAT_EQ(range.min.item<float>(), -1.0f);
   EXPECT_FLOAT_EQ(range.max.item<float>(), 3.0f);
 }
 
 TEST_F(ObserverTest, NothingObservedIsAnError) {
   try {
-    make("minmax")->range(QuantSpec{8, false});
+    make("minmax")->range(quant::Grid(QuantSpec{8, false}));
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "observer 'minmax' at layer1.0.mid_q: nothing was observed");
@@ -71,14 +102,14 @@ TEST_F(ObserverTest, NothingObservedIsAnError) {
 TEST_F(ObserverTest, AxisMismatchIsAnError) {
   auto observer = make("minmax");
   observer->observe(torch::randn({2, 2}));
-  EXPECT_THROW(observer->range(QuantSpec{8, true, 0}), Error);
+  EXPECT_THROW(observer->range(quant::Grid(QuantSpec{8, true, 0})), Error);
 }
 
 TEST_F(ObserverTest, ResetForgets) {
   auto observer = make("moving_average");
   observer->observe(torch::randn({8}));
   observer->reset();
-  EXPECT_THROW(observer->range(QuantSpec{8, false}), Error);
+  EXPECT_THROW(observer->range(quant::Grid(QuantSpec{8, false})), Error);
 }
 
 TEST_F(ObserverTest, OptionsAreValidated) {
@@ -113,7 +144,7 @@ TEST_F(ObserverTest, MatchTorchAo) {
   for (const auto& c : cases) {
     auto observer = make(c.plugin, c.axis);
     for (const auto& batch : data) observer->observe(batch);
-    const auto range = observer->range(QuantSpec{8, false, c.axis});
+    const auto range = observer->range(quant::Grid(QuantSpec{8, false, c.axis}));
     save_for_python(dir / "io.pt",
                     {{"x0", data[0]}, {"x1", data[1]}, {"x2", data[2]}, {"min", range.min}, {"max", range.max}});
     EXPECT_EQ(run_python(fmt::format(

@@ -155,11 +155,11 @@ TEST_F(PassTest, MixedPrecisionSpendsTheAverageBudgetWhereTheOutputIsMostSensiti
   double bits = 0, params = 0;
   std::set<int> widths;
   for (auto& site : sim.weight_sites()) {
-    bits += site.bits * static_cast<double>(site.weight.numel());
+    bits += site.spec.bits * static_cast<double>(site.weight.numel());
     params += static_cast<double>(site.weight.numel());
-    widths.insert(site.bits);
+    widths.insert(site.spec.bits);
     expect_on_grid(site);
-    EXPECT_EQ(site.qparams.qmax, site.bits == 8 ? 127 : site.bits == 4 ? 7 : 1) << site.name;
+    EXPECT_EQ(site.qparams.qmax, site.spec.bits == 8 ? 127 : site.spec.bits == 4 ? 7 : 1) << site.name;
   }
   EXPECT_LE(bits / params, 4.0 + 1e-9);
   EXPECT_GT(bits / params, 3.5);  // the greedy stops as soon as the budget fits

@@ -27,6 +27,36 @@ void expect_grid(const QuantSpec& spec, int bits, bool symmetric, std::int64_t a
   EXPECT_EQ(spec.axis, axis) << what;
 }
 
+// A quantizer that asks for grids the simulation cannot apply.
+class AxisQuantizer : public quant::Quantizer {
+ public:
+  explicit AxisQuantizer(std::int64_t axis) : axis_(axis) {}
+  QuantSpec spec(TensorRole, int bits) const override { return QuantSpec{bits, true, axis_}; }
+
+ private:
+  std::int64_t axis_;
+};
+
+TEST(ResolveSpec, ChecksTheQuantizersGridForTheRole) {
+  const AxisQuantizer per_tensor(-1), channels(0), second_axis(1);
+  expect_grid(quant::resolve_spec(per_tensor, TensorRole::kActivation, 4, "x"), 4, true, -1, "per tensor");
+  expect_grid(quant::resolve_spec(channels, TensorRole::kWeight, 4, "w"), 4, true, 0, "per channel");
+  const auto message = [](const auto& call) {
+    try {
+      call();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_THAT(message([&] { quant::resolve_spec(channels, TensorRole::kActivation, 4, "activation point 'x'"); }),
+              HasSubstr("activation point 'x': the quantizer asks for a per-channel activation grid"));
+  EXPECT_THAT(message([&] { quant::resolve_spec(second_axis, TensorRole::kWeight, 4, "weight of 'fc'"); }),
+              HasSubstr("weight of 'fc': the quantizer asks for weight channels along axis 1"));
+  EXPECT_THAT(message([&] { quant::resolve_spec(per_tensor, TensorRole::kWeight, 1, "weight of 'fc'"); }),
+              HasSubstr("weight of 'fc': bit width 1 is out of range [2, 16]"));
+}
+
 TEST_F(QuantizerTest, GridsPerRole) {
   for (int bits : {2, 4, 8, 16}) {
     expect_grid(make("asymmetric")->spec(TensorRole::kWeight, bits), bits, false, -1, "asymmetric weight");

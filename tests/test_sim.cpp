@@ -109,6 +109,21 @@ TEST_F(SimTest, OverridesReachWeightsAndTheActivationsFeedingThem) {
   EXPECT_EQ(bits.at("layer1.0.mid_q"), 4);
 }
 
+// A site has one width, its grid's: torch.ao's x86 activations at "8 bits" are a 7-bit grid
+// (reduce_range), and that is what the records (and so the store and qx pack) say.
+TEST_F(SimTest, ASiteRecordsTheWidthOfTheGridItIsQuantizedTo) {
+  auto c = cell("minmax", "pytorch", 8, 8);
+  c.quantizer.options.set("backend", std::string("x86"));
+  sim::QuantSim sim(*model_, host_, c);
+  sim.calibrate({images_});
+  sim.quantize_weights();
+  sim.quantize_activations();
+  for (const auto& record : sim.records()) {
+    EXPECT_EQ(record.bits, record.role == quant::TensorRole::kWeight ? 8 : 7) << record.name;
+    EXPECT_EQ(record.qparams.qmax - record.qparams.qmin + 1, std::int64_t{1} << record.bits) << record.name;
+  }
+}
+
 TEST_F(SimTest, NonFiniteCalibrationDataNamesThePoint) {
   auto bad = images_.clone();
   bad[0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
@@ -141,7 +156,7 @@ TEST_F(SimTest, AWiderResidualStreamIsRequantizedWhereEachBlockReadsIt) {
   ASSERT_EQ(sim.activation_sites().size(), 30u);
   for (const auto& site : sim.activation_sites()) {
     const bool stream = site->name == "stem_q" || site->name.find(".out_q") != std::string::npos;
-    EXPECT_EQ(site->bits, stream ? 8 : 4) << site->name;
+    EXPECT_EQ(site->spec.bits, stream ? 8 : 4) << site->name;
   }
   EXPECT_EQ(sim.input_site("layer1.1.conv1").name, "layer1.1.in_q");
   EXPECT_EQ(sim.input_site("layer1.1.conv2").name, "layer1.1.mid_q");

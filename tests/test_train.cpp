@@ -217,7 +217,7 @@ TEST_F(TrainingTest, ResumeRefusesAChangedRecipe) {
 }
 
 // The checkpoint is readable by Python's plain torch.load, and the Python twin of the model
-// (tools/resnet20.py) computes the same logits from it.
+// (tools/qxref.py) computes the same logits from it.
 TEST_F(TrainingTest, PythonReadsTheCheckpointAndAgreesOnLogits) {
   if (!python_torch_available()) {
     GTEST_SKIP() << "Python PyTorch (python3-torch) is not installed";
@@ -240,7 +240,7 @@ TEST_F(TrainingTest, PythonReadsTheCheckpointAndAgreesOnLogits) {
   auto logits = model->forward(input);
   save_for_python(dir / "io.pt", {{"input", input}, {"logits", logits}});
   EXPECT_EQ(run_python(fmt::format(
-                "import sys, torch; sys.path.insert(0, '{}/tools'); from resnet20 import load_qx_checkpoint; "
+                "import sys, torch; sys.path.insert(0, '{}/tools'); from qxref import load_qx_checkpoint; "
                 "m, _ = load_qx_checkpoint('{}'); io = torch.load('{}'); "
                 "d = (m(io['input']) - io['logits']).abs().max().item(); print(d); sys.exit(0 if d < 1e-4 else 1)",
                 QX_SOURCE_DIR, (dir / "c.pt").string(), (dir / "io.pt").string())),

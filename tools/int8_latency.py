@@ -13,8 +13,7 @@ import torch
 from torch.ao.quantization import convert, prepare
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from resnet20 import load_qx_checkpoint  # noqa: E402
-from torch_ao_ptq import QuantResNet, calibrate, load_split, normalize, qconfig_for  # noqa: E402
+from qxref import QuantResNet, calibrate, load_qx_checkpoint, load_split, normalize, qconfig_for  # noqa: E402
 
 
 def median_seconds(model, batch, iterations, warmup):

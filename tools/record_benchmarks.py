@@ -13,21 +13,21 @@ docs/results/performance.md (docs/performance.md reads them):
                      process with every thread, `mpirun -np 2` with one thread a rank, and shards
                      1/2 and 2/2 side by side with one thread each (docs/scaling.md)
 
-    /usr/bin/python3 tools/record_benchmarks.py --db results/results.sqlite \\
-        --data ../shared/data/cifar-10-batches-bin
+    /usr/bin/python3 tools/record_benchmarks.py --db results/results.sqlite
 
 Run it on an otherwise idle machine: every figure is a wall time. A suite measured again
 replaces its rows; a suite that fails writes nothing. --smoke runs every suite on a token budget
 (scripts/reproduce.sh --smoke): it checks that each one still runs and records, not how fast."""
 import argparse, json, os, platform, sqlite3, subprocess, sys, tempfile, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qxref import ROOT, find_data, qx_import  # noqa: E402
 PYTHON = "/usr/bin/python3"  # Debian's, with PyTorch
 
 
 def machine():
     # The ISA flags as the experiments record them: the int8 timings depend on VNNI.
-    from torch_ao_ptq import machine_description  # imports torch, which the suites load anyway
+    from qxref import machine_description  # imports torch, which the suites load anyway
     memory_kb = 0
     with open("/proc/meminfo") as f:
         for line in f:
@@ -136,18 +136,13 @@ def grid_scaling(data, smoke, grid="experiments/ptq_grid.toml"):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", required=True)
-    parser.add_argument("--data", required=True)
+    parser.add_argument("--data", help="the CIFAR-10 folder (default: where `qx data where` finds it)")
     parser.add_argument("--build", default="build")
     parser.add_argument("--suites", default="qx_bench_quant,qx_bench_training,python_training,torch_int8,grid_scaling")
     parser.add_argument("--smoke", action="store_true", help="every suite on a token budget: it runs, not how fast")
     args = parser.parse_args()
-    if not os.path.isfile(args.db):
-        sys.exit(f"record_benchmarks: no results database '{args.db}'")
-    db = sqlite3.connect(args.db, timeout=30)
-    version = db.execute("SELECT version FROM schema_version").fetchone()[0]
-    if version < 6:
-        sys.exit(f"record_benchmarks: {args.db} is at schema version {version}, the benchmarks table needs 6: "
-                 "open it once with this qx (e.g. qx report) to migrate it")
+    args.qx = os.path.join(args.build, "qx")
+    args.data = find_data(args)
     bench = os.path.join(args.build, "benchmarks")
     # The same 100 batches of 128 in qx's trainer benchmark (BM_TrainerEpoch) and in Python.
     producers = {
@@ -163,10 +158,11 @@ def main():
         if suite not in producers:
             sys.exit(f"record_benchmarks: unknown suite '{suite}' (known: {', '.join(producers)})")
         rows = producers[suite]()
-        with db:
-            db.execute("DELETE FROM benchmarks WHERE suite = ?", (suite,))
-            db.executemany("INSERT INTO benchmarks (suite, name, seconds, iterations, items_per_second, context, "
-                           "machine) VALUES (?, ?, ?, ?, ?, ?, ?)", [row + (where,) for row in rows])
+        # Through qx's store, the suite's earlier rows replaced in the same transaction.
+        qx_import(args.qx, args.db, [{"benchmark": {
+            "suite": suite_name, "name": name, "seconds": seconds, "iterations": iterations,
+            "items_per_second": per_second, "context": json.loads(context), "machine": where}}
+            for suite_name, name, seconds, iterations, per_second, context in rows])
         print(f"{suite}: {len(rows)} measurements", file=sys.stderr, flush=True)
 
 

@@ -20,9 +20,8 @@ import argparse, time
 import torch
 from torch.ao.quantization import MinMaxObserver, PerChannelMinMaxObserver, QConfig, prepare
 
+from qxref import QuantResNet, Results, add_common_arguments, calibrate, evaluate, find_data, load_data, load_qx_checkpoint
 from torch_ao_placement import simulate
-from torch_ao_ptq import QuantResNet, ResultsDb, add_common_arguments, calibrate, evaluate, load_data, normalize
-from resnet20 import load_qx_checkpoint
 
 INT16_QCONFIG = QConfig(
     activation=MinMaxObserver.with_args(dtype=torch.qint32, quant_min=0, quant_max=2**16 - 1),
@@ -70,10 +69,11 @@ def main():
     add_common_arguments(parser)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the half model runs")
     args = parser.parse_args()
+    args.data = find_data(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     calibration, test_images, test_labels = load_data(args)
-    results = ResultsDb(args, "torch.ao-16bit", "torch_ao_16bit", len(test_labels))
+    results = Results(args, "torch.ao-16bit", "torch_ao_16bit", len(test_labels))
 
     top1, loss, calib_seconds, eval_seconds = int16_grid(args, calibration, test_images, test_labels)
     results.record("int16-grid", "torch.ao fake-quant on a 16-bit integer grid", "torch.ao MinMaxObserver",

@@ -20,8 +20,7 @@ import torch
 import torch.nn as nn
 from torch.ao.quantization import HistogramObserver, get_default_qconfig, prepare
 
-from torch_ao_ptq import QuantResNet, ResultsDb, add_common_arguments, calibrate, evaluate, load_data
-from resnet20 import load_qx_checkpoint
+from qxref import QuantResNet, Results, add_common_arguments, calibrate, evaluate, find_data, load_data, load_qx_checkpoint
 
 
 class FakeQuant(nn.Module):
@@ -74,10 +73,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser)
     args = parser.parse_args()
+    args.data = find_data(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     calibration, test_images, test_labels = load_data(args)
-    results = ResultsDb(args, "torch.ao-placement", "torch_ao_placement", len(test_labels))
+    results = Results(args, "torch.ao-placement", "torch_ao_placement", len(test_labels))
 
     model, _ = load_qx_checkpoint(args.checkpoint)
     model = QuantResNet(model).eval().fuse()

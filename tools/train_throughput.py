@@ -9,24 +9,11 @@ import os
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from resnet20 import resnet20  # noqa: E402
-
-MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1) * 255
-STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1) * 255
-
-
-def load_train(data_dir):
-    records = [np.fromfile(os.path.join(data_dir, f"data_batch_{i}.bin"), dtype=np.uint8).reshape(-1, 3073)
-               for i in range(1, 6)]
-    records = np.concatenate(records)
-    labels = torch.from_numpy(records[:, 0].astype(np.int64))
-    images = torch.from_numpy(records[:, 1:].copy()).view(-1, 3, 32, 32)
-    return images, labels
+from qxref import load_train, normalize, resnet20  # noqa: E402
 
 
 def crop_flip(images, generator):
@@ -71,7 +58,7 @@ def main():
         seen = 0
         for i in range(iterations):
             idx = order[(i * args.batch_size) % len(labels):][:args.batch_size]
-            x = (crop_flip(images.index_select(0, idx), generator).float() - MEAN) / STD
+            x = normalize(crop_flip(images.index_select(0, idx), generator))
             if args.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             y = labels.index_select(0, idx)

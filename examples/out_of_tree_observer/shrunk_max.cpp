@@ -19,8 +19,8 @@ class ShrunkMaxObserver : public Observer {
     largest_ = largest_.defined() ? torch::maximum(largest_, batch) : batch;
   }
 
-  Range range(const QuantSpec& spec) const override {
-    check_target(context_, spec, "shrunk_max");
+  Range range(const Grid& grid) const override {
+    check_target(context_, grid.spec(), "shrunk_max");
     if (!largest_.defined()) qx::fail("observer 'shrunk_max' at {}: nothing was observed", context_.point);
     return {-largest_ * fraction_, largest_ * fraction_};
   }

@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
-#include "qx/eval/runtime.h"
 #include "qx/data/cifar10.h"
 #include "qx/eval/evaluate.h"
+#include "qx/eval/runtime.h"
 #include "qx/host/plugin_host.h"
 #include "qx/train/checkpoint.h"
 

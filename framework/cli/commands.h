@@ -18,6 +18,7 @@ void add_run_command(CLI::App& app, const GlobalOptions& global);
 void add_export_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_merge_command(CLI::App& app);
+void add_import_command(CLI::App& app);
 void add_pack_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace qx::cli

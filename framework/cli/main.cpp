@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   qx::cli::add_export_command(app);
   qx::cli::add_report_command(app);
   qx::cli::add_merge_command(app);
+  qx::cli::add_import_command(app);
   qx::cli::add_pack_command(app, global);
   qx::cli::add_eval_command(app, global);
 

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "fuzz_support.h"
-#include "qx/plugin/abi.h"
 #include "qx/host/plugin_host.h"
+#include "qx/plugin/abi.h"
 
 namespace {
 

@@ -114,8 +114,8 @@ PackResult pack_model(const train::Checkpoint& checkpoint, const PluginHost& hos
       if (q.axis >= 0) shape[static_cast<std::size_t>(q.axis)] = -1;
       const auto scale = q.scale.reshape(shape), zero_point = q.zero_point.reshape(shape);
       const auto codes = torch::round(value.detach() / scale) + zero_point - q.qmin;
-      const auto packed = pack_bits(codes, it->second->bits);
-      entry.insert("bits", it->second->bits);
+      const auto packed = pack_bits(codes, it->second->spec.bits);
+      entry.insert("bits", it->second->spec.bits);
       entry.insert("axis", q.axis);
       entry.insert("qmin", q.qmin);
       entry.insert("offset", writer.add(packed.data(), packed.size()));

@@ -76,7 +76,7 @@ torch::Tensor StreamHistogram::abs_counts() const {
   return counts_.slice(1, half, bins_) + counts_.slice(1, 0, half).flip(1);
 }
 
-Range minimise_clipping_error(const StreamHistogram& histogram, const QuantSpec& spec, std::int64_t candidates,
+Range minimise_clipping_error(const StreamHistogram& histogram, const Grid& grid, std::int64_t candidates,
                               const ClippingError& error, std::int64_t block_bytes) {
   const auto bytes_per_candidate = histogram.bins() * static_cast<std::int64_t>(sizeof(double));
   const auto per_block = std::max<std::int64_t>(1, block_bytes / bytes_per_candidate);
@@ -90,7 +90,7 @@ Range minimise_clipping_error(const StreamHistogram& histogram, const QuantSpec&
   for (std::int64_t row = 0; row < histogram.rows(); ++row) {
     const double lo = seen_min[row].item<double>(), hi = seen_max[row].item<double>();
     torch::Tensor low_k, high_k;
-    if (spec.symmetric) {
+    if (grid.spec().symmetric) {
       high_k = fractions * std::max(-lo, hi);
       low_k = -high_k;
     } else if (lo >= 0.0 || hi <= 0.0) {  // one-sided: only the far end moves
@@ -106,7 +106,7 @@ Range minimise_clipping_error(const StreamHistogram& histogram, const QuantSpec&
     std::vector<torch::Tensor> blocks;
     for (std::int64_t start = 0; start < low_k.size(0); start += per_block) {
       const auto end = std::min(start + per_block, low_k.size(0));
-      blocks.push_back(error(row_counts, row_centers, low_k.slice(0, start, end), high_k.slice(0, start, end), spec));
+      blocks.push_back(error(row_counts, row_centers, low_k.slice(0, start, end), high_k.slice(0, start, end), grid));
     }
     const auto errors = torch::cat(blocks);
     const auto best = errors.argmin().item<std::int64_t>();
@@ -118,8 +118,8 @@ Range minimise_clipping_error(const StreamHistogram& histogram, const QuantSpec&
 
 ClippingError rounded_clipping_error(double p) {
   return [p](const torch::Tensor& counts, const torch::Tensor& centers, const torch::Tensor& low,
-             const torch::Tensor& high, const QuantSpec& spec) {
-    const auto q = compute_qparams(low, high, spec);
+             const torch::Tensor& high, const Grid& grid) {
+    const auto q = grid.qparams(low, high);
     const auto step = q.scale.to(torch::kFloat64).unsqueeze(1);  // [K, 1]
     const auto zero = q.zero_point.to(torch::kFloat64).unsqueeze(1);
     const auto c = centers.unsqueeze(0);                         // [1, B]

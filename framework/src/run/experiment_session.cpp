@@ -8,11 +8,11 @@
 
 #include "qx/core/clock.h"
 #include "qx/core/error.h"
-#include "qx/eval/runtime.h"
 #include "qx/data/batches.h"
 #include "qx/eval/evaluate.h"
-#include "qx/run/tensor_histograms.h"
+#include "qx/eval/runtime.h"
 #include "qx/passes/runner.h"
+#include "qx/run/tensor_histograms.h"
 #include "qx/sim/quant_sim.h"
 #include "qx/spec/json.h"
 #include "qx/train/trainer.h"
@@ -134,13 +134,13 @@ store::CellResult run_cell(const spec::CellSpec& cell, QuantizableModel& model,
                            const std::vector<torch::Tensor>& calibration, const data::Dataset& train_set,
                            const data::Dataset& test_set,
                            const config::EvaluationConfig& evaluation, const torch::Device& device,
-                           CalibrationCache& cache) {
+                           CalibrationCache& cache, const std::string& resume_stem) {
   store::CellResult result;
   result.cell = cell;
   train::load_model_state(model, float_state, "checkpoint");
   model.eval();
   sim::QuantSim sim(model, host, cell);
-  auto passes_run = passes::run_passes(sim, host, passes::PassStage::kFloatModel, calibration, &train_set);
+  auto passes_run = passes::run_passes(sim, host, passes::PassStage::kFloatModel, calibration, &train_set, resume_stem);
   spec::CellSpec statistics;  // what the activation statistics depend on
   statistics.observer = cell.observer;
   statistics.fold_batch_norm = cell.fold_batch_norm;
@@ -160,7 +160,8 @@ store::CellResult run_cell(const spec::CellSpec& cell, QuantizableModel& model,
   sim.quantize_weights();
   sim.quantize_activations();
   result.quantize_seconds = seconds_since(start);
-  for (auto& run : passes::run_passes(sim, host, passes::PassStage::kQuantizedModel, calibration, &train_set)) {
+  for (auto& run : passes::run_passes(sim, host, passes::PassStage::kQuantizedModel, calibration, &train_set,
+                                              resume_stem)) {
     passes_run.push_back(run);
   }
   for (const auto& run : passes_run) {
@@ -233,7 +234,7 @@ store::CellResult ExperimentSession::compute(std::size_t index) {
   store::CellResult result;
   try {
     result = run_cell(cell, *model_, float_state_, host_, calibration_, train_set_, test_set_, experiment_.evaluation,
-                      device_, *cache_);
+                      device_, *cache_, resume_stem(plan_[index].key));
   } catch (const c10::Error& e) {  // what() carries a stack trace: one line is enough for the database
     *cache_ = {};
     result = store::CellResult{};
@@ -276,6 +277,11 @@ std::optional<store::HistogramRecord> ExperimentSession::histograms() {
 bool ExperimentSession::histograms_recorded(store::ResultsDb& results) const {
   return results.has_histograms(checkpoint_.run_uid, checkpoint_.epoch, experiment_.histogram_layers,
                                 experiment_.calibration.batches * experiment_.calibration.batch_size);
+}
+
+std::string ExperimentSession::resume_stem(const std::string& key) const {
+  // Beside the database, one file per cell and pass, named by the digest of the cell's key.
+  return (std::filesystem::path(database_path()).parent_path() / "resume" / spec::key_digest(key)).string();
 }
 
 std::string ExperimentSession::database_path() const {

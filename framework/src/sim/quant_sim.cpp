@@ -87,9 +87,7 @@ QuantSim::QuantSim(QuantizableModel& model, const quant::ObserverQuantizerSource
     auto site = std::make_shared<ActivationSite>();
     site->name = name;
     site->point = point;
-    site->bits = bits;
-    site->spec = quantizer_->spec(TensorRole::kActivation, site->bits);
-    site->spec.validate(fmt::format("activation point '{}'", name));
+    site->spec = quant::resolve_spec(*quantizer_, TensorRole::kActivation, bits, fmt::format("activation point '{}'", name));
     site->observer = provider_.create_observer(cell_.observer.name, cell_.observer.options,
                                            quant::ObserverContext{site->spec.axis, name});
     sites_.push_back(std::move(site));
@@ -100,9 +98,8 @@ QuantSim::QuantSim(QuantizableModel& model, const quant::ObserverQuantizerSource
     site.module = layer.module;
     site.is_conv = layer.is_conv;
     site.weight = layer.weight;
-    site.bits = weight_bits(layer.name);
-    site.spec = quantizer_->spec(TensorRole::kWeight, site.bits);
-    site.spec.validate(fmt::format("weight of '{}'", layer.name));
+    site.spec = quant::resolve_spec(*quantizer_, TensorRole::kWeight, weight_bits(layer.name),
+                                    fmt::format("weight of '{}'", layer.name));
     weights_.push_back(std::move(site));
   }
 }
@@ -216,7 +213,7 @@ void QuantSim::quantize_weight(WeightSite& site, const torch::Tensor& float_weig
   auto observer = provider_.create_observer(cell_.weight_observer.name, cell_.weight_observer.options,
                                         quant::ObserverContext{site.spec.axis, site.name});
   observer->observe(float_weight.to(torch::kCPU));
-  site.range = observer->range(site.spec);
+  site.range = observer->range(quant::Grid(site.spec, quantizer_.get()));
   site.qparams = quantizer_->qparams(site.range, site.spec);
   site.weight.copy_(quantizer_->apply(float_weight, site.qparams));
 }
@@ -226,24 +223,16 @@ void QuantSim::quantize_weights() {
   for (auto& site : weights_) quantize_weight(site, site.weight.detach().clone());
 }
 
-void QuantSim::set_layer_bits(const std::string& layer, int weight_bits, int activation_bits) {
+void QuantSim::set_weight_bits(const std::string& layer, int bits) {
   auto& weight = weight_site(layer);
-  weight.bits = weight_bits;
-  weight.spec = quantizer_->spec(TensorRole::kWeight, weight_bits);
-  weight.spec.validate(fmt::format("weight of '{}'", layer));
+  weight.spec = quant::resolve_spec(*quantizer_, TensorRole::kWeight, bits, fmt::format("weight of '{}'", layer));
   quantize_weight(weight, float_weight(layer));
-  auto& input = input_site(layer);
-  input.bits = activation_bits;
-  input.spec = quantizer_->spec(TensorRole::kActivation, activation_bits);
-  input.spec.validate(fmt::format("activation point '{}'", input.name));
-  input.range = input.observer->range(input.spec);
-  input.qparams = quantizer_->qparams(input.range, input.spec);
 }
 
 void QuantSim::quantize_activations() {
   if (!cell_.quantize) return;
   for (auto& site : sites_) {
-    site->range = site->observer->range(site->spec);
+    site->range = site->observer->range(quant::Grid(site->spec, quantizer_.get()));
     site->qparams = quantizer_->qparams(site->range, site->spec);
     const auto zero = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64));
     site->signal = zero.clone();
@@ -259,14 +248,14 @@ std::vector<TensorRecord> QuantSim::records() const {
     if (!site.qparams.scale.defined()) continue;
     const auto original = float_weight(site.name).to(torch::kFloat64);
     const auto error = original - site.weight.detach().to(torch::kFloat64);
-    out.push_back({site.name, TensorRole::kWeight, site.bits, site.range, site.qparams,
+    out.push_back({site.name, TensorRole::kWeight, site.spec.bits, site.range, site.qparams,
                    sqnr_db(original.square().sum().item<double>(), error.square().sum().item<double>())});
   }
   for (const auto& site : sites_) {
     TensorRecord record;
     record.name = site->name;
     record.role = TensorRole::kActivation;
-    record.bits = site->bits;
+    record.bits = site->spec.bits;
     record.range = site->range;
     record.qparams = site->qparams;
     record.qparams.scale = site->qparams.scale.defined() ? site->qparams.scale.detach().reshape({}) : torch::Tensor();

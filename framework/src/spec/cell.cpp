@@ -31,6 +31,12 @@ JsonObject plugin_object(const PluginChoice& choice) {
 
 std::string plugin_json(const PluginChoice& choice) { return plugin_object(choice).str(); }
 
+std::string key_digest(const std::string& key) {
+  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a's offset basis and prime
+  for (const unsigned char c : key) hash = (hash ^ c) * 1099511628211ull;
+  return fmt::format("{:016x}", hash);
+}
+
 std::string cell_key(const CellSpec& cell, const std::string& context) {
   JsonObject key;
   key.set_json("context", context);

@@ -59,6 +59,12 @@ void TensorAverage::add(const std::vector<torch::Tensor>& tensors) {
   }
 }
 
+void TensorAverage::restore(std::vector<torch::Tensor> mean, std::int64_t count) {
+  if (count < 0 || (count == 0) != mean.empty()) fail("tensor average: {} tensors restored with count {}", mean.size(), count);
+  average_ = std::move(mean);
+  count_ = count;
+}
+
 void TensorAverage::copy_to(std::vector<torch::Tensor>& tensors) const {
   torch::NoGradGuard no_grad;
   if (tensors.size() != average_.size()) {

@@ -78,7 +78,8 @@ class HistogramObserver : public Observer {
     max_ = combined_max;
   }
 
-  Range range(const QuantSpec& spec) const override {
+  Range range(const Grid& grid) const override {
+    const auto& spec = grid.spec();
     check_target(context_, spec, "histogram");
     if (std::isinf(min_.item<float>())) qx::fail("observer 'histogram' at {}: nothing was observed", context_.point);
     const std::int64_t levels = target_levels_ ? (std::int64_t{1} << spec.bits) : 256;

@@ -103,7 +103,8 @@ class KlObserver : public Observer {
     zeros_ = zeros_.defined() ? zeros_ + zeros : zeros;
   }
 
-  Range range(const QuantSpec& spec) const override {
+  Range range(const Grid& grid) const override {
+    const auto& spec = grid.spec();
     check_target(context_, spec, "kl");
     if (histogram_.empty()) qx::fail("observer 'kl' at {}: nothing was observed", context_.point);
     const auto& seen = histogram_.extremes();

@@ -30,10 +30,10 @@ class LpNormObserver : public Observer {
 
   void observe(const torch::Tensor& x) override { histogram_.add(x); }
 
-  Range range(const QuantSpec& spec) const override {
-    check_target(context_, spec, "lp_norm");
+  Range range(const Grid& grid) const override {
+    check_target(context_, grid.spec(), "lp_norm");
     if (histogram_.empty()) qx::fail("observer 'lp_norm' at {}: nothing was observed", context_.point);
-    return minimise_clipping_error(histogram_, spec, candidates_, error_);
+    return minimise_clipping_error(histogram_, grid, candidates_, error_);
   }
 
   void reset() override { histogram_.reset(); }

@@ -24,8 +24,8 @@ class MinMaxObserver : public Observer {
     seen_.max = torch::maximum(seen_.max, batch.max);
   }
 
-  Range range(const QuantSpec& spec) const override {
-    check_target(context_, spec, "minmax");
+  Range range(const Grid& grid) const override {
+    check_target(context_, grid.spec(), "minmax");
     if (!seen_.min.defined()) qx::fail("observer 'minmax' at {}: nothing was observed", context_.point);
     return seen_;
   }

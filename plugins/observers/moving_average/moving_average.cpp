@@ -26,8 +26,8 @@ class MovingAverageObserver : public Observer {
     average_.max = average_.max + averaging_constant_ * (batch.max - average_.max);
   }
 
-  Range range(const QuantSpec& spec) const override {
-    check_target(context_, spec, "moving_average");
+  Range range(const Grid& grid) const override {
+    check_target(context_, grid.spec(), "moving_average");
     if (!average_.min.defined()) qx::fail("observer 'moving_average' at {}: nothing was observed", context_.point);
     return average_;
   }

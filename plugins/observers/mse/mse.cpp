@@ -21,8 +21,8 @@ using namespace qx::quant;
 
 // Expected squared error of each candidate range [low_k, high_k] on one row's histogram.
 torch::Tensor expected_error(const torch::Tensor& counts, const torch::Tensor& centers, const torch::Tensor& low,
-                             const torch::Tensor& high, const QuantSpec& spec) {
-  const auto q = compute_qparams(low, high, spec);
+                             const torch::Tensor& high, const Grid& grid) {
+  const auto q = grid.qparams(low, high);
   const auto step = q.scale.to(torch::kFloat64).unsqueeze(1);                      // [K, 1]
   const auto zero = q.zero_point.to(torch::kFloat64).unsqueeze(1);
   const auto lowest = (static_cast<double>(q.qmin) - zero) * step;                 // representable ends
@@ -41,10 +41,10 @@ class MseObserver : public Observer {
 
   void observe(const torch::Tensor& x) override { histogram_.add(x); }
 
-  Range range(const QuantSpec& spec) const override {
-    check_target(context_, spec, "mse");
+  Range range(const Grid& grid) const override {
+    check_target(context_, grid.spec(), "mse");
     if (histogram_.empty()) qx::fail("observer 'mse' at {}: nothing was observed", context_.point);
-    return minimise_clipping_error(histogram_, spec, candidates_, expected_error);
+    return minimise_clipping_error(histogram_, grid, candidates_, expected_error);
   }
 
   void reset() override { histogram_.reset(); }

@@ -42,7 +42,8 @@ class PercentileObserver : public Observer {
 
   void observe(const torch::Tensor& x) override { histogram_.add(x); }
 
-  Range range(const QuantSpec& spec) const override {
+  Range range(const Grid& grid) const override {
+    const auto& spec = grid.spec();
     check_target(context_, spec, "percentile");
     if (histogram_.empty()) qx::fail("observer 'percentile' at {}: nothing was observed", context_.point);
     const double fraction = percentile_ / 100.0;

@@ -19,6 +19,7 @@
 #include "qx/data/batches.h"
 #include "qx/data/cifar10.h"
 #include "qx/passes/learned_steps.h"
+#include "qx/passes/progress.h"
 #include "qx/passes/reconstruction.h"
 #include "qx/passes/weight_substitution.h"
 #include "qx/plugin/abi.h"
@@ -161,6 +162,18 @@ class TrainingCurve {
   }
   std::string json() const { return fmt::format("[{}]", fmt::join(points_, ",")); }
 
+  // The curve so far as text and numbers, to carry it across a restart (passes/progress.h).
+  std::string points() const { return fmt::format("{}", fmt::join(points_, "\n")); }
+  torch::Tensor sums() const { return torch::tensor({loss_sum_, correct_, seen_}, torch::kFloat64); }
+  void restore(const std::string& points, const torch::Tensor& sums) {
+    points_.clear();
+    for (std::size_t start = 0, end = 0; end != std::string::npos && !points.empty(); start = end + 1) {
+      end = points.find('\n', start);
+      points_.push_back(points.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    }
+    loss_sum_ = sums[0].item<double>(), correct_ = sums[1].item<double>(), seen_ = sums[2].item<double>();
+  }
+
  private:
   std::vector<std::string> points_;
   double loss_sum_ = 0, correct_ = 0, seen_ = 0;
@@ -261,7 +274,21 @@ class LsqPass : public Pass {
     auto averaged = trained.all();
     qx::train::TensorAverage average;
     TrainingCurve curve;
-    for (std::int64_t epoch = 0; epoch < epochs; ++epoch) {
+    // Every trained tensor, the optimisers' moments, the average and the curve, at each epoch's end.
+    const qx::passes::ProgressFile progress(context.resume_file, context.name);
+    std::string points;
+    auto sums = curve.sums();
+    const auto state = [&] {
+      return qx::passes::TrainingState{&averaged, {&optimizers.weights, &optimizers.steps}, optimizers.latent.get(),
+                                       &average, &points, &sums};
+    };
+    std::int64_t first_epoch = 0;
+    if (progress.exists()) {
+      first_epoch = progress.load(state());
+      curve.restore(points, sums);
+      spdlog::info("{}: resuming after epoch {}/{} ({})", context.name, first_epoch, epochs, context.resume_file);
+    }
+    for (std::int64_t epoch = first_epoch; epoch < epochs; ++epoch) {
       auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(context.seed) * 1000003u +
                                                                 static_cast<std::uint64_t>(epoch));
       const auto order = torch::randperm(data.size(), generator, torch::kInt64);
@@ -291,7 +318,13 @@ class LsqPass : public Pass {
         }
       }
       spdlog::info("{}: epoch {}/{} done", context.name, epoch + 1, epochs);
+      if (progress.enabled() && epoch + 1 < epochs) {
+        points = curve.points();
+        sums = curve.sums();
+        progress.save(epoch + 1, state());
+      }
     }
+    progress.remove();
     if (average.count() > 0) average.copy_to(averaged);
     return fmt::format("{{\"steps_per_epoch\":{},\"averaged_snapshots\":{},\"curve\":{}}}", steps_per_epoch,
                        average.count(), curve.json());

@@ -56,7 +56,7 @@ class MixedPrecision : public Pass {
       for (auto& site : sim.weight_sites()) {
         const auto original = site.weight.detach().clone();
         for (int bits : candidates_) {
-          sim.set_layer_bits(site.name, bits, sim.input_site(site.name).bits);
+          sim.set_weight_bits(site.name, bits);
           sensitivity[site.name][bits] = compare(reference, logits(context));
           site.weight.copy_(original);
         }
@@ -88,7 +88,7 @@ class MixedPrecision : public Pass {
     std::vector<std::string> layers;
     for (auto& site : sim.weight_sites()) {
       const int bits = candidates_[choice[site.name]];
-      sim.set_layer_bits(site.name, bits, sim.input_site(site.name).bits);
+      sim.set_weight_bits(site.name, bits);
       std::vector<std::string> measured;
       for (int b : candidates_) {
         const auto& s = sensitivity[site.name][b];

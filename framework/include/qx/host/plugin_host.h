@@ -19,8 +19,8 @@
 #include "qx/plugin/abi.h"
 #include "qx/plugin/registrar.h"
 #include "qx/quant/observer.h"
-#include "qx/quant/source.h"
 #include "qx/quant/quantizer.h"
+#include "qx/quant/source.h"
 
 namespace boost::dll {
 class shared_library;

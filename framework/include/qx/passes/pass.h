@@ -42,6 +42,10 @@ struct PassContext {
   const data::Dataset* train_set;                // the whole training set (uint8), for training passes
   std::int64_t seed;                             // the cell's seed, for passes that draw random numbers
   std::string name;                              // "pass 'adaround'", for messages
+  // Where a pass that trains for long may keep its progress, so that a run of the cell stopped
+  // part way (killed, out of time) goes on from there the next time; empty: keep none. The file
+  // is the cell's and this pass's alone; the pass removes it once it has finished.
+  std::string resume_file = {};
   std::string report = {};                       // JSON the pass may leave for the database (curves, per-unit errors)
 };
 

@@ -32,9 +32,10 @@ struct PassRun {
 };
 
 // Runs the cell's passes of `stage`, in the cell's order, on `sim`'s model. `train_set` may be
-// null where no pass trains. A cell that does not quantize runs none.
+// null where no pass trains. A cell that does not quantize runs none. With `resume_stem`, each
+// pass's PassContext::resume_file is "<resume_stem>-<pass>.pt".
 std::vector<PassRun> run_passes(sim::QuantSim& sim, const PassSource& source, PassStage stage,
                                 const std::vector<torch::Tensor>& calibration,
-                                const data::Dataset* train_set = nullptr);
+                                const data::Dataset* train_set = nullptr, const std::string& resume_stem = {});
 
 }  // namespace qx::passes

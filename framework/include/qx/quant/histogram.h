@@ -48,10 +48,11 @@ class StreamHistogram {
 // Rows of x along `axis` (axis < 0: a single row), as float64 [rows, values].
 torch::Tensor rows_of(const torch::Tensor& x, std::int64_t axis);
 
-// The error of quantizing one row's histogram to each of K candidate ranges [low_k, high_k]:
-// (counts [B], centers [B], low [K], high [K], spec) -> error [K].
+// The error of quantizing one row's histogram to each of K candidate ranges [low_k, high_k]
+// on the grid (grid.qparams(low, high) gives each candidate's scale and zero point):
+// (counts [B], centers [B], low [K], high [K], grid) -> error [K].
 using ClippingError = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
-                                                  const torch::Tensor&, const QuantSpec&)>;
+                                                  const torch::Tensor&, const Grid&)>;
 
 // The largest float64 temporary the search gives `error` at once: far below glibc's mmap threshold
 // (32 MiB at most), so that the [candidates, bins] temporaries are reused from the heap rather than
@@ -64,7 +65,7 @@ constexpr std::int64_t kClippingBlockBytes = 4 << 20;
 // ends independently (32 steps each) for two-sided data. `error` is called on blocks of
 // candidates of at most `block_bytes` of [candidates, bins] float64; each candidate's error is a
 // sum over its own bins, so any block size gives the same range, bit for bit.
-Range minimise_clipping_error(const StreamHistogram& histogram, const QuantSpec& spec, std::int64_t candidates,
+Range minimise_clipping_error(const StreamHistogram& histogram, const Grid& grid, std::int64_t candidates,
                               const ClippingError& error, std::int64_t block_bytes = kClippingBlockBytes);
 
 // The error of rounding every bin centre c on each candidate's grid: Σ count(c) · |c - Q(c)|^p,

@@ -2,7 +2,7 @@
 // Observers: the statistics half of quantization. An observer watches the stream of tensors that
 // pass one quantization point (a weight once, or an activation over calibration batches) and,
 // asked for a target grid, answers with the clipping range to quantize to. Turning that range
-// into scale and zero point is compute_qparams()'s job, not the observer's.
+// into scale and zero point is the quantizer's job (quant/grid.h), not the observer's.
 #include <functional>
 #include <memory>
 #include <string>
@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "qx/core/options.h"
+#include "qx/quant/grid.h"
 #include "qx/quant/qparams.h"
 
 namespace qx::quant {
@@ -30,9 +31,10 @@ class Observer {
  public:
   virtual ~Observer() = default;
   virtual void observe(const torch::Tensor& x) = 0;
-  // The range for `spec`. Histogram-based observers answer every bit width from one pass.
+  // The range for `grid`. Histogram-based observers answer every bit width from one pass, and
+  // score candidate ranges with grid.qparams(), the quantizer's own arithmetic.
   // Throws qx::Error naming the point when nothing was observed.
-  virtual Range range(const QuantSpec& spec) const = 0;
+  virtual Range range(const Grid& grid) const = 0;
   virtual void reset() = 0;
 };
 

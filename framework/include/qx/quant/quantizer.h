@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "qx/core/options.h"
+#include "qx/quant/grid.h"
 #include "qx/quant/observer.h"
 #include "qx/quant/qparams.h"
 
@@ -37,6 +38,12 @@ class Quantizer {
     return fake_quantize(x, qparams);
   }
 };
+
+// The one place a site's grid is decided: the quantizer's spec() for the role at the width the
+// cell gives the site, checked (a width in [kMinBits, kMaxBits], an activation per tensor, a
+// weight per tensor or along axis 0). The spec's width is the site's: a quantizer may narrow it
+// (the pytorch quantizer's x86 activations). Fails in one line naming `where`.
+QuantSpec resolve_spec(const Quantizer& quantizer, TensorRole role, int bits, const std::string& where);
 
 using QuantizerFactory = std::function<std::unique_ptr<Quantizer>(const Options&)>;
 

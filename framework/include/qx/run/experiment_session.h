@@ -14,8 +14,8 @@
 
 #include "qx/config/ptq_config.h"
 #include "qx/data/cifar10.h"
-#include "qx/nn/model.h"
 #include "qx/host/plugin_host.h"
+#include "qx/nn/model.h"
 #include "qx/run/cell_sink.h"
 #include "qx/store/results_db.h"
 #include "qx/train/checkpoint.h"
@@ -52,6 +52,9 @@ class ExperimentSession {
   // Whether `results` holds the histograms histograms() would make, for this checkpoint.
   bool histograms_recorded(store::ResultsDb& results) const;
   std::string database_path() const;
+  // "<database folder>/resume/<digest of the cell key>": where the cell's passes keep their
+  // progress between runs (passes::PassContext::resume_file).
+  std::string resume_stem(const std::string& key) const;
   int threads() const { return threads_; }
 
  private:

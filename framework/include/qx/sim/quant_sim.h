@@ -26,10 +26,10 @@
 #include <torch/torch.h>
 
 #include "qx/nn/model.h"
-#include "qx/quant/source.h"
 #include "qx/quant/quantizer.h"
-#include "qx/spec/cell.h"
+#include "qx/quant/source.h"
 #include "qx/sim/tensor_record.h"
+#include "qx/spec/cell.h"
 
 namespace qx::sim {
 
@@ -39,8 +39,7 @@ struct WeightSite {
   std::shared_ptr<torch::nn::Module> module;
   bool is_conv = true;
   torch::Tensor weight;  // the module's parameter: quantize-dequantized values once quantized
-  int bits = 0;
-  quant::QuantSpec spec;
+  quant::QuantSpec spec;  // quant::resolve_spec()'s: spec.bits is the site's one width
   quant::Range range;
   quant::QParams qparams;
 };
@@ -49,8 +48,7 @@ struct WeightSite {
 struct ActivationSite {
   std::string name;
   std::shared_ptr<nn::QuantPointImpl> point;
-  int bits = 0;
-  quant::QuantSpec spec;
+  quant::QuantSpec spec;  // quant::resolve_spec()'s: spec.bits is the site's one width
   std::shared_ptr<quant::Observer> observer;
   quant::Range range;
   quant::QParams qparams;
@@ -105,9 +103,9 @@ class QuantSim {
   ActivationSite* find_activation_site(const std::string& point);
   // The activation point whose output a weight layer reads.
   ActivationSite& input_site(const std::string& layer);
-  // Re-quantizes one weight layer and the activation point that feeds it at new widths (mixed
-  // precision): the weight from its float value, the point from its calibrated observer.
-  void set_layer_bits(const std::string& layer, int weight_bits, int activation_bits);
+  // Re-quantizes one weight layer from its float value at a new width (mixed precision), its grid
+  // resolved as every site's is (quant::resolve_spec).
+  void set_weight_bits(const std::string& layer, int bits);
   // The float value of a weight, as it was before quantize_weights().
   const torch::Tensor& float_weight(const std::string& layer) const;
 

@@ -50,6 +50,10 @@ struct CellSpec {
 // equal results, so `qx run` skips a cell whose key is already in the database.
 std::string cell_key(const CellSpec& cell, const std::string& context);
 
+// 16 hex digits naming a key in a file name (FNV-1a, 64 bits): stable across builds and
+// platforms, as std::hash is not.
+std::string key_digest(const std::string& key);
+
 // The cell's plugin options and overrides as JSON, for the database's `options` column. Passes
 // and the seed appear only in cells that have passes, and residual_bits only where it is set, so
 // cells without keep their keys.

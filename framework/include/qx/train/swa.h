@@ -43,6 +43,9 @@ class TensorAverage {
   // Writes the average into the tensors, in place (their dtype and device kept).
   void copy_to(std::vector<torch::Tensor>& tensors) const;
   std::int64_t count() const { return count_; }
+  // The running mean (float64) and its count, to carry an average across a restart.
+  const std::vector<torch::Tensor>& mean() const { return average_; }
+  void restore(std::vector<torch::Tensor> mean, std::int64_t count);
 
  private:
   // float64 on each tensor's own device: a snapshot is taken every training step, and a copy to
