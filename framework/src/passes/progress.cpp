@@ -14,27 +14,22 @@ namespace {
 constexpr const char* kFormat = "qx.training-progress.1";
 
 // Archive keys may not hold dots, and parameter names do: momenta are numbered, their names
-// kept as one string.
+// kept as one list.
 void save_momentum(torch::serialize::OutputArchive& archive, const std::string& prefix, const train::Sgd& sgd) {
   std::vector<std::string> names;
   for (const auto& [name, momentum] : sgd.state()) {
     archive.write(fmt::format("{}_{}", prefix, names.size()), momentum);
     names.push_back(name);
   }
-  archive.write(prefix + "_names", c10::IValue(fmt::format("{}", fmt::join(names, "\n"))));
+  archive.write(prefix + "_names", c10::IValue(names));
 }
 
 void load_momentum(torch::serialize::InputArchive& archive, const std::string& prefix, train::Sgd& sgd) {
   c10::IValue value;
   archive.read(prefix + "_names", value);
-  const auto& names = value.toStringRef();
+  const auto names = value.to<std::vector<std::string>>();
   std::map<std::string, torch::Tensor> state;
-  std::size_t index = 0;
-  for (std::size_t start = 0, end = 0; end != std::string::npos && !names.empty(); start = end + 1, ++index) {
-    end = names.find('\n', start);
-    const auto name = names.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    archive.read(fmt::format("{}_{}", prefix, index), state[name]);
-  }
+  for (std::size_t i = 0; i < names.size(); ++i) archive.read(fmt::format("{}_{}", prefix, i), state[names[i]]);
   sgd.load_state(state);
 }
 
@@ -64,7 +59,7 @@ void ProgressFile::save(std::int64_t epochs_done, const TrainingState& state) co
     const auto& mean = state.average->mean();
     for (std::size_t i = 0; i < mean.size(); ++i) archive.write(fmt::format("average_{}", i), mean[i]);
   }
-  if (state.text) archive.write("text", c10::IValue(*state.text));
+  if (state.lines) archive.write("lines", c10::IValue(*state.lines));
   if (state.numbers) archive.write("numbers", *state.numbers);
   std::filesystem::create_directories(std::filesystem::path(file_).parent_path());
   const auto temporary = file_ + ".part";
@@ -112,9 +107,9 @@ std::int64_t ProgressFile::load(const TrainingState& state) const {
       for (std::size_t i = 0; i < mean.size(); ++i) archive.read(fmt::format("average_{}", i), mean[i]);
       state.average->restore(std::move(mean), count);
     }
-    if (state.text) {
-      archive.read("text", value);
-      *state.text = value.toStringRef();
+    if (state.lines) {
+      archive.read("lines", value);
+      *state.lines = value.to<std::vector<std::string>>();
     }
     if (state.numbers) archive.read("numbers", *state.numbers);
     return epochs_done;

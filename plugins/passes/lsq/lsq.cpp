@@ -162,15 +162,11 @@ class TrainingCurve {
   }
   std::string json() const { return fmt::format("[{}]", fmt::join(points_, ",")); }
 
-  // The curve so far as text and numbers, to carry it across a restart (passes/progress.h).
-  std::string points() const { return fmt::format("{}", fmt::join(points_, "\n")); }
+  // The curve so far as its points and running sums, to carry it across a restart (passes/progress.h).
+  const std::vector<std::string>& points() const { return points_; }
   torch::Tensor sums() const { return torch::tensor({loss_sum_, correct_, seen_}, torch::kFloat64); }
-  void restore(const std::string& points, const torch::Tensor& sums) {
-    points_.clear();
-    for (std::size_t start = 0, end = 0; end != std::string::npos && !points.empty(); start = end + 1) {
-      end = points.find('\n', start);
-      points_.push_back(points.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    }
+  void restore(std::vector<std::string> points, const torch::Tensor& sums) {
+    points_ = std::move(points);
     loss_sum_ = sums[0].item<double>(), correct_ = sums[1].item<double>(), seen_ = sums[2].item<double>();
   }
 
@@ -276,7 +272,7 @@ class LsqPass : public Pass {
     TrainingCurve curve;
     // Every trained tensor, the optimisers' moments, the average and the curve, at each epoch's end.
     const qx::passes::ProgressFile progress(context.resume_file, context.name);
-    std::string points;
+    std::vector<std::string> points;
     auto sums = curve.sums();
     const auto state = [&] {
       return qx::passes::TrainingState{&averaged, {&optimizers.weights, &optimizers.steps}, optimizers.latent.get(),
@@ -285,7 +281,7 @@ class LsqPass : public Pass {
     std::int64_t first_epoch = 0;
     if (progress.exists()) {
       first_epoch = progress.load(state());
-      curve.restore(points, sums);
+      curve.restore(std::move(points), sums);
       spdlog::info("{}: resuming after epoch {}/{} ({})", context.name, first_epoch, epochs, context.resume_file);
     }
     for (std::int64_t epoch = first_epoch; epoch < epochs; ++epoch) {

@@ -20,7 +20,7 @@ struct TrainingState {
   std::vector<train::Sgd*> sgd;            // momentum buffers, by parameter name
   torch::optim::Optimizer* adam;           // torch's own serialization
   train::TensorAverage* average;
-  std::string* text;                       // whatever else the pass keeps (a curve so far)
+  std::vector<std::string>* lines;         // whatever else the pass keeps (a curve so far)
   torch::Tensor* numbers;
 };
 
