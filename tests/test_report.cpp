@@ -38,7 +38,7 @@ TEST_F(ReportTest, IsGeneratedFromTheDatabaseAloneAndDeterministically) {
   write("histograms = [\"conv1\", \"layer3.2.conv1\"]\n" + std::string(kSmallGrid) +
             "[[cells]]\nname = \"pytorch-reference\"\nobserver = \"histogram\"\nquantizer = \"pytorch\"\nbits = 8\n",
         "e.toml", "my-grid");
-  write_study("grid = \"my-grid\"\n[[study.comparison]]\nexperiment = \"my-grid\"\nlabel = \"pytorch-reference\"\n"
+  write_study("pivot = \"my-grid\"\n[[study.comparison]]\nexperiment = \"my-grid\"\nlabel = \"pytorch-reference\"\n"
               "method = \"qx `pytorch` quantizer\"\n");
   ASSERT_EQ(run_qx("run e.toml", scratch_).exit_code, 0);
   EXPECT_EQ(count("SELECT COUNT(*) FROM tensor_histograms WHERE images = 16 AND hi > lo"), 4);
@@ -114,7 +114,7 @@ TEST_F(ReportTest, StatesTheRecordedTimeToRegenerateEveryCell) {
     db.execute("UPDATE cells SET calib_seconds = 600, quantize_seconds = 300, pass_seconds = 0, eval_seconds = 900");
     db.execute("UPDATE experiments SET threads = 2");
   }
-  write_study("grid = \"my-grid\"\n");
+  write_study("pivot = \"my-grid\"\n");
   std::ofstream(scratch_ / "README.md") << "<!-- qx-report:begin -->\n<!-- qx-report:end -->\n";
   const auto report = run_qx("report results.sqlite --out out --readme README.md --layout study.toml", scratch_);
   ASSERT_EQ(report.exit_code, 0) << report.err;
@@ -146,7 +146,7 @@ TEST_F(ReportTest, KeepsTheResidualStreamsWidthApart) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM cell_tensors t JOIN cells c ON c.id = t.cell_id "
                   "WHERE t.name LIKE '%.in_q' AND c.options LIKE '%residual_bits%'"), 9);
   EXPECT_EQ(count("SELECT COUNT(*) FROM cell_tensors WHERE name LIKE '%.in_q'"), 9);
-  write_study("improvements = \"improvements\"\n");
+  write_study("ablation = \"improvements\"\n");
   ASSERT_EQ(run_qx("report results.sqlite --out out --layout study.toml", scratch_).exit_code, 0);
   const auto page = read("out/improvements.md");
   EXPECT_THAT(page, HasSubstr("| PTQ alone · residual stream 8-bit |"));
@@ -166,7 +166,7 @@ TEST_F(ReportTest, ShowsEachQatSeedAndTheBestQatCellPerWidthOverItsSeeds) {
         "e.toml", "qat");
   const auto run = run_qx("run e.toml", scratch_);
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  write_study("qat = \"qat\"\n");
+  write_study("curve = \"qat\"\n");
   ASSERT_EQ(run_qx("report results.sqlite --out out --layout study.toml", scratch_).exit_code, 0);
   const auto page = read("out/improvements.md");
   const auto seed0 = page.find("| qat-a | 0 | PTQ alone |"), seed1 = page.find("| qat-a | 1 | PTQ alone |");
@@ -202,9 +202,9 @@ TEST_F(ReportTest, RendersEveryKindOfSectionAReportFileDeclares) {
   std::ofstream(scratch_ / "study.toml", std::ios::app)
       << "[[section]]\ntitle = \"By width\"\nexperiment = \"my-grid\"\nrows = \"observer\"\ncolumns = \"w_bits\"\n"
          "where = { quantizer = \"per_channel\" }\nfigure = true\n"
-         "[[section]]\nkind = \"sensitivity\"\ntitle = \"One layer at a time\"\nexperiment = \"my-layers\"\n"
+         "[[section]]\nkind = \"per-layer\"\ntitle = \"One layer at a time\"\nexperiment = \"my-layers\"\n"
          "[[section]]\nkind = \"histogram\"\ntitle = \"Ranges\"\nexperiment = \"my-grid\"\n"
-         "[[section]]\nkind = \"qat\"\ntitle = \"Trained\"\nexperiment = \"my-qat\"\n"
+         "[[section]]\nkind = \"curve\"\ntitle = \"Trained\"\nexperiment = \"my-qat\"\n"
          "[[section]]\nkind = \"ablation\"\ntitle = \"Passes\"\nexperiment = \"my-qat\"\n"
          "[[section]]\nkind = \"training\"\ntitle = \"Training\"\n";
   const auto report = run_qx("report results.sqlite --out out --layout study.toml", scratch_);
@@ -224,12 +224,12 @@ TEST_F(ReportTest, RendersEveryKindOfSectionAReportFileDeclares) {
   EXPECT_THAT(page, HasSubstr("## Passes"));
   EXPECT_THAT(page, HasSubstr("## Training\n\nNo training run for this checkpoint"));
   // The page's own QAT section names no experiment: the declared one does not leak into it.
-  EXPECT_THAT(read("out/improvements.md"), HasSubstr("No `qat` experiment in the database."));
+  EXPECT_THAT(read("out/improvements.md"), HasSubstr("No `curve` experiment (training-pass cells) in the database."));
 
   for (const auto& [section, cause] :
        {std::pair<std::string, std::string>{"kind = \"pie\"\ntitle = \"x\"\nexperiment = \"my-grid\"\n",
                                             "study.toml:9:8"},
-        {"kind = \"sensitivity\"\ntitle = \"x\"\nexperiment = \"my-layers\"\nrows = \"observer\"\n",
+        {"kind = \"per-layer\"\ntitle = \"x\"\nexperiment = \"my-layers\"\nrows = \"observer\"\n",
          "study.toml:12:1: unknown key 'rows'"},
         {"kind = \"training\"\ntitle = \"x\"\nexperiment = \"my-grid\"\n",
          "study.toml:11:1: unknown key 'experiment'"}}) {

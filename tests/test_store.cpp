@@ -1,5 +1,10 @@
 // The results database: schema, runs, epochs, refusal of a newer schema, and merging cells.
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <limits>
+
+#include <fmt/format.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -7,6 +12,7 @@
 #include "qx/core/error.h"
 #include "qx/store/results_db.h"
 #include "qx/store/results_merge.h"
+#include "qx/store/results_read.h"
 #include "support.h"
 
 namespace qx::test {
@@ -148,6 +154,95 @@ TEST(ResultsDb, KeepsEachCellSettingAsARowForEveryWriterAndAfterMigration) {
   }
   store::ResultsDb reopened(path);
   EXPECT_EQ(text(reopened.database(), settings_of_a), expected);
+}
+
+// The read API returns what the write side stored: a cell of the asked checkpoint with its
+// settings, its tensors number for number (a non-finite SQNR as NaN), its pass's options and curve.
+TEST(ResultsRead, ReadsBackTheCellsOfOneCheckpointAsTheyWereWritten) {
+  ScratchDir dir;
+  store::ResultsDb results((dir / "r.sqlite").string());
+  store::ExperimentRecord record;
+  record.name = "grid";
+  record.config_path = "grid.toml";
+  record.device = "cpu";
+  record.threads = 2;
+  const auto id = results.open_experiment(record);
+  const auto key_of = [](const char* run, int epoch) {
+    return fmt::format(R"({{"context":{{"run":{{"checkpoint":{{"epoch":{},"run":"{}"}},"test_images":10000}}}}}})", epoch,
+                       run);
+  };
+  auto cell = cell_with_every_setting(key_of("u1", 3));
+  cell.top5 = 90.25;
+  cell.passes.push_back({"lsq", "1.0.0", R"({"options":{"distill":1.0,"weight_optimizer":"adam","warm":true}})", 4.5,
+                         R"({"curve":[{"epoch":1,"loss":0.75},{"epoch":2,"loss":0.5}]})"});
+  store::TensorRow weight;
+  weight.name = "layer1.0.conv1";
+  weight.role = "weight";
+  weight.bits = 4;
+  weight.axis = 0;
+  weight.qmin = -8;
+  weight.qmax = 7;
+  weight.scale = {0.125, 0.0625};
+  weight.zero_point = {0, 1};
+  weight.range_min = {-1.0, -0.5};
+  weight.range_max = {0.875, 0.4375};
+  weight.sqnr_db = 21.5;
+  store::TensorRow activation = weight;
+  activation.name = "layer1.0.mid_q";
+  activation.role = "activation";
+  activation.axis = -1;
+  activation.scale = {0.25};
+  activation.zero_point = {3};
+  activation.range_min = {0};
+  activation.range_max = {3.75};
+  activation.sqnr_db = std::numeric_limits<double>::infinity();
+  cell.tensors = {weight, activation};
+  results.record_cell(id, cell);
+  auto other = cell_with_every_setting(key_of("u2", 1));
+  results.record_cell(id, other);
+  results.finish_experiment(id, "finished");
+
+  auto& db = results.database();
+  EXPECT_EQ(store::newest_checkpoint(db).run_uid, "u2");
+  const auto read = store::read_cells(db, {"u1", 3});
+  EXPECT_EQ(read.test_images, 10000);
+  ASSERT_EQ(read.cells.size(), 1u);
+  const auto& row = read.cells[0];
+  EXPECT_EQ(row.experiment, "grid");
+  EXPECT_EQ(row.observer, "percentile");
+  EXPECT_EQ(row.w_bits, 4);
+  EXPECT_EQ(row.a_bits, 2);
+  EXPECT_EQ(row.seed, 3);
+  EXPECT_EQ(row.threads, 2);
+  EXPECT_DOUBLE_EQ(row.top5, 90.25);
+  EXPECT_DOUBLE_EQ(row.pass_seconds, 4.5);
+  EXPECT_EQ(row.settings.at("override.layer1.0.conv1.w_bits"), "8");
+  EXPECT_EQ(row.settings.at("residual_bits"), "8");
+
+  const auto tensors = store::read_tensors(db, row.id);
+  ASSERT_EQ(tensors.size(), 2u);
+  EXPECT_EQ(tensors[0].name, weight.name);
+  EXPECT_EQ(tensors[0].axis, 0);
+  EXPECT_EQ(tensors[0].qmin, -8);
+  EXPECT_EQ(tensors[0].scale, weight.scale);
+  EXPECT_EQ(tensors[0].zero_point, weight.zero_point);
+  EXPECT_EQ(tensors[0].range_min, weight.range_min);
+  EXPECT_EQ(tensors[0].range_max, weight.range_max);
+  EXPECT_DOUBLE_EQ(tensors[0].sqnr_db, 21.5);
+  EXPECT_EQ(tensors[1].role, "activation");
+  EXPECT_EQ(tensors[1].range_max, activation.range_max);
+  EXPECT_TRUE(std::isnan(tensors[1].sqnr_db));  // stored as NULL
+
+  const auto passes = store::read_passes(db);
+  const auto lsq = std::find_if(passes.begin(), passes.end(),
+                                [&](const store::StoredPass& p) { return p.cell_id == row.id && p.name == "lsq"; });
+  ASSERT_NE(lsq, passes.end());
+  using Option = std::pair<std::string, std::string>;
+  EXPECT_EQ(lsq->options,
+            (std::vector<Option>{{"distill", "1.0"}, {"weight_optimizer", "adam"}, {"warm", "true"}}));
+  EXPECT_EQ(lsq->curve, (std::vector<std::pair<double, double>>{{1, 0.75}, {2, 0.5}}));
+  EXPECT_TRUE(store::read_unfinished_experiments(db).empty());
+  EXPECT_THROW(store::read_cells(db, {"u1", 4}), Error);
 }
 
 // A database with one experiment: a finished cell with a pass record, and a failed cell.

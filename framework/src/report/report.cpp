@@ -39,7 +39,7 @@ std::string header(const ReportData& data, const std::string& title) {
 }
 
 // The experiment the report file gives `role`, for page titles: " (experiment `ptq-grid`)", or "".
-std::string experiment_named(const Study& study, StudyRole role) {
+std::string experiment_named(const Study& study, SectionKind role) {
   for (const auto& [name, part] : study.roles) {
     if (part == role) return fmt::format(" (experiment `{}`)", name);
   }
@@ -76,12 +76,12 @@ void write_report(const ReportOptions& options) {
   fs::create_directories(options.out_dir);
   const auto qat = qat_markdown(db, data);
 
-  write_file(options.out_dir / "grid.md", header(data, "The PTQ grid" + experiment_named(data.study, StudyRole::kGrid)) +
+  write_file(options.out_dir / "grid.md", header(data, "The PTQ grid" + experiment_named(data.study, SectionKind::kPivot)) +
                                               "Top-1 in %, and its difference to fp32 in points.\n\n" +
                                               grid_markdown(data));
   write_file(options.out_dir / "improvements.md",
-             header(data, "Improvement passes" + experiment_named(data.study, StudyRole::kImprovements)) + improvements_markdown(data) +
-                 "\n## Quantization-aware training" + experiment_named(data.study, StudyRole::kQat) + "\n\n" + qat);
+             header(data, "Improvement passes" + experiment_named(data.study, SectionKind::kAblation)) + improvements_markdown(data) +
+                 "\n## Quantization-aware training" + experiment_named(data.study, SectionKind::kCurve) + "\n\n" + qat);
   write_file(options.out_dir / "layers.md", header(data, "Per-tensor SQNR") + layers_markdown(db, data));
   write_file(options.out_dir / "performance.md", header(data, "Performance") + performance_markdown(db, data));
   write_file(options.out_dir / "findings.md",
@@ -96,7 +96,7 @@ void write_report(const ReportOptions& options) {
                    sections_markdown(db, data, glance->sections, options.out_dir, options.gnuplot));
   }
   if (!histograms.empty()) {
-    std::string page = header(data, "Distributions and clipping ranges" + experiment_named(data.study, StudyRole::kGrid)) +
+    std::string page = header(data, "Distributions and clipping ranges" + experiment_named(data.study, SectionKind::kPivot)) +
                        histograms_caption(data.study);
     for (const auto& figure : histograms) page += fmt::format("![{}]({})\n\n", figure, figure);
     write_file(options.out_dir / "histograms.md", page);

@@ -8,12 +8,14 @@
 #include <utility>
 #include <vector>
 
-#include "qx/store/sqlite.h"
+#include "qx/store/results_read.h"
 
 namespace qx::report {
 
-// The part an experiment plays in the report, as the report file's [study] table assigns it.
-enum class StudyRole { kNone, kGrid, kSensitivity, kImprovements, kQat };
+// The kinds of section the report renders, generic over studies. A report file's [[section]]
+// declares one for an experiment, and its [study] table names the experiment that feeds each
+// kind's place in the fixed pages (summary, grid, improvements). report_sections.h says what each shows.
+enum class SectionKind { kPivot, kPerLayer, kAblation, kCurve, kHistogram, kTraining };
 
 // A row source of the table that sets qx's PTQ beside PyTorch's: every cell of `experiment`
 // (or only the one named `label`), described as `method`.
@@ -25,7 +27,7 @@ struct ComparisonSource {
 // What the report file's [study] table declares: which experiment feeds each section, and the
 // model's first and last layers, which the findings single out. The framework knows none of them.
 struct Study {
-  std::map<std::string, StudyRole> roles;  // experiment name -> its part
+  std::map<std::string, SectionKind> roles;  // experiment name -> the kind it feeds
   std::vector<ComparisonSource> comparison;
   std::vector<std::string> throughput;  // experiments in performance.md's grid-throughput table
   std::string first_layer, last_layer;
@@ -43,72 +45,21 @@ struct Study {
   std::string training_pass;          // the QAT pass whose cells and curves the QAT section shows
 };
 
-struct CheckpointRef {
-  std::string run_uid;
-  std::int64_t epoch = 0;
+// The store's rows (qx/store/results_read.h), as the report reads them.
+using store::CheckpointRef;
+using store::EpochRow;
+using store::HistogramRow;
+using store::PackedRecord;
+using store::TensorRow;
+using PassReport = store::StoredPass;
+
+// A cell with the part its experiment plays in the report.
+struct CellRow : store::CellRow {
+  std::optional<SectionKind> role;  // the kind its experiment feeds (Study::roles), if any
 };
 
-struct CellRow {
-  std::int64_t id = 0;
-  StudyRole role = StudyRole::kNone;  // its experiment's part in the report (Study::roles)
-  std::string experiment, label, observer, weight_observer, quantizer, passes;
-  // The cell's settings (table cell_settings) as text: "residual_bits" -> "8",
-  // "override.conv1.w_bits" -> "8", "pass.lsq.distill" -> "1.0", ...
-  std::map<std::string, std::string> settings;
-  std::string device;   // where its experiment ran: "cpu", "cuda", ...
-  std::string machine;  // its CPU and ISA flags (qx::describe_machine()); empty in old databases
-  int threads = 0;      // the intra-op threads its experiment ran with
-  bool quantize = true, fold_batch_norm = true;
-  int w_bits = 0, a_bits = 0;
-  std::int64_t seed = 0;
-  double top1 = 0, top5 = 0, loss = 0;
-  double calib_seconds = 0, quantize_seconds = 0, pass_seconds = 0, eval_seconds = 0;
-};
-
-struct EpochRow {
-  std::int64_t epoch = 0;
-  double train_loss = 0, train_top1 = 0, test_loss = 0, test_top1 = 0, lr = 0, seconds = 0;
-};
-
-struct TrainingRun {
-  std::string uid, name, device, config_path;
-  std::int64_t threads = 0;
+struct TrainingRun : store::TrainingRunRow {
   std::int64_t schedule_epochs = 0;  // the recipe's [train] epochs; any later epoch is SWA
-  std::vector<EpochRow> epochs;
-};
-
-struct PassReport {
-  std::int64_t cell_id = 0;
-  std::string name, report;
-  double seconds = 0;
-  // The options the pass was given, as recorded with its cell, in the recorded (sorted) order:
-  // {"distill", "1.0"}, ...; booleans as true/false, strings unquoted.
-  std::vector<std::pair<std::string, std::string>> options;
-  // A training pass's loss curve (its report's "curve"): epoch, loss.
-  std::vector<std::pair<double, double>> curve;
-};
-
-struct TensorRow {
-  std::int64_t cell_id = 0;
-  std::string name, role;
-  int bits = 0;
-  std::optional<double> sqnr_db;
-  std::vector<double> range_min, range_max;  // one value, or one per channel
-  std::vector<double> scale;                  // likewise
-};
-
-// A stored histogram of one tensor of the checkpoint (run/tensor_histograms.h).
-struct HistogramRow {
-  std::string name, role;
-  std::int64_t images = 0;
-  double lo = 0, hi = 0;
-  std::vector<std::int64_t> counts;
-};
-
-struct PackedRow {
-  std::string quantizer;
-  int bits = 0;
-  std::int64_t bytes = 0, weight_bytes = 0, parameters = 0;
 };
 
 struct ReportData {
@@ -118,14 +69,12 @@ struct ReportData {
   std::vector<CellRow> cells;  // finished, on the full test set, for `checkpoint`; by id
   std::optional<TrainingRun> training;
   std::vector<PassReport> passes;  // of the cells above
-  std::vector<PackedRow> packed;   // model files of the checkpoint, widest first
+  std::vector<PackedRecord> packed;   // model files of the checkpoint, widest first
   std::vector<HistogramRow> histograms;  // of the checkpoint, in the order they were stored
   std::set<std::string> unfinished;      // experiments whose latest run did not finish
 };
 
 // The newest cell's checkpoint unless `wanted` names one; each cell's role from `study`.
 ReportData load_report_data(store::Database& db, const CheckpointRef& wanted, const Study& study);
-
-std::vector<TensorRow> load_tensors(store::Database& db, std::int64_t cell_id);
 
 }  // namespace qx::report

@@ -157,10 +157,10 @@ Glance load_glance(const std::string& path) {
   config::TableReader top(document.root, path, "");
   Glance glance;
   auto study = top.section("study");
-  const std::pair<const char*, StudyRole> roles[] = {{"grid", StudyRole::kGrid},
-                                                     {"sensitivity", StudyRole::kSensitivity},
-                                                     {"improvements", StudyRole::kImprovements},
-                                                     {"qat", StudyRole::kQat}};
+  const std::pair<const char*, SectionKind> roles[] = {{"pivot", SectionKind::kPivot},
+                                                       {"per-layer", SectionKind::kPerLayer},
+                                                       {"ablation", SectionKind::kAblation},
+                                                       {"curve", SectionKind::kCurve}};
   for (const auto& [key, role] : roles) {
     if (const auto experiment = study.get_string(key, ""); !experiment.empty()) glance.study.roles[experiment] = role;
   }

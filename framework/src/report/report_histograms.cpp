@@ -63,13 +63,13 @@ std::string weight_panel(store::Database& db, const ReportData& data, const Hist
   std::string body = "unset arrow\n", keys;
   const auto& s = data.study;
   if (const auto* cell = grid_cell(data, s.naive_observer, s.per_tensor_quantizer)) {
-    if (const auto t = find_tensor(load_tensors(db, cell->id), weight.name, "weight"); t && !t->range_min.empty()) {
+    if (const auto t = find_tensor(store::read_tensors(db, cell->id), weight.name, "weight"); t && !t->range_min.empty()) {
       body += vertical(t->range_min[0], "black", "1") + vertical(t->range_max[0], "black", "1");
       keys += ", NaN with lines lw 2 lc rgb 'black' title 'per-tensor range'";
     }
   }
   if (const auto* cell = grid_cell(data, s.naive_observer, s.per_channel_quantizer)) {
-    if (const auto t = find_tensor(load_tensors(db, cell->id), weight.name, "weight"); t && !t->range_max.empty()) {
+    if (const auto t = find_tensor(store::read_tensors(db, cell->id), weight.name, "weight"); t && !t->range_max.empty()) {
       // Symmetric per-channel ranges: the median channel's, to set against the per-tensor one.
       std::vector<double> extent;
       for (std::size_t i = 0; i < t->range_max.size(); ++i) {
@@ -93,7 +93,7 @@ std::string activation_panel(store::Database& db, const ReportData& data, const 
     const auto& colour = kColours[i % kColours.size()];
     const auto* cell = grid_cell(data, observer, data.study.per_tensor_quantizer);
     if (!cell) continue;
-    const auto t = find_tensor(load_tensors(db, cell->id), activation.name, "activation");
+    const auto t = find_tensor(store::read_tensors(db, cell->id), activation.name, "activation");
     if (!t || t->range_max.empty()) continue;
     body += vertical(t->range_max[0], colour, "1");
     if (t->range_min[0] < 0) body += vertical(t->range_min[0], colour, "1");

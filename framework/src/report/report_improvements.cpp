@@ -59,9 +59,9 @@ std::string pass_options_text(const PassReport& pass) {
 // channels, and over activation points, of |step after / step before - 1|. It tells a step that
 // was learned from one that only came along (docs/passes.md, lsq).
 std::string step_change(store::Database& db, std::int64_t before, std::int64_t after) {
-  const auto start = load_tensors(db, before);
+  const auto start = store::read_tensors(db, before);
   std::map<std::string, std::vector<double>> moved;  // by role
-  for (const auto& t : load_tensors(db, after)) {
+  for (const auto& t : store::read_tensors(db, after)) {
     const auto s = std::find_if(start.begin(), start.end(),
                                 [&](const TensorRow& r) { return r.name == t.name && r.role == t.role; });
     if (s == start.end() || s->scale.size() != t.scale.size()) continue;
@@ -96,10 +96,10 @@ std::string improvements_markdown(const ReportData& data) {
   std::map<std::string, std::size_t> pass_count;
   std::vector<const CellRow*> cells;
   for (const auto& c : data.cells) {
-    if (c.role == StudyRole::kImprovements && c.quantize) cells.push_back(&c);
+    if (c.role == SectionKind::kAblation && c.quantize) cells.push_back(&c);
   }
   for (const auto& c : data.cells) {
-    if (c.role == StudyRole::kImprovements || !base_ptq_cell(data, c)) continue;
+    if (c.role == SectionKind::kAblation || !base_ptq_cell(data, c)) continue;
     const bool grid_width =
         std::any_of(cells.begin(), cells.end(), [&](const CellRow* i) { return width(*i) == width(c); });
     const bool present = std::any_of(cells.begin(), cells.end(), [&](const CellRow* i) {
@@ -178,7 +178,7 @@ std::string qat_markdown(store::Database& db, const ReportData& data) {
   // each recipe's variants and seeds sit together under it.
   std::vector<std::pair<std::tuple<int, int, std::string, int>, std::vector<std::string>>> rows;
   for (const auto& c : data.cells) {
-    if (c.role != StudyRole::kQat || !c.quantize) continue;
+    if (c.role != SectionKind::kCurve || !c.quantize) continue;
     const PassReport* lsq = nullptr;
     for (const auto& pass : data.passes) {
       if (pass.cell_id == c.id && pass.name == data.study.training_pass) lsq = &pass;
@@ -189,7 +189,7 @@ std::string qat_markdown(store::Database& db, const ReportData& data) {
     const auto lsq_at = c.passes.rfind(data.study.training_pass);
     ptq.passes = c.passes.substr(0, lsq_at == 0 || lsq_at == std::string::npos ? 0 : lsq_at - 1);
     const auto* start = find_cell(data, [&](const CellRow& s) {
-      return s.role == StudyRole::kImprovements && s.w_bits == c.w_bits && s.a_bits == c.a_bits && s.seed == c.seed &&
+      return s.role == SectionKind::kAblation && s.w_bits == c.w_bits && s.a_bits == c.a_bits && s.seed == c.seed &&
              s.passes == ptq.passes && overridden_layers(s) == overridden_layers(c) &&
              weight_grid(data.study, s) == weight_grid(data.study, c) && residual_stream(s) == residual_stream(c);
     });
@@ -202,7 +202,7 @@ std::string qat_markdown(store::Database& db, const ReportData& data) {
   }
   std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& row : rows) table.rows.push_back(std::move(row.second));
-  if (table.rows.empty()) return "No `qat` experiment in the database.\n";
+  if (table.rows.empty()) return "No `curve` experiment (training-pass cells) in the database.\n";
   // The best cell per width, by mean over its seeds, widest first.
   MarkdownTable best{{"width", "best QAT cell", "top-1", "to fp32"}, {false, false, true, true}, {}};
   for (auto it = by_width.rbegin(); it != by_width.rend(); ++it) {

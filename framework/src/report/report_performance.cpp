@@ -24,15 +24,12 @@ struct Measurement {
 
 using Suite = std::map<std::string, Measurement>;
 
-std::map<std::string, Suite> load_benchmarks(store::Database& db, std::string& machine) {
+// The benchmarks by suite and name, and the machine of the last row.
+std::map<std::string, Suite> benchmark_suites(const std::vector<store::BenchmarkRow>& rows, std::string& machine) {
   std::map<std::string, Suite> suites;
-  store::Statement query(db, "SELECT suite, name, seconds, items_per_second, machine FROM benchmarks "
-                             "ORDER BY suite, name");
-  while (query.step()) {
-    Measurement m{query.column_double(2), {}};
-    if (!query.column_is_null(3)) m.per_second = query.column_double(3);
-    suites[query.column_text(0)][query.column_text(1)] = m;
-    machine = query.column_text(4);
+  for (const auto& row : rows) {
+    suites[row.suite][row.name] = Measurement{row.seconds, row.items_per_second};
+    machine = row.machine;
   }
   return suites;
 }
@@ -120,22 +117,11 @@ std::string grid_table(store::Database& db, const std::vector<std::string>& expe
   MarkdownTable table{{"experiment", "started (UTC)", "cells", "wall minutes", "cells per minute", "threads"},
                       {false, false, true, true, true, true},
                       {}};
-  // One bound parameter per experiment name: IN (?1, ?2, ...).
-  std::vector<std::string> slots;
-  for (std::size_t i = 1; i <= experiments.size(); ++i) slots.push_back(fmt::format("?{}", i));
-  store::Statement query(db, R"sql(
-SELECT e.name, COUNT(c.id), (julianday(e.finished_at) - julianday(e.started_at)) * 1440.0, e.threads, e.started_at
-FROM experiments e JOIN cells c ON c.experiment_id = e.id
-WHERE e.status = 'finished' AND e.device = 'cpu' AND e.finished_at IS NOT NULL AND e.name IN ()sql" + fmt::format("{}", fmt::join(slots, ", ")) + R"sql()
-GROUP BY e.id ORDER BY e.id)sql");
-  for (std::size_t i = 0; i < experiments.size(); ++i) query.bind(static_cast<int>(i + 1), experiments[i]);
-  while (query.step()) {
-    const double minutes = query.column_double(2);
-    if (minutes <= 0) continue;
-    table.rows.push_back({query.column_text(0), query.column_text(4), std::to_string(query.column_int(1)),
-                          fmt::format("{:.1f}", minutes),
-                          fmt::format("{:.1f}", static_cast<double>(query.column_int(1)) / minutes),
-                          std::to_string(query.column_int(3))});
+  for (const auto& run : store::read_finished_cpu_runs(db, experiments)) {
+    if (run.wall_minutes <= 0) continue;
+    table.rows.push_back({run.name, run.started_at, std::to_string(run.cells), fmt::format("{:.1f}", run.wall_minutes),
+                          fmt::format("{:.1f}", static_cast<double>(run.cells) / run.wall_minutes),
+                          std::to_string(run.threads)});
   }
   return table.rows.empty() ? "No finished CPU experiment.\n" : table.render() +
       "\nWhole runs: loading, calibration, quantization and a 10,000-image evaluation per cell. A run that "
@@ -145,7 +131,7 @@ GROUP BY e.id ORDER BY e.id)sql");
 // The recorded cost of one experiment's cells on the reported checkpoint, on one kind of device.
 struct ExperimentCost {
   std::string experiment, device;
-  StudyRole role = StudyRole::kNone;
+  std::optional<SectionKind> role;
   std::size_t cells = 0;
   std::vector<int> threads;  // as its runs used them
   double cell_seconds = 0;   // calibration, quantization, passes and evaluation, summed
@@ -227,7 +213,7 @@ std::string reproduction_line(const ReportData& data, const std::string& page, c
     cells += cost.cells;
     if (cost.device == "cpu") {
       cpu_core_seconds += cost.core_seconds;
-      if (cost.role == StudyRole::kQat) training_core_seconds += cost.core_seconds;
+      if (cost.role == SectionKind::kCurve) training_core_seconds += cost.core_seconds;
     }
     if (data.unfinished.count(cost.experiment)) add_once(unfinished, "`" + cost.experiment + "`");
   }
@@ -251,7 +237,7 @@ std::string reproduction_line(const ReportData& data, const std::string& page, c
 std::string performance_markdown(store::Database& db, const ReportData& data) {
   const auto& study = data.study;
   std::string machine;
-  const auto suites = load_benchmarks(db, machine);
+  const auto suites = benchmark_suites(store::read_benchmarks(db), machine);
   std::string out;
   out += machine.empty() ? "No benchmarks recorded (tools/record_benchmarks.py).\n\n"
                          : fmt::format("Machine: {}. Recorded by `tools/record_benchmarks.py`.\n\n", machine);

@@ -88,7 +88,7 @@ bool plot_qat(const ReportData& data, const fs::path& svg, const std::string& gn
     for (const auto& c : data.cells) {
       if (c.id == pass.cell_id) cell = &c;
     }
-    if (!cell || cell->role != StudyRole::kQat || cell->seed != 0) continue;
+    if (!cell || cell->role != SectionKind::kCurve || cell->seed != 0) continue;
     std::string rows;
     for (const auto& [epoch, loss] : pass.curve) rows += fmt::format("{:.4f} {:.5f}\n", epoch, loss);
     const auto name = fmt::format("qat{}", n++);

@@ -14,37 +14,13 @@
 #include <fmt/format.h>
 
 #include "markdown.h"
+#include "qx/store/results_read.h"
 
 namespace qx::report {
 
 namespace {
 
-// tools/record_benchmarks.py's grid_scaling suite: one grid from scratch as one process and
-// spread over processes, on the same cores.
-struct GridRun {
-  std::string name;
-  double seconds = 0;
-  int processes = 1;
-  int cells = 0;
-  double cell_seconds = 0;
-  std::optional<double> write_seconds_per_cell;
-};
-
-std::vector<GridRun> load_grid_runs(store::Database& db) {
-  std::vector<GridRun> runs;
-  store::Statement query(db, R"sql(
-SELECT name, seconds, json_extract(context, '$.processes'), json_extract(context, '$.cells'),
-       json_extract(context, '$.cell_seconds'), json_extract(context, '$.write_seconds_per_cell')
-FROM benchmarks WHERE suite = 'grid_scaling'
-ORDER BY name NOT LIKE 'one_process%', name)sql");
-  while (query.step()) {
-    GridRun run{query.column_text(0), query.column_double(1), static_cast<int>(query.column_int(2)),
-                static_cast<int>(query.column_int(3)), query.column_double(4), {}};
-    if (!query.column_is_null(5)) run.write_seconds_per_cell = query.column_double(5);
-    runs.push_back(std::move(run));
-  }
-  return runs;
-}
+using store::GridScalingRun;
 
 // "mpirun/np:2/threads:1" -> "`mpirun -np 2`, 1 thread a rank", and the like.
 std::string describe_grid_run(const std::string& name) {
@@ -62,8 +38,8 @@ std::string describe_grid_run(const std::string& name) {
   return "`" + name + "`";
 }
 
-std::string grid_scaling_table(const std::vector<GridRun>& runs) {
-  const GridRun* alone = nullptr;
+std::string grid_scaling_table(const std::vector<GridScalingRun>& runs) {
+  const GridScalingRun* alone = nullptr;
   for (const auto& run : runs) {
     if (run.name.rfind("one_process", 0) == 0) alone = &run;
   }
@@ -101,7 +77,7 @@ double longest_first_makespan(std::vector<double> cells, int ranks) {
 // recorded with: max(longest-first schedule of the recorded cell times, rank 0's writes n·w),
 // plus one start-up. Start-up and w are this machine's, measured by the grid_scaling suite. Only
 // experiments `qx run` ran (an experiment file), not the Python reference tools.
-std::string scaling_model(store::Database& db, const std::vector<GridRun>& runs) {
+std::string scaling_model(store::Database& db, const std::vector<GridScalingRun>& runs) {
   double startup = 0;
   std::optional<double> write_per_cell;
   for (const auto& run : runs) {
@@ -111,13 +87,9 @@ std::string scaling_model(store::Database& db, const std::vector<GridRun>& runs)
   if (!write_per_cell) return "Not modelled: the grid_scaling suite (rank 0's write cost per cell) is not recorded.\n";
   std::map<std::string, std::vector<double>> cells_of;
   std::map<std::string, std::string> device_of;
-  store::Statement query(db, R"sql(
-SELECT e.name, e.device, IFNULL(c.calib_seconds, 0) + IFNULL(c.quantize_seconds, 0) + c.pass_seconds + IFNULL(c.eval_seconds, 0)
-FROM cells c JOIN experiments e ON e.id = c.experiment_id
-WHERE c.status = 'finished' AND e.config_path LIKE '%.toml' ORDER BY e.name)sql");
-  while (query.step()) {
-    cells_of[query.column_text(0)].push_back(query.column_double(2));
-    device_of[query.column_text(0)] = query.column_text(1);
+  for (const auto& cell : store::read_experiment_cell_seconds(db)) {
+    cells_of[cell.experiment].push_back(cell.seconds);
+    device_of[cell.experiment] = cell.device;
   }
   MarkdownTable table{{"experiment", "recorded on", "cells", "one rank", "longest cell", "8 nodes", "64 nodes",
                        "speed-up at 64", "64 nodes bound by"},
@@ -148,7 +120,7 @@ WHERE c.status = 'finished' AND e.config_path LIKE '%.toml' ORDER BY e.name)sql"
 }  // namespace
 
 std::string scaling_markdown(store::Database& db) {
-  const auto grid_runs = load_grid_runs(db);
+  const auto grid_runs = store::read_grid_scaling_runs(db);
   std::string out = "\n## One grid spread over processes\n\n";
   out += grid_runs.empty() ? "Not measured (the grid_scaling suite of tools/record_benchmarks.py).\n"
                            : grid_scaling_table(grid_runs);

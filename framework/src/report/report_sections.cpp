@@ -18,21 +18,21 @@ namespace fs = std::filesystem;
 
 const std::vector<std::pair<std::string, SectionKind>>& kinds() {
   static const std::vector<std::pair<std::string, SectionKind>> table = {
-      {"pivot", SectionKind::kPivot},          {"sensitivity", SectionKind::kSensitivity},
-      {"ablation", SectionKind::kAblation},    {"qat", SectionKind::kQat},
+      {"pivot", SectionKind::kPivot},          {"per-layer", SectionKind::kPerLayer},
+      {"ablation", SectionKind::kAblation},    {"curve", SectionKind::kCurve},
       {"histogram", SectionKind::kHistogram},  {"training", SectionKind::kTraining}};
   return table;
 }
 
 // The data with `role` played by `experiment` alone: the section's experiment feeds the kind's
 // table and figure in place of the one the [study] table names, which the pages keep.
-ReportData with_role(const ReportData& data, const std::string& experiment, StudyRole role) {
+ReportData with_role(const ReportData& data, const std::string& experiment, SectionKind role) {
   ReportData out = data;
   for (auto& c : out.cells) {
     if (c.experiment == experiment) {
       c.role = role;
     } else if (c.role == role) {
-      c.role = StudyRole::kNone;
+      c.role = std::nullopt;
     }
   }
   return out;
@@ -164,22 +164,22 @@ std::string render_section(store::Database& db, const ReportData& data, const De
       }
       return text;
     }
-    case SectionKind::kSensitivity: {
-      const auto own = with_role(data, section.experiment, StudyRole::kSensitivity);
+    case SectionKind::kPerLayer: {
+      const auto own = with_role(data, section.experiment, SectionKind::kPerLayer);
       text = sensitivity_table(own);
       draw(plot_sensitivity, own, "sensitivity.svg");
       return text;
     }
     case SectionKind::kAblation:
-      return improvements_markdown(with_role(data, section.experiment, StudyRole::kImprovements));
-    case SectionKind::kQat: {
-      const auto own = with_role(data, section.experiment, StudyRole::kQat);
+      return improvements_markdown(with_role(data, section.experiment, SectionKind::kAblation));
+    case SectionKind::kCurve: {
+      const auto own = with_role(data, section.experiment, SectionKind::kCurve);
       text = qat_markdown(db, own);
       draw(plot_qat, own, "qat.svg");
       return text;
     }
     case SectionKind::kHistogram: {
-      const auto own = with_role(data, section.experiment, StudyRole::kGrid);
+      const auto own = with_role(data, section.experiment, SectionKind::kPivot);
       for (const auto& file : write_histogram_plots(db, own, out_dir, gnuplot, prefix)) text += figure_link(file);
       return text.empty() ? "No stored histograms on this checkpoint.\n" : histograms_caption(data.study) + text;
     }

@@ -4,9 +4,9 @@
 // shows, so a new experiment gets a table and a figure without C++:
 //   pivot        one metric of the experiment's cells over two of their settings (mean over
 //                seeds), optionally drawn as one line per row against numeric columns;
-//   sensitivity  one layer quantized at a time: each layer's change from fp32 by width;
+//   per-layer    one layer quantized at a time: each layer's change from fp32 by width;
 //   ablation     passes and placements against PTQ alone, by width (improvements.md's table);
-//   qat          training-pass cells, their cost and loss curves (improvements.md's QAT part);
+//   curve        training-pass cells, their cost and loss curves (improvements.md's QAT part);
 //   histogram    distributions with the ranges each observer of the experiment chose;
 //   training     the checkpoint's training run (no experiment).
 #include <filesystem>
@@ -18,8 +18,6 @@
 #include "report_data.h"
 
 namespace qx::report {
-
-enum class SectionKind { kPivot, kSensitivity, kAblation, kQat, kHistogram, kTraining };
 
 // The kinds by the names a report file uses, and back.
 SectionKind section_kind(const std::string& name);

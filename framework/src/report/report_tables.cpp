@@ -54,7 +54,7 @@ std::string residual_stream(const CellRow& c) {
 }
 
 bool plain_grid_cell(const ReportData& data, const CellRow& c) {
-  return c.role == StudyRole::kGrid && plain_cell(data, c);
+  return c.role == SectionKind::kPivot && plain_cell(data, c);
 }
 
 std::string sensitivity_layer(const CellRow& c) {
@@ -68,7 +68,7 @@ LayerSensitivity layer_sensitivity(const ReportData& data) {
   if (!fp32) return result;
   std::map<std::pair<std::string, int>, std::vector<double>> changes;
   for (const auto& c : data.cells) {
-    const auto layer = c.role == StudyRole::kSensitivity && c.quantize ? sensitivity_layer(c) : std::string();
+    const auto layer = c.role == SectionKind::kPerLayer && c.quantize ? sensitivity_layer(c) : std::string();
     if (layer.empty()) continue;
     const int bits = std::stoi(setting(c, "override." + layer + ".a_bits"));
     add_once(result.layers, layer);
@@ -191,7 +191,7 @@ std::string training_markdown(const ReportData& data) {
 
 std::string sizes_markdown(const ReportData& data) {
   if (data.packed.empty()) return "No packed model files recorded (`qx pack CHECKPOINT --db DB`).\n";
-  const PackedRow* fp32 = nullptr;
+  const PackedRecord* fp32 = nullptr;
   for (const auto& p : data.packed) {
     if (p.bits == 32) fp32 = &p;
   }
@@ -285,7 +285,7 @@ std::string grid_markdown(const ReportData& data) {
   double calib = 0, eval = 0;
   int n = 0;
   for (const auto& c : data.cells) {
-    if (c.role != StudyRole::kGrid) continue;
+    if (c.role != SectionKind::kPivot) continue;
     calib += c.calib_seconds, eval += c.eval_seconds, ++n;
   }
   if (n > 0) {
@@ -295,7 +295,7 @@ std::string grid_markdown(const ReportData& data) {
   }
   // The cost of simulation: integer-grid cells against the float cell of the same run.
   const auto* grid_fp32 =
-      find_cell(data, [](const CellRow& c) { return c.role == StudyRole::kGrid && !c.quantize; });
+      find_cell(data, [](const CellRow& c) { return c.role == SectionKind::kPivot && !c.quantize; });
   double simulated = 0;
   int m = 0;
   for (const auto& c : data.cells) {
@@ -330,13 +330,13 @@ std::string layers_markdown(store::Database& db, const ReportData& data) {
   for (const auto* c : cells) {
     table.header.push_back(fmt::format("{} {}", c->observer, width(*c)));
     table.numeric.push_back(true);
-    for (const auto& t : load_tensors(db, c->id)) {
+    for (const auto& t : store::read_tensors(db, c->id)) {
       const auto name = t.name + "|" + t.role;
       if (!rows.count(name)) {
         order.push_back(name);
         rows[name] = {"`" + t.name + "`", t.role};
       }
-      rows[name].push_back(t.sqnr_db ? fmt::format("{:.1f}", *t.sqnr_db) : "–");
+      rows[name].push_back(std::isfinite(t.sqnr_db) ? fmt::format("{:.1f}", t.sqnr_db) : "–");
     }
   }
   for (const auto& name : order) table.rows.push_back(rows[name]);

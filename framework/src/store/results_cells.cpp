@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "cell_insert.h"
 #include "qx/spec/json.h"
 #include "qx/store/results_db.h"
 
@@ -22,6 +23,12 @@ std::string json_numbers(const std::vector<double>& values) {
 void bind_text_or_null(Statement& statement, int index, const std::string& text) {
   if (text.empty()) statement.bind_null(index);
   else statement.bind(index, text);
+}
+
+template <typename T>
+void bind_or_null(Statement& statement, int index, const std::optional<T>& value) {
+  if (value) statement.bind(index, *value);
+  else statement.bind_null(index);
 }
 
 void insert_tensors(Database& db, std::int64_t cell_id, const std::vector<TensorRow>& tensors) {
@@ -54,6 +61,35 @@ void insert_passes(Database& db, std::int64_t cell_id, const std::vector<PassRec
 }
 
 }  // namespace
+
+std::int64_t insert_cell_row(Database& db, const CellColumns& c) {
+  Statement insert(db,
+                   "INSERT INTO cells (experiment_id, key, label, quantize, observer, weight_observer, quantizer, "
+                   "w_bits, a_bits, fold_batch_norm, options, status, error, top1, top5, loss, images, "
+                   "calib_seconds, quantize_seconds, eval_seconds, passes, seed, pass_seconds) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.bind(1, c.experiment_id).bind(2, c.key);
+  bind_or_null(insert, 3, c.label);
+  insert.bind(4, std::int64_t{c.quantize});
+  bind_or_null(insert, 5, c.observer);
+  bind_or_null(insert, 6, c.weight_observer);
+  bind_or_null(insert, 7, c.quantizer);
+  bind_or_null(insert, 8, c.w_bits);
+  bind_or_null(insert, 9, c.a_bits);
+  bind_or_null(insert, 10, c.fold_batch_norm);
+  insert.bind(11, c.options_json).bind(12, c.status);
+  bind_or_null(insert, 13, c.error);
+  bind_or_null(insert, 14, c.top1);
+  bind_or_null(insert, 15, c.top5);
+  bind_or_null(insert, 16, c.loss);
+  bind_or_null(insert, 17, c.images);
+  bind_or_null(insert, 18, c.calib_seconds);
+  bind_or_null(insert, 19, c.quantize_seconds);
+  bind_or_null(insert, 20, c.eval_seconds);
+  insert.bind(21, c.passes).bind(22, c.seed).bind(23, c.pass_seconds);
+  insert.run();
+  return db.last_insert_id();
+}
 
 std::int64_t ResultsDb::open_experiment(const ExperimentRecord& e) {
   fail_abandoned_experiments();
@@ -122,36 +158,37 @@ bool ResultsDb::record_cell(std::int64_t experiment_id, const CellResult& r) {
   }
   Statement(db_, "DELETE FROM cell_claims WHERE key = ?").bind(1, r.key).run();
   const auto& c = r.cell;
-  Statement insert(db_,
-                   "INSERT INTO cells (experiment_id, key, label, quantize, observer, weight_observer, quantizer, "
-                   "w_bits, a_bits, fold_batch_norm, options, status, error, top1, top5, loss, images, "
-                   "calib_seconds, quantize_seconds, eval_seconds, passes, seed, pass_seconds) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  insert.bind(1, experiment_id).bind(2, r.key);
-  bind_text_or_null(insert, 3, c.label);
-  insert.bind(4, std::int64_t{c.quantize});
+  CellColumns row;
+  row.experiment_id = experiment_id;
+  row.key = r.key;
+  if (!c.label.empty()) row.label = c.label;
+  row.quantize = c.quantize;
   if (c.quantize) {
-    insert.bind(5, c.observer.name).bind(6, c.weight_observer.name).bind(7, c.quantizer.name);
-    insert.bind(8, std::int64_t{c.weight_bits}).bind(9, std::int64_t{c.activation_bits});
-    insert.bind(10, std::int64_t{c.fold_batch_norm});
-  } else {
-    for (int i = 5; i <= 10; ++i) insert.bind_null(i);
+    row.observer = c.observer.name;
+    row.weight_observer = c.weight_observer.name;
+    row.quantizer = c.quantizer.name;
+    row.w_bits = c.weight_bits;
+    row.a_bits = c.activation_bits;
+    row.fold_batch_norm = std::int64_t{c.fold_batch_norm};
   }
-  insert.bind(11, spec::cell_options_json(c));
+  row.options_json = spec::cell_options_json(c);
   const bool failed = !r.error.empty();
-  insert.bind(12, std::string(failed ? "failed" : "finished"));
-  bind_text_or_null(insert, 13, r.error);
   if (failed) {
-    for (int i = 14; i <= 17; ++i) insert.bind_null(i);
+    row.status = "failed";
+    row.error = r.error;
   } else {
-    insert.bind(14, r.top1).bind(15, r.top5).bind(16, r.loss).bind(17, r.images);
+    row.top1 = r.top1;
+    row.top5 = r.top5;
+    row.loss = r.loss;
+    row.images = r.images;
   }
-  insert.bind(18, r.calib_seconds).bind(19, r.quantize_seconds).bind(20, r.eval_seconds);
-  double pass_seconds = 0;
-  for (const auto& pass : r.passes) pass_seconds += pass.seconds;
-  insert.bind(21, spec::pass_list(c)).bind(22, c.seed).bind(23, pass_seconds);
-  insert.run();
-  const auto cell_id = db_.last_insert_id();
+  row.calib_seconds = r.calib_seconds;
+  row.quantize_seconds = r.quantize_seconds;
+  row.eval_seconds = r.eval_seconds;
+  for (const auto& pass : r.passes) row.pass_seconds += pass.seconds;
+  row.passes = spec::pass_list(c);
+  row.seed = c.seed;
+  const auto cell_id = insert_cell_row(db_, row);
   insert_passes(db_, cell_id, r.passes);
   if (!failed) insert_tensors(db_, cell_id, r.tensors);
   transaction.commit();

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cell_insert.h"
 #include "qx/core/error.h"
 #include "qx/spec/bits.h"
 
@@ -196,21 +197,28 @@ ImportCounts write_import(ResultsDb& db, const ImportBatch& batch) {
     counts.experiment_id = db.open_experiment(*batch.experiment);
     Statement existing(sql, "SELECT 1 FROM cells WHERE key = ?");
     Statement remove(sql, "DELETE FROM cells WHERE key = ?");
-    Statement insert(sql,
-                     "INSERT INTO cells (experiment_id, key, label, quantize, observer, weight_observer, quantizer, "
-                     "w_bits, a_bits, fold_batch_norm, options, status, top1, top5, loss, images, calib_seconds, "
-                     "eval_seconds) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, 'finished', ?, ?, ?, ?, ?, ?)");
     for (const auto& c : batch.cells) {
       if (existing.reset().bind(1, c.key).step()) ++counts.replaced_cells;
       existing.reset();
       remove.reset().bind(1, c.key).run();
-      insert.reset().bind(1, counts.experiment_id).bind(2, c.key).bind(3, c.label);
-      bind_optional(insert, 4, c.observer);
-      bind_optional(insert, 5, c.weight_observer);
-      insert.bind(6, c.quantizer).bind(7, c.w_bits).bind(8, c.a_bits);
-      insert.bind(9, std::int64_t{c.fold_batch_norm}).bind(10, c.options_json).bind(11, c.top1);
-      bind_optional(insert, 12, c.top5);
-      insert.bind(13, c.loss).bind(14, c.images).bind(15, c.calib_seconds).bind(16, c.eval_seconds).run();
+      CellColumns row;
+      row.experiment_id = counts.experiment_id;
+      row.key = c.key;
+      row.label = c.label;
+      row.observer = c.observer;
+      row.weight_observer = c.weight_observer;
+      row.quantizer = c.quantizer;
+      row.w_bits = c.w_bits;
+      row.a_bits = c.a_bits;
+      row.fold_batch_norm = std::int64_t{c.fold_batch_norm};
+      row.options_json = c.options_json;
+      row.top1 = c.top1;
+      row.top5 = c.top5;
+      row.loss = c.loss;
+      row.images = c.images;
+      row.calib_seconds = c.calib_seconds;
+      row.eval_seconds = c.eval_seconds;
+      insert_cell_row(sql, row);
       ++counts.cells;
     }
     db.finish_experiment(counts.experiment_id, "finished");

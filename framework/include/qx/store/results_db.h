@@ -91,6 +91,16 @@ struct CellResult {
   std::vector<TensorRow> tensors;
 };
 
+// One measurement of the benchmarks table (tools/record_benchmarks.py through `qx import`).
+struct BenchmarkRow {
+  std::string suite, name;
+  double seconds = 0;
+  std::int64_t iterations = 0;
+  std::optional<double> items_per_second;
+  std::string context_json;  // an object, in canonical compact form
+  std::string machine;
+};
+
 // A model file written by `qx pack` (deploy/packed_model.h).
 struct PackedRecord {
   std::string checkpoint_run;

@@ -38,15 +38,6 @@ struct ImportedCell {
   double calib_seconds = 0, eval_seconds = 0;
 };
 
-struct BenchmarkRow {
-  std::string suite, name;
-  double seconds = 0;
-  std::int64_t iterations = 0;
-  std::optional<double> items_per_second;
-  std::string context_json;  // an object, in canonical compact form
-  std::string machine;
-};
-
 struct ImportBatch {
   std::optional<ExperimentRecord> experiment;
   std::vector<ImportedCell> cells;
