@@ -27,6 +27,16 @@ struct CellColumns {
   double pass_seconds = 0;
 };
 
+// Binds the value, or NULL when there is none (for every store writer's optional columns).
+template <typename T>
+void bind_or_null(Statement& statement, int index, const std::optional<T>& value) {
+  if (value) {
+    statement.bind(index, *value);
+  } else {
+    statement.bind_null(index);
+  }
+}
+
 // Inserts the row and returns its id; the caller holds the transaction and has removed any
 // earlier row of the same key.
 std::int64_t insert_cell_row(Database& db, const CellColumns& c);

@@ -25,12 +25,6 @@ void bind_text_or_null(Statement& statement, int index, const std::string& text)
   else statement.bind(index, text);
 }
 
-template <typename T>
-void bind_or_null(Statement& statement, int index, const std::optional<T>& value) {
-  if (value) statement.bind(index, *value);
-  else statement.bind_null(index);
-}
-
 void insert_tensors(Database& db, std::int64_t cell_id, const std::vector<TensorRow>& tensors) {
   Statement insert(db,
                    "INSERT INTO cell_tensors (cell_id, position, name, role, bits, axis, qmin, qmax, scale, "

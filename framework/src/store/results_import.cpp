@@ -83,15 +83,6 @@ class Fields {
   std::set<std::string> read_;
 };
 
-template <typename T>
-void bind_optional(Statement& statement, int index, const std::optional<T>& value) {
-  if (value) {
-    statement.bind(index, *value);
-  } else {
-    statement.bind_null(index);
-  }
-}
-
 constexpr double kHuge = std::numeric_limits<double>::max();
 constexpr std::int64_t kMaxCount = std::numeric_limits<std::int64_t>::max();
 
@@ -231,7 +222,7 @@ ImportCounts write_import(ResultsDb& db, const ImportBatch& batch) {
                    "VALUES (?, ?, ?, ?, ?, ?, ?)");
   for (const auto& b : batch.benchmarks) {
     insert.reset().bind(1, b.suite).bind(2, b.name).bind(3, b.seconds).bind(4, b.iterations);
-    bind_optional(insert, 5, b.items_per_second);
+    bind_or_null(insert, 5, b.items_per_second);
     insert.bind(6, b.context_json).bind(7, b.machine).run();
     ++counts.benchmarks;
   }
