@@ -20,11 +20,21 @@ class ReportTest : public PtqTest {
  protected:
   // A report file with only a [study] table: which experiment feeds which section, and the
   // plugins the sections compare.
-  void write_study(const std::string& study) const {
+  // With `words`, the repository's [text] table follows (study_words()).
+  void write_study(const std::string& study, bool words = true) const {
     std::ofstream(scratch_ / "study.toml")
         << "[study]\n" << study
         << "[study.plugins]\nnaive_observer = \"minmax\"\nclipping_observer = \"mse\"\n"
-           "per_tensor_quantizer = \"asymmetric\"\nper_channel_quantizer = \"per_channel\"\ntraining_pass = \"lsq\"\n";
+           "per_tensor_quantizer = \"asymmetric\"\nper_channel_quantizer = \"per_channel\"\ntraining_pass = \"lsq\"\n"
+        << (words ? study_words() : std::string());
+  }
+  // The study's words: the [text] table of the repository's experiments/report.toml (its last table).
+  static std::string study_words() {
+    std::ifstream in(std::string(QX_SOURCE_DIR) + "/experiments/report.toml", std::ios::binary);
+    const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto at = file.find("\n[text]\n");
+    EXPECT_NE(at, std::string::npos) << "experiments/report.toml has no [text] table";
+    return at == std::string::npos ? "" : file.substr(at);
   }
   // A file of the scratch folder, whole.
   std::string read(const std::string& name) const {
@@ -84,7 +94,7 @@ TEST_F(ReportTest, IsGeneratedFromTheDatabaseAloneAndDeterministically) {
   // A section the report file declares: a pivot of the new experiment's cells, no C++ involved.
   std::ofstream(scratch_ / "sections.toml")
       << "[[section]]\ntitle = \"4-bit cells\"\nexperiment = \"my-grid\"\nrows = \"observer\"\n"
-         "columns = \"quantizer\"\nwhere = { w_bits = 4 }\n";
+         "columns = \"quantizer\"\nwhere = { w_bits = 4 }\n" << study_words();
   ASSERT_EQ(run_qx("report results.sqlite --out declared --layout sections.toml", scratch_).exit_code, 0);
   const auto declared = read("declared/sections.md");
   const auto cell = count("SELECT CAST(ROUND(top1 * 100) AS INTEGER) FROM results WHERE experiment = 'my-grid' AND "
@@ -198,7 +208,7 @@ TEST_F(ReportTest, RendersEveryKindOfSectionAReportFileDeclares) {
         "observer = \"minmax\"\nquantizer = \"per_channel\"\nbits = 4\npasses = [\"lsq\"]\n",
         "qat.toml", "my-qat");
   ASSERT_EQ(run_qx("run qat.toml", scratch_).exit_code, 0);
-  write_study("");
+  write_study("", false);  // the messages below name lines of this file
   std::ofstream(scratch_ / "study.toml", std::ios::app)
       << "[[section]]\ntitle = \"By width\"\nexperiment = \"my-grid\"\nrows = \"observer\"\ncolumns = \"w_bits\"\n"
          "where = { quantizer = \"per_channel\" }\nfigure = true\n"
@@ -233,7 +243,7 @@ TEST_F(ReportTest, RendersEveryKindOfSectionAReportFileDeclares) {
          "study.toml:12:1: unknown key 'rows'"},
         {"kind = \"training\"\ntitle = \"x\"\nexperiment = \"my-grid\"\n",
          "study.toml:11:1: unknown key 'experiment'"}}) {
-    write_study("");
+    write_study("", false);
     std::ofstream(scratch_ / "study.toml", std::ios::app) << "[[section]]\n" << section;
     expect_clean_failure(run_qx("report results.sqlite --out bad --layout study.toml", scratch_), cause);
     EXPECT_FALSE(std::filesystem::exists(scratch_ / "bad"));
@@ -262,7 +272,7 @@ TEST_F(ReportTest, RendersTheRowsAReportFileDeclaresAtAGlance) {
          "[[glance.row]]\nname = \"absent\"\nexperiment = \"qat\"\nwhere = { w_bits = 2, a_bits = 2 }\n"
          "[[reference]]\nmethod = \"someone's QAT\"\nbits = \"W2A2\"\ntop1 = 90.5\nfp32 = 92.0\nsource = \"a paper\"\n"
          "[names]\nper_channel = \"per-channel\"\nminmax = \"min/max\"\n"
-         "[study.plugins]\nnaive_observer = \"minmax\"\n";
+         "[study.plugins]\nnaive_observer = \"minmax\"\n" << study_words();
   std::ofstream(scratch_ / "README.md") << "# x\n<!-- qx-report:begin -->\nold\n<!-- qx-report:end -->\n";
   const auto report = run_qx("report results.sqlite --out out --readme README.md --layout report.toml", scratch_);
   ASSERT_EQ(report.exit_code, 0) << report.err;
@@ -285,6 +295,10 @@ TEST_F(ReportTest, RendersTheRowsAReportFileDeclaresAtAGlance) {
   std::ofstream(scratch_ / "bad.toml") << "[glance]\n[[glance.row]]\nname = \"x\"\nexperiment = \"y\"\nwher = {}\n";
   expect_clean_failure(run_qx("report results.sqlite --out fresh --readme README.md --layout bad.toml", scratch_),
                        "bad.toml:5:1: unknown key 'wher'");
+  // A text that names a field the report does not fill fails in one line naming its key.
+  std::ofstream(scratch_ / "words.toml") << "[text]\n\"title.grid\" = \"The grid of {nope}\"\n";
+  expect_clean_failure(run_qx("report results.sqlite --out words --layout words.toml", scratch_),
+                       "report file [text] title.grid");
   EXPECT_FALSE(std::filesystem::exists(scratch_ / "fresh"));
 }
 

@@ -10,6 +10,7 @@
 #include "qx/core/error.h"
 #include "qx/store/results_db.h"
 #include "report_data.h"
+#include "markdown.h"
 #include "report_glance.h"
 #include "report_performance.h"
 #include "report_plots.h"
@@ -38,12 +39,14 @@ std::string header(const ReportData& data, const std::string& title) {
       title, data.checkpoint.run_uid, data.checkpoint.epoch, data.test_images, data.study.test_set);
 }
 
-// The experiment the report file gives `role`, for page titles: " (experiment `ptq-grid`)", or "".
-std::string experiment_named(const Study& study, SectionKind role) {
-  for (const auto& [name, part] : study.roles) {
-    if (part == role) return fmt::format(" (experiment `{}`)", name);
+// A page's title ([text] "title.<page>"), with the experiment the report file gives `role` in its
+// {experiment} field: " (experiment `ptq-grid`)", or "".
+std::string page_title(const ReportData& data, const std::string& page, std::optional<SectionKind> role = std::nullopt) {
+  std::string named;
+  for (const auto& [name, part] : data.study.roles) {
+    if (role && part == *role) named = fmt::format(" (experiment `{}`)", name);
   }
-  return "";
+  return say(data.text, "title." + page, fmt::arg("experiment", named));
 }
 
 // Replaces the README's generated region, keeping everything around it.
@@ -67,37 +70,34 @@ void write_report(const ReportOptions& options) {
   // Opening would create an empty database; a report of nothing helps no one.
   if (!fs::is_regular_file(options.database)) fail("results database {}: no such file", options.database);
   // A malformed report file fails before anything is written.
-  std::optional<Glance> glance;
-  if (!options.layout.empty()) glance = load_glance(options.layout);
+  std::optional<ReportLayout> layout;
+  if (!options.layout.empty()) layout = config::load_report_layout(options.layout);
   // Read-only: a report leaves the database as it found it (a committed one stays as committed).
   store::ResultsDb results(options.database, store::Access::kReadOnly);
   auto& db = results.database();
-  const auto data = load_report_data(db, {options.run_uid, options.epoch}, glance ? glance->study : Study{});
+  const auto data = load_report_data(db, {options.run_uid, options.epoch}, layout ? *layout : config::ReportLayout{});
   fs::create_directories(options.out_dir);
   const auto qat = qat_markdown(db, data);
 
-  write_file(options.out_dir / "grid.md", header(data, "The PTQ grid" + experiment_named(data.study, SectionKind::kPivot)) +
-                                              "Top-1 in %, and its difference to fp32 in points.\n\n" +
-                                              grid_markdown(data));
-  write_file(options.out_dir / "improvements.md",
-             header(data, "Improvement passes" + experiment_named(data.study, SectionKind::kAblation)) + improvements_markdown(data) +
-                 "\n## Quantization-aware training" + experiment_named(data.study, SectionKind::kCurve) + "\n\n" + qat);
-  write_file(options.out_dir / "layers.md", header(data, "Per-tensor SQNR") + layers_markdown(db, data));
-  write_file(options.out_dir / "performance.md", header(data, "Performance") + performance_markdown(db, data));
-  write_file(options.out_dir / "findings.md",
-             header(data, "What breaks at 4 and 2 bits, measured") + findings_markdown(data));
+  write_file(options.out_dir / "grid.md",
+             header(data, page_title(data, "grid", SectionKind::kPivot)) + say(data.text, "grid.intro") + grid_markdown(data));
+  write_file(options.out_dir / "improvements.md", header(data, page_title(data, "improvements", SectionKind::kAblation)) +
+                                                      improvements_markdown(data) +
+                                                      page_title(data, "improvements.curve", SectionKind::kCurve) + qat);
+  write_file(options.out_dir / "layers.md", header(data, page_title(data, "layers")) + layers_markdown(db, data));
+  write_file(options.out_dir / "performance.md", header(data, page_title(data, "performance")) + performance_markdown(db, data));
+  write_file(options.out_dir / "findings.md", header(data, page_title(data, "findings")) + findings_markdown(data));
   const auto figures = write_plots(data, options.out_dir, options.gnuplot);
-  const bool glance_drawn = glance && write_glance_plot(data, *glance, options.out_dir, options.gnuplot);
+  const bool glance_drawn = layout && write_glance_plot(data, *layout, options.out_dir, options.gnuplot);
   const auto histograms = write_histogram_plots(db, data, options.out_dir, options.gnuplot);
-  const bool declared = glance && !glance->sections.empty();
+  const bool declared = layout && !layout->sections.empty();
   if (declared) {
     write_file(options.out_dir / "sections.md",
-               header(data, "Sections the report file declares") +
-                   sections_markdown(db, data, glance->sections, options.out_dir, options.gnuplot));
+               header(data, page_title(data, "sections")) +
+                   sections_markdown(db, data, layout->sections, options.out_dir, options.gnuplot));
   }
   if (!histograms.empty()) {
-    std::string page = header(data, "Distributions and clipping ranges" + experiment_named(data.study, SectionKind::kPivot)) +
-                       histograms_caption(data.study);
+    std::string page = header(data, page_title(data, "histograms", SectionKind::kPivot)) + histograms_caption(data);
     for (const auto& figure : histograms) page += fmt::format("![{}]({})\n\n", figure, figure);
     write_file(options.out_dir / "histograms.md", page);
   }
@@ -110,37 +110,30 @@ void write_report(const ReportOptions& options) {
                          std::find(histograms.begin(), histograms.end(), name) != histograms.end();
       return drawn ? fmt::format("![{}]({}{})\n\n", name, dir, name) : "";
     };
-    return "**Training.**\n\n" + training_markdown(data) + "\n" + figure("training.svg") +
-           "**PTQ at 16 and 8 bits, qx against PyTorch.**\n\n" + comparison_markdown(data) +
-           "\n**qx PTQ from 16 down to 2 bits** (every cell: [grid.md](" + dir + "grid.md)).\n\n" +
-           figure("accuracy_vs_bits.svg") + "**What breaks at 4 and 2 bits, measured.**\n\n" +
+    const auto part = [&](const std::string& key) { return say(data.text, "summary." + key, fmt::arg("dir", dir)); };
+    return part("training") + training_markdown(data) + "\n" + figure("training.svg") + part("comparison") +
+           comparison_markdown(data) + "\n" + part("grid") + figure("accuracy_vs_bits.svg") + part("findings") +
            findings_markdown(data) + "\n" +
            (data.study.summary_histogram.empty() ? "" : figure(histogram_figure(data.study.summary_histogram))) +
-           figure("sensitivity.svg") +
-           "**Improvement passes at low bit widths.**\n\n" + improvements_markdown(data) + "\n" +
-           "**Quantization-aware training (LSQ) from the PTQ result.**\n\n" + qat + "\n" + figure("qat.svg") +
-           "**Model size.**\n\n" + sizes_markdown(data) +
-           (declared ? "\n**Sections the report file declares**: [sections.md](" + dir + "sections.md).\n" : "");
+           figure("sensitivity.svg") + part("improvements") + improvements_markdown(data) + "\n" + part("curve") + qat +
+           "\n" + figure("qat.svg") + part("sizes") + sizes_markdown(data) + (declared ? "\n" + part("sections") : "");
   };
-  write_file(options.out_dir / "summary.md", header(data, "Summary") + detailed(""));
+  write_file(options.out_dir / "summary.md", header(data, page_title(data, "summary")) + detailed(""));
 
   if (!options.readme.empty()) {
     const auto dir = fs::relative(options.out_dir, options.readme.parent_path().empty() ? "." : options.readme.parent_path())
                          .string() + "/";
     std::string generated = fmt::format("<!-- Generated by `qx report`: checkpoint run `{}`, epoch {}. -->\n\n",
                                         data.checkpoint.run_uid, data.checkpoint.epoch);
-    if (glance && !glance->rows.empty()) {
-      generated += glance_markdown(data, *glance) + "\n";
-      if (glance_drawn) generated += fmt::format("![{}]({}{})\n\n", glance->figure, dir, glance->figure);
-      const auto references = references_markdown(*glance);
-      if (!references.empty()) {
-        generated += "**Published results for the same network**, for scale: other models, other training, not "
-                     "measured here.\n\n" + references;
-      }
+    if (layout && !layout->rows.empty()) {
+      generated += glance_markdown(data, *layout) + "\n";
+      if (glance_drawn) generated += fmt::format("![{}]({}{})\n\n", layout->figure, dir, layout->figure);
+      const auto references = references_markdown(*layout);
+      if (!references.empty()) generated += say(data.text, "readme.references") + references;
     } else {
       generated += detailed(dir);
     }
-    generated += "\n" + reproduction_line(data, dir + "performance.md", glance ? glance->main_job : std::string());
+    generated += "\n" + reproduction_line(data, dir + "performance.md", layout ? layout->main_job : std::string());
     update_readme(options.readme, generated);
   }
 }

@@ -5,9 +5,11 @@
 
 namespace qx::report {
 
-ReportData load_report_data(store::Database& db, const CheckpointRef& wanted, const Study& study) {
+ReportData load_report_data(store::Database& db, const CheckpointRef& wanted, const config::ReportLayout& layout) {
+  const auto& study = layout.study;
   ReportData data;
   data.study = study;
+  data.text = layout.text;
   data.checkpoint = wanted.run_uid.empty() ? store::newest_checkpoint(db) : wanted;
   auto checkpoint_cells = store::read_cells(db, data.checkpoint);
   data.test_images = checkpoint_cells.test_images;

@@ -57,39 +57,6 @@ std::string findings_markdown(const ReportData& data) {
     table.header.push_back(fmt::format("W{0}A{0}", bits));
     table.numeric.push_back(true);
   }
-  using Row = std::function<std::string(int)>;
-  auto add = [&](const std::string& cause, const std::string& how, const Row& value) {
-    std::vector<std::string> row{cause, how};
-    bool measured = false;
-    for (int bits : s.findings_widths) {
-      row.push_back(value(bits));
-      measured = measured || row.back() != "–";
-    }
-    if (measured) table.rows.push_back(std::move(row));  // a row only where its experiment ran
-  };
-  add("few levels for long tails",
-      fmt::format("activations: `{}` → best clipping observer (`{}` weights)", s.naive_observer, s.per_channel_quantizer),
-      [&](int b) { return clipping(data, b); });
-  add("one grid for all channels",
-      fmt::format("weights: per-tensor `{}` → `{}` (`{}` activations)", s.per_tensor_quantizer, s.per_channel_quantizer,
-                  s.clipping_observer),
-      [&](int b) {
-        return change(grid(data, s.clipping_observer, s.per_tensor_quantizer, b),
-                      grid(data, s.clipping_observer, s.per_channel_quantizer, b));
-      });
-  add("BatchNorm folding",
-      fmt::format("`{}`, per-tensor `{}`: BatchNorm kept in float → folded", s.naive_observer, s.per_tensor_quantizer),
-      [&](int b) {
-        return change(grid(data, s.naive_observer, s.per_tensor_quantizer, b, false),
-                      grid(data, s.naive_observer, s.per_tensor_quantizer, b));
-      });
-  add("BatchNorm folding",
-      fmt::format("`{}`, `{}`: BatchNorm kept in float → folded", s.naive_observer, s.per_channel_quantizer),
-      [&](int b) {
-        return change(grid(data, s.naive_observer, s.per_channel_quantizer, b, false),
-                      grid(data, s.naive_observer, s.per_channel_quantizer, b));
-      });
-
   const auto sensitivity = layer_sensitivity(data);
   const auto& first = data.study.first_layer;
   const auto& last = data.study.last_layer;
@@ -97,13 +64,40 @@ std::string findings_markdown(const ReportData& data) {
   for (const auto& layer : sensitivity.layers) {
     if (layer != first && layer != last) middle.push_back(layer);
   }
+  // Each row's cause and how it is measured, in the report file's words ([text] "findings.<row>").
+  const auto words = [&](const std::string& key) {
+    return say(data.text, "findings." + key, fmt::arg("naive", s.naive_observer), fmt::arg("clipping", s.clipping_observer),
+               fmt::arg("per_tensor", s.per_tensor_quantizer), fmt::arg("per_channel", s.per_channel_quantizer),
+               fmt::arg("first", first), fmt::arg("last", last), fmt::arg("others", middle.size()));
+  };
+  using Row = std::function<std::string(int)>;
+  auto add = [&](const std::string& key, const Row& value) {
+    std::vector<std::string> row{words(key), words(key + ".how")};
+    bool measured = false;
+    for (int bits : s.findings_widths) {
+      row.push_back(value(bits));
+      measured = measured || row.back() != "–";
+    }
+    if (measured) table.rows.push_back(std::move(row));  // a row only where its experiment ran
+  };
+  add("clipping", [&](int b) { return clipping(data, b); });
+  add("per_channel", [&](int b) {
+    return change(grid(data, s.clipping_observer, s.per_tensor_quantizer, b),
+                  grid(data, s.clipping_observer, s.per_channel_quantizer, b));
+  });
+  add("folding_per_tensor", [&](int b) {
+    return change(grid(data, s.naive_observer, s.per_tensor_quantizer, b, false),
+                  grid(data, s.naive_observer, s.per_tensor_quantizer, b));
+  });
+  add("folding_per_channel", [&](int b) {
+    return change(grid(data, s.naive_observer, s.per_channel_quantizer, b, false),
+                  grid(data, s.naive_observer, s.per_channel_quantizer, b));
+  });
+
   if (!middle.empty()) {
-    add("the first layer", fmt::format("drop with only `{}` quantized (weights and input), the rest at 16 bits", first),
-        [&](int b) { return change(sensitivity.at(first, b)); });
-    add("the last layer", fmt::format("drop with only `{}` quantized", last),
-        [&](int b) { return change(sensitivity.at(last, b)); });
-    add("a middle layer", fmt::format("median drop over the other {} layers, one at a time", middle.size()),
-        [&](int b) -> std::string {
+    add("first_layer", [&](int b) { return change(sensitivity.at(first, b)); });
+    add("last_layer", [&](int b) { return change(sensitivity.at(last, b)); });
+    add("middle_layer", [&](int b) -> std::string {
       std::vector<double> changes;
       for (const auto& layer : middle) {
         if (const auto d = sensitivity.at(layer, b)) changes.push_back(*d);
@@ -112,28 +106,22 @@ std::string findings_markdown(const ReportData& data) {
       std::sort(changes.begin(), changes.end(), std::greater<>());  // drops in ascending order
       return signed_delta(changes[changes.size() / 2]);
     });
-    add("single-layer drops added up",
-        fmt::format("sum of the single-layer drops → drop with every layer quantized (`{}`, `{}`)",
-                    s.clipping_observer, s.per_channel_quantizer),
-        [&](int b) -> std::string {
-          double sum = 0;
-          auto every_layer = middle;
-          every_layer.push_back(first);
-          every_layer.push_back(last);
-          for (const auto& layer : every_layer) {
-            const auto d = sensitivity.at(layer, b);
-            if (!d) return "–";
-            sum += *d;
-          }
-          const auto* all = grid(data, s.clipping_observer, s.per_channel_quantizer, b);
-          return all ? fmt::format("{} → {}", signed_delta(sum), signed_delta(all->top1 - fp32->top1)) : "–";
-        });
+    add("sum_of_layers", [&](int b) -> std::string {
+      double sum = 0;
+      auto every_layer = middle;
+      every_layer.push_back(first);
+      every_layer.push_back(last);
+      for (const auto& layer : every_layer) {
+        const auto d = sensitivity.at(layer, b);
+        if (!d) return "–";
+        sum += *d;
+      }
+      const auto* all = grid(data, s.clipping_observer, s.per_channel_quantizer, b);
+      return all ? fmt::format("{} → {}", signed_delta(sum), signed_delta(all->top1 - fp32->top1)) : "–";
+    });
   }
-  return table.render() + fmt::format("\nfp32 = {}. Each row changes one thing; weights and activations at the "
-                                      "column's width.{}\n",
-                                      percent(fp32->top1),
-                                      data.study.chance > 0 ? fmt::format(" Chance is {}.", percent(data.study.chance))
-                                                            : std::string());
+  return table.render() + caption(data.text, "findings", fmt::arg("fp32", percent(fp32->top1)),
+                                  fmt::arg("chance", percent(data.study.chance)));
 }
 
 }  // namespace qx::report

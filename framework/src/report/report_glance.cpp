@@ -7,8 +7,6 @@
 #include <fmt/format.h>
 
 #include "markdown.h"
-#include "qx/config/toml_reader.h"
-#include "qx/spec/bits.h"
 #include "report_plots.h"
 #include "report_tables.h"
 
@@ -27,15 +25,6 @@ struct Recipe {
 
 bool matches(const CellRow& c, const GlanceRow& row) {
   return c.experiment == row.experiment && has_settings(c, row.where);
-}
-
-// A row's or a section's `where` table: each setting with the values it may take.
-std::map<std::string, std::vector<std::string>> read_where(config::TableReader& table) {
-  std::map<std::string, std::vector<std::string>> where;
-  auto reader = table.section("where");
-  for (const auto& key : reader.keys()) where[key] = reader.get_values_as_text(key);
-  reader.finish();
-  return where;
 }
 
 std::string recipe_key(const CellRow& c) {
@@ -101,24 +90,24 @@ std::string best_qualifier(const Recipe& recipe, const Study& study, std::int64_
   return "";
 }
 
-std::string short_name(const Glance& glance, const std::string& value) {
-  const auto found = glance.names.find(value);
-  return found == glance.names.end() ? value : found->second;
+std::string short_name(const ReportLayout& layout, const std::string& value) {
+  const auto found = layout.names.find(value);
+  return found == layout.names.end() ? value : found->second;
 }
 
 // "per-channel · MSE · weights lp-norm · CLE+QDrop · conv1 W8A8, fc W8A8 · residual 8-bit".
-std::string composed_recipe(const Glance& glance, const CellRow& c) {
+std::string composed_recipe(const ReportLayout& layout, const CellRow& c) {
   std::vector<std::string> parts;
-  if (!c.quantizer.empty()) parts.push_back(short_name(glance, c.quantizer));
-  if (!c.observer.empty()) parts.push_back(short_name(glance, c.observer));
+  if (!c.quantizer.empty()) parts.push_back(short_name(layout, c.quantizer));
+  if (!c.observer.empty()) parts.push_back(short_name(layout, c.observer));
   const auto weights = setting(c, "weight_observer");
-  if (!weights.empty() && weights != glance.study.naive_observer) parts.push_back("weights " + short_name(glance, weights));
+  if (!weights.empty() && weights != layout.study.naive_observer) parts.push_back("weights " + short_name(layout, weights));
   if (!c.passes.empty()) {
     std::string passes;
     std::size_t start = 0;
     while (start <= c.passes.size()) {
       const auto end = std::min(c.passes.find_first_of("+,", start), c.passes.size());
-      passes += (passes.empty() ? "" : "+") + short_name(glance, c.passes.substr(start, end - start));
+      passes += (passes.empty() ? "" : "+") + short_name(layout, c.passes.substr(start, end - start));
       start = end + 1;
     }
     parts.push_back(passes);
@@ -152,109 +141,18 @@ std::string wanted_width(const GlanceRow& row) {
 
 }  // namespace
 
-Glance load_glance(const std::string& path) {
-  const auto document = config::parse_toml_file(path);
-  config::TableReader top(document.root, path, "");
-  Glance glance;
-  auto study = top.section("study");
-  const std::pair<const char*, SectionKind> roles[] = {{"pivot", SectionKind::kPivot},
-                                                       {"per-layer", SectionKind::kPerLayer},
-                                                       {"ablation", SectionKind::kAblation},
-                                                       {"curve", SectionKind::kCurve}};
-  for (const auto& [key, role] : roles) {
-    if (const auto experiment = study.get_string(key, ""); !experiment.empty()) glance.study.roles[experiment] = role;
-  }
-  glance.study.throughput = study.get_string_array("throughput", std::vector<std::string>{});
-  glance.study.first_layer = study.get_string("first_layer", "");
-  glance.study.last_layer = study.get_string("last_layer", "");
-  glance.study.chance = study.get_double("chance", 0.0, 0.0, 100.0);
-  glance.study.model = study.get_string("model", "");
-  glance.study.workload = study.get_string("workload", "");
-  glance.study.test_set = study.get_string("test_set", glance.study.test_set);
-  for (const auto bits : study.get_int_array("findings_widths", std::vector<std::int64_t>{}, spec::kMinBits, spec::kMaxBits)) {
-    glance.study.findings_widths.push_back(static_cast<int>(bits));
-  }
-  glance.study.summary_histogram = study.get_string("summary_histogram", "");
-  auto plugins = study.section("plugins");
-  glance.study.naive_observer = plugins.get_string("naive_observer", "");
-  glance.study.clipping_observer = plugins.get_string("clipping_observer", "");
-  glance.study.per_tensor_quantizer = plugins.get_string("per_tensor_quantizer", "");
-  glance.study.per_channel_quantizer = plugins.get_string("per_channel_quantizer", "");
-  glance.study.training_pass = plugins.get_string("training_pass", "");
-  plugins.finish();
-  for (auto& source : study.table_array("comparison")) {
-    ComparisonSource s;
-    s.experiment = source.get_string("experiment", std::nullopt);
-    s.label = source.get_string("label", "");
-    s.method = source.get_string("method", std::nullopt);
-    s.machine = source.get_bool("machine", false);
-    source.finish();
-    glance.study.comparison.push_back(std::move(s));
-  }
-  study.finish();
-  auto names = top.section("names");
-  for (const auto& key : names.keys()) glance.names[key] = names.get_string(key, std::nullopt);
-  names.finish();
-  auto section = top.section("glance");
-  glance.figure = section.get_string("figure", "");
-  glance.main_job = section.get_string("main_job", "");
-  for (auto& row : section.table_array("row")) {
-    GlanceRow r;
-    r.where_text = row.where();
-    r.name = row.get_string("name", std::nullopt);
-    r.experiment = row.get_string("experiment", std::nullopt);
-    r.recipe = row.get_string("recipe", "");
-    r.baseline = row.get_bool("baseline", false);
-    r.by_machine = row.get_bool("by_machine", false);
-    r.series = row.get_string("series", "");
-    r.where = read_where(row);
-    row.finish();
-    glance.rows.push_back(std::move(r));
-  }
-  section.finish();
-  for (auto& section : top.table_array("section")) {
-    DeclaredSection d;
-    d.kind = section_kind(section.get_choice("kind", std::string("pivot"), section_kind_names()));
-    d.title = section.get_string("title", std::nullopt);
-    // The training kind shows the checkpoint's run; every other kind one experiment's cells. Keys
-    // a kind does not read are left unread, so finish() names them as unknown with their place.
-    if (d.kind != SectionKind::kTraining) d.experiment = section.get_string("experiment", std::nullopt);
-    if (d.kind == SectionKind::kPivot) {
-      d.rows = section.get_string("rows", std::nullopt);
-      d.columns = section.get_string("columns", std::nullopt);
-      d.metric = section.get_choice("metric", std::string("top1"), {"top1", "top5", "loss"});
-      d.where = read_where(section);
-      d.figure = section.get_bool("figure", false);
-    }
-    section.finish();
-    glance.sections.push_back(std::move(d));
-  }
-  for (auto& reference : top.table_array("reference")) {
-    ReferenceRow r;
-    r.method = reference.get_string("method", std::nullopt);
-    r.bits = reference.get_string("bits", std::nullopt);
-    r.top1 = reference.get_double("top1", std::nullopt, 0, 100);
-    r.fp32 = reference.get_double("fp32", std::nullopt, 0, 100);
-    r.source = reference.get_string("source", std::nullopt);
-    reference.finish();
-    glance.references.push_back(std::move(r));
-  }
-  top.finish();
-  return glance;
-}
-
-std::string glance_markdown(const ReportData& data, const Glance& glance) {
+std::string glance_markdown(const ReportData& data, const ReportLayout& layout) {
   std::vector<std::vector<Recipe>> picks;  // each row's, in the order of the rows
   std::optional<double> baseline;
-  for (const auto& row : glance.rows) {
+  for (const auto& row : layout.rows) {
     picks.push_back(pick(data, row));
     if (row.baseline && !picks.back().empty()) baseline = picks.back().front().mean;
   }
   MarkdownTable table{{"", "recipe", "bits", "top-1", "vs fp32", "packed size"},
                       {false, false, false, true, true, true},
                       {}};
-  for (std::size_t i = 0; i < glance.rows.size(); ++i) {
-    const auto& row = glance.rows[i];
+  for (std::size_t i = 0; i < layout.rows.size(); ++i) {
+    const auto& row = layout.rows[i];
     const auto& picked = picks[i];
     if (picked.empty()) {
       table.rows.push_back({row.name, "not measured on this checkpoint", wanted_width(row), "–", "–", "–"});
@@ -264,54 +162,45 @@ std::string glance_markdown(const ReportData& data, const Glance& glance) {
       const auto& first = *recipe.cells.front();
       std::vector<double> top1;
       for (const auto* c : recipe.cells) top1.push_back(c->top1);
-      auto recipe_text = row.recipe.empty() ? composed_recipe(glance, first) : row.recipe;
+      auto recipe_text = row.recipe.empty() ? composed_recipe(layout, first) : row.recipe;
       if (row.by_machine) recipe_text += " · " + cpu_and_vnni(first.machine);
-      if (const auto qualifier = best_qualifier(recipe, glance.study, data.test_images); !qualifier.empty()) {
+      if (const auto qualifier = best_qualifier(recipe, layout.study, data.test_images); !qualifier.empty()) {
         recipe_text += " (" + qualifier + ")";
       }
       table.rows.push_back({row.name, recipe_text, width_of(first), mean_std(top1),
                             baseline ? signed_delta(recipe.mean - *baseline) : "–", packed_size(data, first)});
     }
   }
-  const auto noise = difference_noise(90, data.test_images);
-  return table.render() +
-         fmt::format("\nTop-1 on the {} test images; a recipe run with several seeds shows mean ± standard deviation "
-                     "(seeds): the seeds vary the passes' random draws (minibatches, masks, training order), while "
-                     "the calibration images are one fixed draw for every seed. A row over several recipes shows the "
-                     "best, picked on the test set itself (there is no validation split), so it is an upper "
-                     "estimate; in brackets where that pick is a tie at the precision shown, the highest of recipes "
-                     "that are all near chance{}, or ahead of the runner-up by less than the noise of two "
-                     "measurements (one standard error of their difference, {} pp near 90%). Packed size: the file "
-                     "`qx pack` writes with every weight at the row's weight width.\n",
-                     grouped(data.test_images),
-                     glance.study.chance > 0 ? fmt::format(" ({}, within five standard errors)", percent(glance.study.chance))
-                                             : std::string(),
-                     fmt::format("{:.2f}", noise));
+  return table.render() + caption(data.text, "glance", fmt::arg("images", grouped(data.test_images)),
+                                  fmt::arg("chance", percent(layout.study.chance)),
+                                  fmt::arg("noise_at_90", difference_noise(90, data.test_images)));
 }
 
-std::string references_markdown(const Glance& glance) {
-  if (glance.references.empty()) return "";
+std::string references_markdown(const ReportLayout& layout) {
+  if (layout.references.empty()) return "";
   MarkdownTable table{{"published", "bits", "top-1", "its fp32", "vs its fp32", "source"},
                       {false, false, true, true, true, false},
                       {}};
-  for (const auto& r : glance.references) {
+  for (const auto& r : layout.references) {
     table.rows.push_back({r.method, r.bits, percent(r.top1), percent(r.fp32), signed_delta(r.top1 - r.fp32), r.source});
   }
   return table.render();
 }
 
-bool write_glance_plot(const ReportData& data, const Glance& glance, const std::filesystem::path& out_dir,
+bool write_glance_plot(const ReportData& data, const ReportLayout& layout, const std::filesystem::path& out_dir,
                        const std::string& gnuplot) {
-  if (glance.figure.empty()) return false;
+  if (layout.figure.empty()) return false;
   std::vector<std::string> series;  // in the order the rows name them
+  std::vector<int> widths;
   std::map<std::string, std::map<int, double>> points;
   std::optional<double> baseline;
-  for (const auto& row : glance.rows) {
+  for (const auto& row : layout.rows) {
     for (const auto& recipe : pick(data, row)) {
       const auto& c = *recipe.cells.front();
       if (row.baseline) baseline = recipe.mean;
       if (row.series.empty() || !c.quantize || c.w_bits != c.a_bits) continue;
       add_once(series, row.series);
+      add_once(widths, c.w_bits);
       auto& point = points[row.series][c.w_bits];
       point = std::max(point, recipe.mean);
     }
@@ -328,13 +217,11 @@ bool write_glance_plot(const ReportData& data, const Glance& glance, const std::
                         i == 0 ? 2.0 : 1.2, series[i]);
   }
   std::string body = blocks + "set xlabel 'bits (weights = activations)'\nset ylabel 'test top-1 (%)'\n"
-                              "set logscale x 2\nset xrange [20:1.7]\nset xtics (16, 8, 4, 3, 2)\nset yrange [0:100]\n"
-                              "set key bottom left\nset grid\n" +
-                     fmt::format("set title '{}top-1 against bit width'\n",
-                                 data.study.workload.empty() ? "" : data.study.workload + ": ");
+                              "set logscale x 2\nset xrange [20:1.7]\n" + xtics(widths) + "set yrange [0:100]\n"
+                              "set key bottom left\nset grid\n" + figure_title(data, "glance");
   if (baseline) body += fmt::format("fp32 = {:.2f}\n", *baseline);
   plot += baseline ? "fp32 with lines dt 2 lc rgb 'black' title 'fp32'\n" : "\n";
-  render(gnuplot, body + plot, out_dir / glance.figure);
+  render(gnuplot, body + plot, out_dir / layout.figure);
   return true;
 }
 

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "markdown.h"
 #include "report_plots.h"
 #include "report_tables.h"
 
@@ -107,11 +108,8 @@ std::string activation_panel(store::Database& db, const ReportData& data, const 
 
 }  // namespace
 
-std::string histograms_caption(const Study& study) {
-  return fmt::format("Each figure: a layer's weight (BatchNorm folded) and the activation that feeds it, over the "
-                     "calibration images, log scale. Vertical lines: the range each observer chose for the {}-bit {} "
-                     "cells; for weights, the per-tensor range against the median per-channel range.\n\n",
-                     kBits, study.per_tensor_quantizer);
+std::string histograms_caption(const ReportData& data) {
+  return say(data.text, "histograms", fmt::arg("bits", kBits), fmt::arg("quantizer", data.study.per_tensor_quantizer));
 }
 
 std::string histogram_figure(const std::string& weight_layer, const std::string& prefix) {

@@ -145,8 +145,7 @@ std::string improvements_markdown(const ReportData& data) {
     table.rows.push_back(std::move(cells));
   }
   std::string out = table.render();
-  if (fp32) out += fmt::format("\nTop-1 in %; fp32 = {}. Mean ± sample standard deviation (number of seeds: the passes' seeds; the calibration draw is fixed).\n",
-                               percent(fp32->top1));
+  if (fp32) out += caption(data.text, "ablation", fmt::arg("fp32", percent(fp32->top1)));
 
   // The best recipe per width, by mean over seeds.
   MarkdownTable best{{"width", "best PTQ recipe", "top-1", "to fp32"}, {false, false, true, true}, {}};
@@ -212,13 +211,7 @@ std::string qat_markdown(store::Database& db, const ReportData& data) {
     best.rows.push_back({it->first, winner->first, mean_std(winner->second),
                          fp32 ? signed_delta(mean(winner->second) - fp32->top1) : "–"});
   }
-  return table.render() +
-         "\nQAT seconds: the `lsq` pass alone (training from the PTQ result), on the device named; the PTQ passes "
-         "before it are in the improvements table. Steps moved: the median relative change of the quantization steps "
-         "from the PTQ cell to the trained one, over weight channels and over activation points (for a cell run on "
-         "another device than its PTQ cell, the devices' own small differences are in it too).\n\n" +
-         best.render() + "\nThe best QAT cell per width, by its mean over seeds: top-1 as mean ± sample standard "
-                         "deviation (number of seeds: the passes' seeds; the calibration draw is fixed).\n";
+  return table.render() + caption(data.text, "curve") + "\n" + best.render() + caption(data.text, "curve.best");
 }
 
 }  // namespace qx::report

@@ -74,7 +74,7 @@ std::string google_benchmark_table(const Suite& suite) {
   return table.render();
 }
 
-std::string int8_table(const std::map<std::string, Suite>& suites) {
+std::string int8_table(const std::map<std::string, Suite>& suites, const Texts& text) {
   MarkdownTable table{{"batch", "fp32", "onednn int8", "int8 / fp32", "qnnpack int8", "int8 / fp32"},
                       {true, true, true, true, true, true},
                       {}};
@@ -89,11 +89,10 @@ std::string int8_table(const std::map<std::string, Suite>& suites) {
     }
     table.rows.push_back(std::move(row));
   }
-  return table.rows.empty() ? "Not measured.\n" : table.render() +
-      "\nMedian wall time of one forward pass; int8 / fp32 above 1 means the int8 model is slower.\n";
+  return table.rows.empty() ? "Not measured.\n" : table.render() + caption(text, "performance.int8");
 }
 
-std::string training_table(const std::map<std::string, Suite>& suites) {
+std::string training_table(const std::map<std::string, Suite>& suites, const Texts& text) {
   MarkdownTable table{{"trainer", "layout", "images/s", "qx / this"}, {false, false, true, true}, {}};
   const auto* qx = find(suites, "qx_bench_training", "BM_TrainerEpoch");
   if (qx && qx->per_second) {
@@ -107,13 +106,11 @@ std::string training_table(const std::map<std::string, Suite>& suites) {
                             both ? fmt::format("{:.2f}", *qx->per_second / *m.per_second) : "–"});
     }
   }
-  return table.rows.empty() ? "Not measured.\n" : table.render() +
-      "\nThe same 100 batches of 128 images with augmentation, SGD with Nesterov momentum, all cores; training "
-      "time only (qx's trainer also evaluates and checkpoints, outside this figure).\n";
+  return table.rows.empty() ? "Not measured.\n" : table.render() + caption(text, "performance.training");
 }
 
 // Throughput of each finished CPU run of `experiments` (the report file's [study] throughput), from its own timestamps.
-std::string grid_table(store::Database& db, const std::vector<std::string>& experiments) {
+std::string grid_table(store::Database& db, const std::vector<std::string>& experiments, const Texts& text) {
   MarkdownTable table{{"experiment", "started (UTC)", "cells", "wall minutes", "cells per minute", "threads"},
                       {false, false, true, true, true, true},
                       {}};
@@ -123,9 +120,7 @@ std::string grid_table(store::Database& db, const std::vector<std::string>& expe
                           fmt::format("{:.1f}", static_cast<double>(run.cells) / run.wall_minutes),
                           std::to_string(run.threads)});
   }
-  return table.rows.empty() ? "No finished CPU experiment.\n" : table.render() +
-      "\nWhole runs: loading, calibration, quantization and a 10,000-image evaluation per cell. A run that "
-      "resumed counts only the cells it computed.\n";
+  return table.rows.empty() ? "No finished CPU experiment.\n" : table.render() + caption(text, "performance.grid");
 }
 
 // The recorded cost of one experiment's cells on the reported checkpoint, on one kind of device.
@@ -187,14 +182,8 @@ std::string reproduction_markdown(const ReportData& data) {
   if (table.rows.empty()) return "No cells on this checkpoint.\n";
   table.rows.push_back(
       {"**all**", "", std::to_string(cells), "", "", fmt::format("**{:.2f}**", cpu_core_seconds / 3600)});
-  return table.render() + fmt::format(
-      "\nEach cell's own time as recorded (calibration, quantization, passes and evaluation; loading the model "
-      "and the data comes on top), summed per experiment. Core hours: each CPU cell's time times the threads "
-      "it ran with. With {0:.0f} cores kept busy (one process of {0:.0f} threads, or {0:.0f} processes of one), "
-      "regenerating every CPU cell takes about the core hours over {0:.0f}: **{1:.1f} hours**. The model's "
-      "training, which `scripts/train.sh` runs, is not included. An unfinished experiment's latest run stopped "
-      "before its last cell: its row counts the cells so far.\n",
-      kCores, cpu_core_seconds / 3600 / kCores);
+  return table.render() + caption(data.text, "performance.reproduction", fmt::arg("cores", kCores),
+                                  fmt::arg("hours", cpu_core_seconds / 3600 / kCores));
 }
 
 std::string reproduction_line(const ReportData& data, const std::string& page, const std::string& main_job) {
@@ -204,11 +193,8 @@ std::string reproduction_line(const ReportData& data, const std::string& page, c
   std::string main_job_text;
   for (const auto& cost : experiment_costs(data)) {
     if (cost.experiment == main_job && cost.device == "cpu") {
-      main_job_text = fmt::format(
-          "**The main job** (`bash scripts/run.sh`) recomputes the {} cells of `{}` into a scratch database and "
-          "compares each with this one: about {:.0f} minutes on {:.0f} CPU cores after the build (its cells' "
-          "recorded core time over {:.0f} cores).\n\n",
-          cost.cells, cost.experiment, cost.core_seconds / 60 / kCores, kCores, kCores);
+      main_job_text = say(data.text, "readme.main_job", fmt::arg("cells", cost.cells), fmt::arg("experiment", cost.experiment),
+                          fmt::arg("minutes", cost.core_seconds / 60 / kCores), fmt::arg("cores", kCores));
     }
     cells += cost.cells;
     if (cost.device == "cpu") {
@@ -218,52 +204,46 @@ std::string reproduction_line(const ReportData& data, const std::string& page, c
     if (data.unfinished.count(cost.experiment)) add_once(unfinished, "`" + cost.experiment + "`");
   }
   const auto training = training_core_seconds > 0
-      ? fmt::format(" The QAT cells' training is {:.1f} of them; a GPU takes it over (`--only qat --device cuda`).",
-                    training_core_seconds / 3600 / kCores)
+      ? say(data.text, "readme.curve_hours", fmt::arg("hours", training_core_seconds / 3600 / kCores))
       : std::string();
   std::string names;  // "`a`", "`a` and `b`", "`a`, `b` and `c`"
   for (std::size_t i = 0; i < unfinished.size(); ++i) {
     names += (i == 0 ? "" : i + 1 == unfinished.size() ? " and " : ", ") + unfinished[i];
   }
-  const auto so_far = unfinished.empty()
-      ? std::string()
-      : fmt::format(" Not yet whole: cells of {} are still to run, and the figure counts those done so far.", names);
-  return main_job_text + fmt::format("**Regenerating the database** from the checkpoint (`bash scripts/reproduce.sh`): {} cells, "
-                     "about {:.1f} hours on {:.0f} CPU cores, an estimate: the core time its cells recorded, over {:.0f} "
-                     "cores, with loading left out ([per experiment]({}#reproduction-time)).{}{}\n",
-                     cells, cpu_core_seconds / 3600 / kCores, kCores, kCores, page, training, so_far);
+  const auto so_far = unfinished.empty() ? std::string() : say(data.text, "readme.unfinished", fmt::arg("names", names));
+  return main_job_text + say(data.text, "readme.reproduction", fmt::arg("cells", cells),
+                             fmt::arg("hours", cpu_core_seconds / 3600 / kCores), fmt::arg("cores", kCores),
+                             fmt::arg("page", page), fmt::arg("curve_hours", training), fmt::arg("unfinished", so_far));
 }
 
 std::string performance_markdown(store::Database& db, const ReportData& data) {
-  const auto& study = data.study;
+  const auto& text = data.text;
   std::string machine;
   const auto suites = benchmark_suites(store::read_benchmarks(db), machine);
-  std::string out;
-  out += machine.empty() ? "No benchmarks recorded (tools/record_benchmarks.py).\n\n"
-                         : fmt::format("Machine: {}. Recorded by `tools/record_benchmarks.py`.\n\n", machine);
-  out += "## Hot paths of the quantization engine\n\n";
+  std::string out = machine.empty() ? say(text, "performance.no_benchmarks")
+                                    : say(text, "performance.machine", fmt::arg("machine", machine));
+  out += say(text, "performance.hot_paths");
   if (auto s = suites.find("qx_bench_quant"); s != suites.end()) {
     out += google_benchmark_table(s->second) + "\n";
     out += ratio_line(find(suites, "qx_bench_quant", "BM_FakeQuantPerTensorAten"),
                       find(suites, "qx_bench_quant", "BM_FakeQuantPerTensorQx"),
-                      "per-tensor fake-quant, ATen's kernel against qx's AVX2 kernel");
+                      say(text, "performance.ratio.fake_quant"));
     out += ratio_line(find(suites, "qx_bench_quant", "BM_EvaluationBatch/simulated:1"),
                       find(suites, "qx_bench_quant", "BM_EvaluationBatch/simulated:0"),
-                      "one evaluation batch, W8A8 simulation against plain fp32");
+                      say(text, "performance.ratio.simulation"));
     out += ratio_line(find(suites, "qx_bench_quant", "BM_ClippingSearch/block_mib:32"),
                       find(suites, "qx_bench_quant", "BM_ClippingSearch/block_mib:4"),
-                      "the clipping search of `mse` and `lp_norm`, every candidate in one 32 MiB block against "
-                      "blocks of 4 MiB");
+                      say(text, "performance.ratio.clipping_search"));
   } else {
     out += "Not measured.\n";
   }
-  out += "\n## Training\n\n";
+  out += say(text, "performance.training_heading");
   if (auto s = suites.find("qx_bench_training"); s != suites.end()) out += google_benchmark_table(s->second) + "\n";
-  out += training_table(suites);
-  out += "\n## Int8 execution: PyTorch's int8 kernels against fp32\n\n" + int8_table(suites);
-  out += "\n## Grid throughput\n\n" + grid_table(db, study.throughput);
-  out += scaling_markdown(db);
-  out += "\n## Reproduction time\n\n" + reproduction_markdown(data);
+  out += training_table(suites, text);
+  out += say(text, "performance.int8_heading") + int8_table(suites, text);
+  out += say(text, "performance.grid_heading") + grid_table(db, data.study.throughput, text);
+  out += scaling_markdown(db, text);
+  out += say(text, "performance.reproduction_heading") + reproduction_markdown(data);
   return out;
 }
 

@@ -33,16 +33,30 @@ void render(const std::string& gnuplot, const std::string& body, const fs::path&
 
 std::string block(const std::string& name, const std::string& rows) { return "$" + name + " << EOD\n" + rows + "EOD\n"; }
 
+std::string figure_title(const ReportData& data, const std::string& figure) {
+  const auto words = say(data.text, "figure." + figure);
+  return words.empty() ? "" : "set title '" + words + "'\n";
+}
+
+std::string xtics(std::vector<int> widths) {
+  std::sort(widths.begin(), widths.end(), std::greater<>());
+  std::string tics;
+  for (const int bits : widths) tics += (tics.empty() ? "" : ", ") + std::to_string(bits);
+  return "set xtics (" + tics + ")\n";
+}
+
 // Top-1 against bit width, per-channel quantizer, one line per observer.
 bool plot_accuracy_vs_bits(const ReportData& data, const fs::path& svg, const std::string& gnuplot) {
   const auto* fp32 = float_baseline(data);
   std::string blocks, plot = "plot ";
+  std::vector<int> widths;
   for (const auto& observer : grid_values(data, &CellRow::observer)) {
     std::string rows;
     for (const auto& c : data.cells) {
       if (plain_grid_cell(data, c) && c.quantizer == data.study.per_channel_quantizer && c.observer == observer &&
           c.w_bits == c.a_bits) {
         rows += fmt::format("{} {:.2f}\n", c.w_bits, c.top1);
+        add_once(widths, c.w_bits);
       }
     }
     if (rows.empty()) continue;
@@ -51,8 +65,8 @@ bool plot_accuracy_vs_bits(const ReportData& data, const fs::path& svg, const st
   }
   if (blocks.empty()) return false;
   std::string body = blocks + "set xlabel 'bits (weights = activations)'\nset ylabel 'test top-1 (%)'\n"
-                              "set xrange [17:1]\nset xtics (16, 8, 4, 2)\nset yrange [0:100]\nset key bottom left\n"
-                              "set grid\nset title 'qx PTQ, per-channel weights, by activation observer'\n";
+                              "set xrange [17:1]\n" + xtics(widths) + "set yrange [0:100]\nset key bottom left\n"
+                              "set grid\n" + figure_title(data, "accuracy_vs_bits");
   if (fp32) body += fmt::format("fp32 = {:.2f}\n", fp32->top1);
   plot += fp32 ? "fp32 with lines dt 2 lc rgb 'black' title 'fp32'\n" : "\n";
   render(gnuplot, body + plot, svg);
@@ -69,8 +83,7 @@ bool plot_training(const ReportData& data, const fs::path& svg, const std::strin
   const std::string body = block("epochs", rows) +
                            "set xlabel 'epoch'\nset ylabel 'top-1 (%)'\nset y2label 'learning rate'\nset y2tics\n"
                            "set ytics nomirror\nset yrange [40:100]\nset key bottom right\nset grid\n" +
-                           fmt::format("set title 'Training {}(qx train, final epoch reported)'\n",
-                                       data.study.model.empty() ? "" : data.study.model + " ") +
+                           figure_title(data, "training") +
                            "plot $epochs using 1:2 with lines lw 2 title 'train top-1', "
                            "$epochs using 1:3 with lines lw 2 title 'test top-1', "
                            "$epochs using 1:4 axes x1y2 with lines dt 2 title 'learning rate'\n";
@@ -105,8 +118,7 @@ bool plot_qat(const ReportData& data, const fs::path& svg, const std::string& gn
   plot.resize(plot.size() - 2);
   render(gnuplot,
          blocks + "set xlabel 'epoch of QAT'\nset ylabel 'training loss (distilled: KL to the float model)'\n"
-                  "set logscale y\nset grid\nset key top right\n"
-                  "set title 'LSQ quantization-aware training from the PTQ result'\n" + plot + "\n",
+                  "set logscale y\nset grid\nset key top right\n" + figure_title(data, "curve") + plot + "\n",
          svg);
   return true;
 }
@@ -131,8 +143,8 @@ bool plot_sensitivity(const ReportData& data, const fs::path& svg, const std::st
   render(gnuplot,
          block("drop", rows) +
              "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8\n"
-             "set boxwidth 0.9\nset ylabel 'top-1 drop vs fp32 (pp)'\nset grid ytics\nset xtics rotate by -45\n"
-             "set title 'Sensitivity: one layer (weights and input) quantized, the rest at 16 bits'\n"
+             "set boxwidth 0.9\nset ylabel 'top-1 drop vs fp32 (pp)'\nset grid ytics\nset xtics rotate by -45\n" +
+             figure_title(data, "per-layer") +
              "set xtics (" + tics + ")\nset key top left\n" + plot + "\n",
          svg);
   return true;

@@ -12,6 +12,10 @@ namespace qx::report {
 void render(const std::string& gnuplot, const std::string& body, const std::filesystem::path& svg, int width = 760,
             int height = 430);
 // An inline data block, $name << EOD ... EOD.
+// "set title '...'\n" from the report file's [text] "figure.<figure>", or "" where it has none.
+std::string figure_title(const ReportData& data, const std::string& figure);
+// "set xtics (16, 8, 4)\n": the widths drawn, widest first.
+std::string xtics(std::vector<int> widths);
 std::string block(const std::string& name, const std::string& rows);
 
 // One figure each, written to `svg` when the data holds what it shows; false (nothing written)
@@ -33,7 +37,7 @@ std::vector<std::string> write_histogram_plots(store::Database& db, const Report
                                                const std::filesystem::path& out_dir, const std::string& gnuplot,
                                                const std::string& prefix = "");
 // What those figures show, for the page that links them.
-std::string histograms_caption(const Study& study);
+std::string histograms_caption(const ReportData& data);
 // The figure write_histogram_plots() draws for a weight layer and the activation that feeds it.
 std::string histogram_figure(const std::string& weight_layer, const std::string& prefix = "");
 

@@ -38,7 +38,7 @@ std::string describe_grid_run(const std::string& name) {
   return "`" + name + "`";
 }
 
-std::string grid_scaling_table(const std::vector<GridScalingRun>& runs) {
+std::string grid_scaling_table(const std::vector<GridScalingRun>& runs, const Texts& text) {
   const GridScalingRun* alone = nullptr;
   for (const auto& run : runs) {
     if (run.name.rfind("one_process", 0) == 0) alone = &run;
@@ -51,10 +51,7 @@ std::string grid_scaling_table(const std::vector<GridScalingRun>& runs) {
                           duration(run.cell_seconds / run.processes),
                           alone ? fmt::format("{:.2f}", run.seconds / alone->seconds) : "–"});
   }
-  return table.render() +
-      "\nWall time from the first process's start to the last one's end, every cell computed afresh. "
-      "\"Of which cells\": the cells' own time (calibration, quantization, passes, evaluation) per process; "
-      "the rest is each process loading the checkpoint and the data, and rank 0's writes.\n";
+  return table.render() + caption(text, "performance.grid_scaling");
 }
 
 // The wall time of cells handed out longest first to `ranks` ranks, each taking the next cell as
@@ -77,7 +74,7 @@ double longest_first_makespan(std::vector<double> cells, int ranks) {
 // recorded with: max(longest-first schedule of the recorded cell times, rank 0's writes n·w),
 // plus one start-up. Start-up and w are this machine's, measured by the grid_scaling suite. Only
 // experiments `qx run` ran (an experiment file), not the Python reference tools.
-std::string scaling_model(store::Database& db, const std::vector<GridScalingRun>& runs) {
+std::string scaling_model(store::Database& db, const std::vector<GridScalingRun>& runs, const Texts& text) {
   double startup = 0;
   std::optional<double> write_per_cell;
   for (const auto& run : runs) {
@@ -110,21 +107,17 @@ std::string scaling_model(store::Database& db, const std::vector<GridScalingRun>
     table.rows.push_back({name, device_of[name], std::to_string(cells.size()), duration(wall(1)), duration(longest),
                           duration(wall(8)), duration(at64), fmt::format("{:.1f}", wall(1) / at64), bound});
   }
-  return table.render() + fmt::format(
-      "\nEach experiment's recorded cell times, handed out longest first; plus one process start-up of {} "
-      "and rank 0's writes at {:.1f} ms a cell (both measured above), which bind only when they exceed the "
-      "cells' schedule. Nodes compute at the threads and speed of the machine the cells were recorded on.\n",
-      duration(startup), *write_per_cell * 1e3);
+  return table.render() + caption(text, "performance.scaling_model", fmt::arg("startup", duration(startup)),
+                                  fmt::arg("write_ms", *write_per_cell * 1e3));
 }
 
 }  // namespace
 
-std::string scaling_markdown(store::Database& db) {
+std::string scaling_markdown(store::Database& db, const Texts& text) {
   const auto grid_runs = store::read_grid_scaling_runs(db);
-  std::string out = "\n## One grid spread over processes\n\n";
-  out += grid_runs.empty() ? "Not measured (the grid_scaling suite of tools/record_benchmarks.py).\n"
-                           : grid_scaling_table(grid_runs);
-  return out + "\n## Scaling model: 8 and 64 nodes\n\n" + scaling_model(db, grid_runs);
+  std::string out = say(text, "performance.grid_scaling_heading");
+  out += grid_runs.empty() ? "Not measured.\n" : grid_scaling_table(grid_runs, text);
+  return out + say(text, "performance.scaling_model_heading") + scaling_model(db, grid_runs, text);
 }
 
 }  // namespace qx::report

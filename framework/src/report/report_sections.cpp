@@ -16,14 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::pair<std::string, SectionKind>>& kinds() {
-  static const std::vector<std::pair<std::string, SectionKind>> table = {
-      {"pivot", SectionKind::kPivot},          {"per-layer", SectionKind::kPerLayer},
-      {"ablation", SectionKind::kAblation},    {"curve", SectionKind::kCurve},
-      {"histogram", SectionKind::kHistogram},  {"training", SectionKind::kTraining}};
-  return table;
-}
-
 // The data with `role` played by `experiment` alone: the section's experiment feeds the kind's
 // table and figure in place of the one the [study] table names, which the pages keep.
 ReportData with_role(const ReportData& data, const std::string& experiment, SectionKind role) {
@@ -140,9 +132,7 @@ std::string sensitivity_table(const ReportData& data) {
     }
     table.rows.push_back(std::move(line));
   }
-  return table.render() + fmt::format("\nTop-1 change from fp32 ({}) with the one layer's weights and input at the "
-                                      "width of the column and the rest at the cell's width.\n",
-                                      percent(fp32->top1));
+  return table.render() + caption(data.text, "per-layer", fmt::arg("fp32", percent(fp32->top1)));
 }
 
 std::string figure_link(const std::string& file) { return fmt::format("![{}]({})\n\n", file, file); }
@@ -181,7 +171,7 @@ std::string render_section(store::Database& db, const ReportData& data, const De
     case SectionKind::kHistogram: {
       const auto own = with_role(data, section.experiment, SectionKind::kPivot);
       for (const auto& file : write_histogram_plots(db, own, out_dir, gnuplot, prefix)) text += figure_link(file);
-      return text.empty() ? "No stored histograms on this checkpoint.\n" : histograms_caption(data.study) + text;
+      return text.empty() ? "No stored histograms on this checkpoint.\n" : histograms_caption(data) + text;
     }
     case SectionKind::kTraining:
       text = training_markdown(data);
@@ -192,22 +182,6 @@ std::string render_section(store::Database& db, const ReportData& data, const De
 }
 
 }  // namespace
-
-SectionKind section_kind(const std::string& name) {
-  for (const auto& [text, kind] : kinds()) {
-    if (text == name) return kind;
-  }
-  fail("unknown section kind '{}'", name);
-}
-
-const std::vector<std::string>& section_kind_names() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> out;
-    for (const auto& entry : kinds()) out.push_back(entry.first);
-    return out;
-  }();
-  return names;
-}
 
 std::string sections_markdown(store::Database& db, const ReportData& data, const std::vector<DeclaredSection>& sections,
                               const fs::path& out_dir, const std::string& gnuplot) {

@@ -183,10 +183,8 @@ std::string training_markdown(const ReportData& data) {
   const std::int64_t schedule_end = t.schedule_epochs > 0 ? t.schedule_epochs : t.epochs.back().epoch;
   add_phase("schedule", 1, schedule_end);
   add_phase("SWA: test top-1 is the weight average's", schedule_end + 1, t.epochs.back().epoch);
-  return table.render() + fmt::format("\nThe checkpoint is the last epoch's model, test top-1 {}. The best single "
-                                      "epoch, {} at epoch {}, was not selected: choosing on the test set would "
-                                      "overstate accuracy.\n",
-                                      percent(t.epochs.back().test_top1), percent(best.test_top1), best.epoch);
+  return table.render() + caption(data.text, "training", fmt::arg("top1", percent(t.epochs.back().test_top1)),
+                                  fmt::arg("best_top1", percent(best.test_top1)), fmt::arg("best_epoch", best.epoch));
 }
 
 std::string sizes_markdown(const ReportData& data) {
@@ -203,8 +201,7 @@ std::string sizes_markdown(const ReportData& data) {
                           fmt::format("{}", p.bytes), fmt::format("{}", p.weight_bytes),
                           fp32 ? fmt::format("{:.1f}x", static_cast<double>(fp32->bytes) / p.bytes) : "–"});
   }
-  return table.render() + "\nReal files written by `qx pack`: BatchNorm folded, weights as packed integer codes with "
-                          "per-channel scales and zero points, biases in float32 (docs/deployment.md).\n";
+  return table.render() + caption(data.text, "sizes");
 }
 
 std::string cpu_and_vnni(const std::string& machine) {
@@ -221,7 +218,7 @@ std::string comparison_markdown(const ReportData& data) {
   auto add = [&](const std::string& method, const std::string& bits, double top1) {
     table.rows.push_back({method, bits, percent(top1), signed_delta(top1 - fp32->top1)});
   };
-  add("fp32 (the trained checkpoint)", "32/32", fp32->top1);
+  add(say(data.text, "comparison.fp32"), "32/32", fp32->top1);
   // The rows the report file declares: PyTorch's own PTQ, and qx's reference cells.
   for (const auto& source : data.study.comparison) {
     for (const auto& c : data.cells) {
@@ -289,9 +286,8 @@ std::string grid_markdown(const ReportData& data) {
     calib += c.calib_seconds, eval += c.eval_seconds, ++n;
   }
   if (n > 0) {
-    out += fmt::format("{} cells; per cell on average {} s calibration (shared by cells with the same observer) and "
-                       "{} s evaluation of the {} test images.\n",
-                       n, seconds(calib / n), seconds(eval / n), data.test_images);
+    out += say(data.text, "grid.cost", fmt::arg("cells", n), fmt::arg("calibration", seconds(calib / n)),
+               fmt::arg("evaluation", seconds(eval / n)), fmt::arg("images", data.test_images));
   }
   // The cost of simulation: integer-grid cells against the float cell of the same run.
   const auto* grid_fp32 =
@@ -302,10 +298,9 @@ std::string grid_markdown(const ReportData& data) {
     if (plain_grid_cell(data, c)) simulated += c.eval_seconds, ++m;
   }
   if (grid_fp32 && m > 0 && grid_fp32->eval_seconds > 0) {
-    out += fmt::format("\nA simulated evaluation pass took on average {} s against {} s for the plain fp32 pass: "
-                       "{:.2f}x.\n",
-                       seconds(simulated / m), seconds(grid_fp32->eval_seconds),
-                       simulated / m / grid_fp32->eval_seconds);
+    out += caption(data.text, "grid.simulation_cost", fmt::arg("simulated", seconds(simulated / m)),
+                   fmt::arg("fp32", seconds(grid_fp32->eval_seconds)),
+                   fmt::arg("ratio", simulated / m / grid_fp32->eval_seconds));
   }
   return out;
 }
@@ -340,8 +335,7 @@ std::string layers_markdown(store::Database& db, const ReportData& data) {
     }
   }
   for (const auto& name : order) table.rows.push_back(rows[name]);
-  return table.render() + "\nSQNR in dB, 10 log10(|x|² / |x − q(x)|²): per weight tensor, and per activation point over "
-                          "the first evaluation batch. Each bit halves the step: about +6 dB.\n";
+  return table.render() + caption(data.text, "layers");
 }
 
 }  // namespace qx::report
