@@ -9,8 +9,8 @@
 
 #include "qx/core/error.h"
 #include "qx/store/results_db.h"
-#include "report_data.h"
 #include "markdown.h"
+#include "report_data.h"
 #include "report_glance.h"
 #include "report_performance.h"
 #include "report_plots.h"

@@ -37,7 +37,7 @@ struct TrainingRun : store::TrainingRunRow {
 
 struct ReportData {
   Study study;
-  std::map<std::string, std::string> text;  // the study's words ([text]), by key
+  std::map<std::string, std::string> text;  // the study's words ([text]), by key: markdown.h's Texts
   CheckpointRef checkpoint;
   std::int64_t test_images = 0;
   std::vector<CellRow> cells;  // finished, on the full test set, for `checkpoint`; by id
