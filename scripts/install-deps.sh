@@ -16,6 +16,7 @@ packages=(
   gnuplot-nox
   openmpi-bin libopenmpi-dev   # `mpirun -np N qx run` (docs/scaling.md)
   clang libclang-rt-14-dev     # tools/fuzz.sh and tools/sanitize.sh (docs/reliability.md)
+  libonnx-dev libprotobuf-dev python3-onnx   # `qx export-onnx` and its onnx.checker test (docs/deployment.md)
 )
 
 sudo_cmd=()
@@ -25,11 +26,23 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js for onnxruntime-node, the external judge of `qx judge`; a machine that has node and npm
+# from elsewhere (NodeSource) keeps them, since Debian's npm would conflict with that nodejs.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# onnxruntime's CPU runtime, pinned by tools/onnxruntime/package-lock.json. Its install script is
+# skipped: it downloads from a host this machine may not reach, and the CPU binaries it needs are
+# in the package's tarball already.
+judge_dir="$(dirname "$0")/../tools/onnxruntime"
+if [ ! -f "$judge_dir/node_modules/onnxruntime-node/package.json" ]; then
+  echo "install-deps: installing onnxruntime-node into tools/onnxruntime/node_modules"
+  (cd "$judge_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi

@@ -24,7 +24,7 @@ TEST(PluginHost, DiscoversTheModelPlugin) {
     found = true;
     EXPECT_TRUE(plugin.accepted()) << plugin.rejection;
     EXPECT_EQ(plugin.kind, "model");
-    EXPECT_EQ(plugin.version, "1.2.0");
+    EXPECT_EQ(plugin.version, "1.3.0");
     EXPECT_EQ(plugin.file.filename(), "libqx_model_resnet20.so");
     EXPECT_THAT(plugin.provides, ::testing::ElementsAre("resnet20", "resnet56"));
   }

@@ -15,6 +15,7 @@ namespace {
 
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class ReportTest : public PtqTest {
  protected:
@@ -216,7 +217,9 @@ TEST_F(ReportTest, RendersEveryKindOfSectionAReportFileDeclares) {
          "[[section]]\nkind = \"histogram\"\ntitle = \"Ranges\"\nexperiment = \"my-grid\"\n"
          "[[section]]\nkind = \"curve\"\ntitle = \"Trained\"\nexperiment = \"my-qat\"\n"
          "[[section]]\nkind = \"ablation\"\ntitle = \"Passes\"\nexperiment = \"my-qat\"\n"
-         "[[section]]\nkind = \"training\"\ntitle = \"Training\"\n";
+         "[[section]]\nkind = \"training\"\ntitle = \"Training\"\n"
+         "[[section]]\nkind = \"table\"\ntitle = \"Cells\"\nexperiment = \"my-grid\"\n"
+         "show = [\"top1\", \"observer\", \"w_bits\", \"no.such.setting\"]\nwhere = { quantizer = \"per_channel\" }\n";
   const auto report = run_qx("report results.sqlite --out out --layout study.toml", scratch_);
   ASSERT_EQ(report.exit_code, 0) << report.err;
   const auto page = read("out/sections.md");
@@ -233,6 +236,9 @@ TEST_F(ReportTest, RendersEveryKindOfSectionAReportFileDeclares) {
   EXPECT_THAT(read("out/section4_qat.svg"), HasSubstr("trained"));
   EXPECT_THAT(page, HasSubstr("## Passes"));
   EXPECT_THAT(page, HasSubstr("## Training\n\nNo training run for this checkpoint"));
+  EXPECT_THAT(page, HasSubstr("| cell | `top1` | `observer` | `w_bits` | `no.such.setting` |"));
+  EXPECT_THAT(page, ContainsRegex("\\| percentile/per_channel W4A4 \\| [0-9.]+ \\| percentile \\| 4 \\| – \\|"));
+  EXPECT_THAT(page, Not(HasSubstr("minmax/asymmetric W8A8 |")));
   // The page's own QAT section names no experiment: the declared one does not leak into it.
   EXPECT_THAT(read("out/improvements.md"), HasSubstr("No `curve` experiment (training-pass cells) in the database."));
 

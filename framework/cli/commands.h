@@ -16,6 +16,8 @@ void add_train_command(CLI::App& app, const GlobalOptions& global);
 void add_eval_command(CLI::App& app, const GlobalOptions& global);
 void add_run_command(CLI::App& app, const GlobalOptions& global);
 void add_export_command(CLI::App& app);
+void add_export_onnx_command(CLI::App& app, const GlobalOptions& global);
+void add_judge_command(CLI::App& app, const GlobalOptions& global);
 void add_report_command(CLI::App& app);
 void add_merge_command(CLI::App& app);
 void add_import_command(CLI::App& app);

@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   qx::cli::add_train_command(app, global);
   qx::cli::add_run_command(app, global);
   qx::cli::add_export_command(app);
+  qx::cli::add_export_onnx_command(app, global);
+  qx::cli::add_judge_command(app, global);
   qx::cli::add_report_command(app);
   qx::cli::add_merge_command(app);
   qx::cli::add_import_command(app);

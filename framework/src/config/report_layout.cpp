@@ -12,7 +12,8 @@ namespace {
 
 const std::vector<std::pair<std::string, SectionKind>>& kinds() {
   static const std::vector<std::pair<std::string, SectionKind>> table = {
-      {"pivot", SectionKind::kPivot},          {"per-layer", SectionKind::kPerLayer},
+      {"pivot", SectionKind::kPivot},          {"table", SectionKind::kTable},
+      {"per-layer", SectionKind::kPerLayer},
       {"ablation", SectionKind::kAblation},    {"curve", SectionKind::kCurve},
       {"histogram", SectionKind::kHistogram},  {"training", SectionKind::kTraining}};
   return table;
@@ -98,6 +99,10 @@ DeclaredSection read_section(TableReader& section) {
     d.metric = section.get_choice("metric", std::string("top1"), {"top1", "top5", "loss"});
     d.where = read_where(section);
     d.figure = section.get_bool("figure", false);
+  }
+  if (d.kind == SectionKind::kTable) {
+    d.show = section.get_string_array("show", std::nullopt);
+    d.where = read_where(section);
   }
   section.finish();
   return d;

@@ -43,4 +43,36 @@ EvalResult evaluate(QuantizableModel& model, const data::Dataset& dataset, std::
   return result;
 }
 
+torch::Tensor predict(QuantizableModel& model, const data::Dataset& dataset, std::int64_t batch_size,
+                      const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  std::vector<torch::Tensor> logits;
+  for (std::int64_t begin = 0; begin < dataset.size(); begin += batch_size) {
+    const std::int64_t end = std::min(begin + batch_size, dataset.size());
+    logits.push_back(model.forward(data::normalize(dataset.images.slice(0, begin, end).to(device))).to(torch::kCPU));
+  }
+  model.train(was_training);
+  return torch::cat(logits).to(torch::kFloat32).contiguous();
+}
+
+EvalResult score(const torch::Tensor& logits, const torch::Tensor& labels) {
+  torch::NoGradGuard no_grad;
+  const auto targets = labels.to(torch::kCPU, torch::kInt64);
+  const auto top5 = std::get<1>(logits.topk(std::min<std::int64_t>(5, logits.size(1)), 1));
+  const auto hits = top5.eq(targets.unsqueeze(1));
+  EvalResult result;
+  result.images = logits.size(0);
+  const auto images = static_cast<double>(result.images);
+  result.top1 = 100.0 * static_cast<double>(hits.select(1, 0).sum().item<std::int64_t>()) / images;
+  result.top5 = 100.0 * static_cast<double>(hits.any(1).sum().item<std::int64_t>()) / images;
+  result.loss = torch::nn::functional::cross_entropy(
+                    logits.to(torch::kFloat64), targets,
+                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>() /
+                images;
+  return result;
+}
+
 }  // namespace qx::eval

@@ -3,9 +3,41 @@
 #include <map>
 #include <set>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include "qx/core/error.h"
+#include "qx/nn/graph.h"
 
 namespace qx::nn {
+
+namespace {
+
+// A model that lists its graph must compute with it what forward() computes: exporters trust it.
+void check_graph(QuantizableModel& model, const std::string& plugin, const ModelContract& contract) {
+  const auto graph = model.graph();
+  if (graph.empty()) return;
+  const bool training = model.is_training();
+  model.eval();
+  torch::NoGradGuard no_grad;
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(0);
+  const auto images = torch::randn({2, contract.channels, contract.height, contract.width}, generator);
+  torch::Tensor expected, interpreted;
+  try {
+    expected = model.forward(images);
+    interpreted = run_graph(model, graph, images);
+  } catch (const Error& error) {
+    model.train(training);
+    fail("model plugin '{}': {}", plugin, error.what());
+  }
+  model.train(training);
+  const double scale = expected.abs().max().item<double>() + 1e-6;
+  if (!interpreted.sizes().equals(expected.sizes()) || (interpreted - expected).abs().max().item<double>() > 1e-4 * scale) {
+    fail("model plugin '{}': graph() does not compute what forward() does (logits {} against {})", plugin,
+         c10::str(interpreted.sizes()), c10::str(expected.sizes()));
+  }
+}
+
+}  // namespace
 
 void check_model_contract(QuantizableModel& model, const std::string& plugin, const ModelContract& contract) {
   // weight layer -> the points that feed it: {stored tensors, re-quantizing points}
@@ -86,6 +118,7 @@ void check_model_contract(QuantizableModel& model, const std::string& plugin, co
          contract.channels, contract.height, contract.width,
          logits.defined() ? c10::str(logits.sizes()) : std::string("an undefined tensor"));
   }
+  check_graph(model, plugin, contract);
 }
 
 }  // namespace qx::nn

@@ -80,6 +80,28 @@ std::string pivot_table(const Pivot& p, const DeclaredSection& section) {
                                       section.metric, section.experiment);
 }
 
+// One line per cell; each column a metric or a setting, numbers to four significant digits.
+std::string cell_table(const ReportData& data, const DeclaredSection& section) {
+  MarkdownTable table{{"cell"}, {false}, {}};
+  for (const auto& key : section.show) {
+    table.header.push_back("`" + key + "`");
+    table.numeric.push_back(true);
+  }
+  for (const auto& c : data.cells) {
+    if (c.experiment != section.experiment || !has_settings(c, section.where)) continue;
+    std::vector<std::string> line{
+        c.label.empty() ? fmt::format("{}/{} {}{}", c.observer, c.quantizer, width(c), c.passes.empty() ? "" : " +" + c.passes)
+                        : c.label};
+    for (const auto& key : section.show) {
+      const auto text = key == "top1" || key == "top5" || key == "loss" ? fmt::format("{}", metric_of(c, key)) : setting(c, key);
+      line.push_back(text.empty() ? "–" : is_number(text) ? fmt::format("{:.4g}", std::stod(text)) : text);
+    }
+    table.rows.push_back(std::move(line));
+  }
+  if (table.rows.empty()) return "No cells of this section on this checkpoint.\n";
+  return table.render() + caption(data.text, "table." + section.experiment, fmt::arg("experiment", section.experiment));
+}
+
 // One line per row over numeric columns; false when a column value is not a number.
 bool pivot_plot(const Pivot& p, const DeclaredSection& section, const fs::path& svg, const std::string& gnuplot) {
   if (!std::all_of(p.columns.begin(), p.columns.end(), is_number)) return false;
@@ -154,6 +176,7 @@ std::string render_section(store::Database& db, const ReportData& data, const De
       }
       return text;
     }
+    case SectionKind::kTable: return cell_table(data, section);
     case SectionKind::kPerLayer: {
       const auto own = with_role(data, section.experiment, SectionKind::kPerLayer);
       text = sensitivity_table(own);

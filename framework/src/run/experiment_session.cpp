@@ -134,7 +134,7 @@ store::CellResult run_cell(const spec::CellSpec& cell, QuantizableModel& model,
                            const std::vector<torch::Tensor>& calibration, const data::Dataset& train_set,
                            const data::Dataset& test_set,
                            const config::EvaluationConfig& evaluation, const torch::Device& device,
-                           CalibrationCache& cache, const std::string& resume_stem) {
+                           CalibrationCache& cache, const std::string& resume_stem, const CellInspector& inspect) {
   store::CellResult result;
   result.cell = cell;
   train::load_model_state(model, float_state, "checkpoint");
@@ -176,6 +176,7 @@ store::CellResult run_cell(const spec::CellSpec& cell, QuantizableModel& model,
   result.eval_seconds = eval.seconds;
   for (const auto& record : sim.records()) result.tensors.push_back(tensor_row(record));
   if (!std::isfinite(result.loss)) fail("evaluation loss is {}", result.loss);
+  if (inspect) inspect(sim, result);
   return result;
 }
 
@@ -196,9 +197,9 @@ ExperimentSession::ExperimentSession(const config::PtqExperiment& experiment, co
   validate(experiment, host, *model_);
   run::check_histogram_layers(*model_, experiment.histogram_layers, experiment.histograms_where);
 
-  const auto data_dir = data::resolve_data_dir(overrides.data_dir, experiment.data_dir);
-  train_set_ = data::load_cifar10(data_dir, data::Split::kTrain);
-  test_set_ = data::load_cifar10(data_dir, data::Split::kTest);
+  data_dir_ = data::resolve_data_dir(overrides.data_dir, experiment.data_dir).string();
+  train_set_ = data::load_cifar10(data_dir_, data::Split::kTrain);
+  test_set_ = data::load_cifar10(data_dir_, data::Split::kTest);
   if (const auto n = experiment.evaluation.images; n > 0 && n < test_set_.size()) {
     test_set_ = {test_set_.images.slice(0, 0, n), test_set_.labels.slice(0, 0, n)};
   }
@@ -226,7 +227,28 @@ ExperimentSession::ExperimentSession(const config::PtqExperiment& experiment, co
 
 ExperimentSession::~ExperimentSession() = default;
 
-store::CellResult ExperimentSession::compute(std::size_t index) {
+std::vector<const PlannedCell*> ExperimentSession::select(const std::vector<std::string>& selectors) const {
+  std::vector<const PlannedCell*> chosen;
+  for (const auto& selector : selectors) {
+    const auto before = chosen.size();
+    for (const auto& planned : plan_) {
+      if (selector == experiment_.cells[planned.index].label || selector == planned.description ||
+          selector == std::to_string(planned.index) || selector == spec::key_digest(planned.key)) {
+        chosen.push_back(&planned);
+      }
+    }
+    if (chosen.size() == before) {
+      fail("{}: no cell is named '{}' (a label, a description as `qx run --list` prints it, an index or a key digest)",
+           experiment_.source_path, selector);
+    }
+  }
+  if (selectors.empty()) {
+    for (const auto& planned : plan_) chosen.push_back(&planned);
+  }
+  return chosen;
+}
+
+store::CellResult ExperimentSession::compute(std::size_t index, const CellInspector& inspect) {
   if (index >= experiment_.cells.size()) {
     fail("{}: no cell {} (the experiment has {})", experiment_.source_path, index, experiment_.cells.size());
   }
@@ -234,7 +256,7 @@ store::CellResult ExperimentSession::compute(std::size_t index) {
   store::CellResult result;
   try {
     result = run_cell(cell, *model_, float_state_, host_, calibration_, train_set_, test_set_, experiment_.evaluation,
-                      device_, *cache_, resume_stem(plan_[index].key));
+                      device_, *cache_, resume_stem(plan_[index].key), inspect);
   } catch (const c10::Error& e) {  // what() carries a stack trace: one line is enough for the database
     *cache_ = {};
     result = store::CellResult{};
@@ -248,6 +270,16 @@ store::CellResult ExperimentSession::compute(std::size_t index) {
   }
   result.key = plan_[index].key;
   return result;
+}
+
+void ExperimentSession::inspect_float_model(const std::function<void(sim::QuantSim& sim)>& use) {
+  train::load_model_state(*model_, float_state_, "checkpoint");
+  model_->eval();
+  spec::CellSpec cell;
+  cell.label = "fp32";
+  cell.quantize = false;
+  sim::QuantSim sim(*model_, host_, cell);
+  use(sim);
 }
 
 store::ExperimentRecord ExperimentSession::experiment_record() const {

@@ -48,8 +48,10 @@ std::string cell_key(const CellSpec& cell, const std::string& context) {
       .str();
 }
 
-std::string cell_options_json(const CellSpec& cell) {
-  if (!cell.quantize) return "{}";
+std::string cell_options_json(const CellSpec& cell) { return cell_options(cell).str(); }
+
+JsonObject cell_options(const CellSpec& cell) {
+  if (!cell.quantize) return {};
   JsonObject overrides;
   for (const auto& [layer, bits] : cell.overrides) {
     overrides.set(layer, JsonObject().set("a_bits", bits.activation_bits).set("w_bits", bits.weight_bits));
@@ -66,7 +68,7 @@ std::string cell_options_json(const CellSpec& cell) {
     for (const auto& pass : cell.passes) passes.push_back(plugin_json(pass));
     options.set_json("passes", json_array(passes)).set("seed", cell.seed);
   }
-  return options.str();
+  return options;
 }
 
 std::string describe(const CellSpec& cell) {

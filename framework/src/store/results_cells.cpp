@@ -119,6 +119,13 @@ bool ResultsDb::has_finished_cell(const std::string& key) {
   return query.step();
 }
 
+std::optional<FinishedCell> ResultsDb::finished_cell(const std::string& key) {
+  Statement query(db_, "SELECT id, top1 FROM cells WHERE key = ? AND status = 'finished'");
+  query.bind(1, key);
+  if (!query.step()) return std::nullopt;
+  return FinishedCell{query.column_int(0), query.column_double(1)};
+}
+
 bool ResultsDb::has_histograms(const std::string& checkpoint_run, std::int64_t checkpoint_epoch,
                                const std::vector<std::string>& weight_layers, std::int64_t images) {
   Statement query(db_,
@@ -165,7 +172,9 @@ bool ResultsDb::record_cell(std::int64_t experiment_id, const CellResult& r) {
     row.a_bits = c.activation_bits;
     row.fold_batch_norm = std::int64_t{c.fold_batch_norm};
   }
-  row.options_json = spec::cell_options_json(c);
+  auto options = spec::cell_options(c);
+  if (!r.judge_json.empty()) options.set_json("judge", r.judge_json);
+  row.options_json = options.str();
   const bool failed = !r.error.empty();
   if (failed) {
     row.status = "failed";

@@ -70,6 +70,23 @@ CREATE TRIGGER cell_settings_on_insert AFTER INSERT ON cells BEGIN
 )sql" + cell_settings_of("NEW.id") + "END;\n" + cell_settings_of("c.id");
 }
 
+// Version 9 to 10: an integer runtime's verdict on a cell (experiments `onnxruntime`,
+// `int8-kernels`) keeps its measurements in the options' "judge" object; each member becomes a
+// setting under its own name ("onnx.agreement"), beside the settings the cell shares with the
+// simulated cell it judges.
+constexpr const char* kJudgeSettingsOf = R"sql(
+INSERT OR IGNORE INTO cell_settings (cell_id, key, value)
+SELECT c.id, o.key, o.atom FROM cells c, json_each(c.options, '$.judge') o
+  WHERE c.id = {cell} AND o.atom IS NOT NULL;
+)sql";
+
+std::string judge_settings_migration() {
+  std::string judge = kJudgeSettingsOf;
+  for (auto at = judge.find("{cell}"); at != std::string::npos; at = judge.find("{cell}", at)) judge.replace(at, 6, "NEW.id");
+  return "DROP TRIGGER cell_settings_on_insert;\nCREATE TRIGGER cell_settings_on_insert AFTER INSERT ON cells BEGIN\n" +
+         cell_settings_of("NEW.id") + judge + "END;\n";
+}
+
 // Migrations are numbered; migration i takes the schema from version i to i+1 and never changes
 // once released.
 const std::string kMigrations[] = {
@@ -245,6 +262,7 @@ CREATE TABLE cell_claims (
     // The process that writes an experiment row ("host:pid", as cell claims): a later run marks
     // the row of a process that ended without finishing it as failed.
     "ALTER TABLE experiments ADD COLUMN owner TEXT;",
+    judge_settings_migration(),
 };
 
 std::string with_parent_created(const std::string& path) {

@@ -15,17 +15,19 @@ namespace qx::store {
 namespace {
 
 // A cell's checkpoint and test-set size live in its key: under "context" for the float cell and
-// torch.ao's rows, under "context.run" for quantized cells.
+// torch.ao's rows, under "context.run" for quantized cells. A judge's verdict (run/onnx_judge.h)
+// keys the cell it judged under "source": the same places in that key.
 constexpr const char* kFinishedCellsView = R"sql(
 CREATE TEMP VIEW IF NOT EXISTS finished_cells AS
 SELECT c.*, e.name AS experiment, e.device AS device, e.machine AS machine, e.threads AS threads,
-       COALESCE(json_extract(c.key, '$.context.run.checkpoint.run'),
-                json_extract(c.key, '$.context.checkpoint.run')) AS checkpoint_run,
-       COALESCE(json_extract(c.key, '$.context.run.checkpoint.epoch'),
-                json_extract(c.key, '$.context.checkpoint.epoch')) AS checkpoint_epoch,
-       COALESCE(json_extract(c.key, '$.context.run.test_images'),
-                json_extract(c.key, '$.context.test_images')) AS test_images
+       COALESCE(json_extract(k.key, '$.context.run.checkpoint.run'),
+                json_extract(k.key, '$.context.checkpoint.run')) AS checkpoint_run,
+       COALESCE(json_extract(k.key, '$.context.run.checkpoint.epoch'),
+                json_extract(k.key, '$.context.checkpoint.epoch')) AS checkpoint_epoch,
+       COALESCE(json_extract(k.key, '$.context.run.test_images'),
+                json_extract(k.key, '$.context.test_images')) AS test_images
 FROM cells c JOIN experiments e ON e.id = c.experiment_id
+JOIN (SELECT id, COALESCE(json_extract(key, '$.source'), key) AS key FROM cells) k ON k.id = c.id
 WHERE c.status = 'finished';
 )sql";
 

@@ -58,6 +58,34 @@ class BasicBlockImpl : public torch::nn::Module {
     return out_q(torch::relu(residual + shortcut(input)));
   }
 
+  // forward() as graph operations (qx/nn/graph.h), reading `input`; returns what it writes.
+  std::string append_graph(std::vector<qx::nn::GraphOp>& graph, const std::string& input) const {
+    using Kind = qx::nn::GraphOpKind;
+    const auto& p = options_.prefix();
+    auto add = [&](Kind kind, std::vector<std::string> inputs, const std::string& output, std::string module = {}) {
+      graph.push_back({kind, std::move(inputs), output, std::move(module)});
+      return output;
+    };
+    auto x = add(Kind::kQuantPoint, {input}, p + ".in_q", p + ".in_q");
+    x = add(Kind::kConv2d, {x}, p + ".conv1", p + ".conv1");
+    x = add(Kind::kBatchNorm2d, {x}, p + ".bn1", p + ".bn1");
+    x = add(Kind::kRelu, {x}, p + ".relu1");
+    x = add(Kind::kQuantPoint, {x}, p + ".mid_q", p + ".mid_q");
+    x = add(Kind::kConv2d, {x}, p + ".conv2", p + ".conv2");
+    x = add(Kind::kBatchNorm2d, {x}, p + ".bn2", p + ".bn2");
+    std::string shortcut = input;
+    if (options_.stride() != 1 || options_.in_channels() != options_.out_channels()) {
+      graph.push_back({Kind::kSubsample, {input}, p + ".shortcut.subsample", {}, options_.stride()});
+      const int64_t extra = options_.out_channels() - options_.in_channels();
+      graph.push_back({Kind::kPadChannels, {p + ".shortcut.subsample"}, p + ".shortcut", {}, 1, extra / 2,
+                       extra - extra / 2});
+      shortcut = p + ".shortcut";
+    }
+    x = add(Kind::kAdd, {x, shortcut}, p + ".sum");
+    x = add(Kind::kRelu, {x}, p + ".relu2");
+    return add(Kind::kQuantPoint, {x}, p + ".out_q", p + ".out_q");
+  }
+
  private:
   // Option A: strided identity, with the new channels zero-padded evenly on both sides.
   torch::Tensor shortcut(const torch::Tensor& input) const {
@@ -129,6 +157,25 @@ class ResNetCifarImpl : public qx::QuantizableModel {
 
   std::vector<qx::ConvBnPair> conv_bn_pairs() const override { return pairs_; }
 
+  std::vector<qx::nn::GraphOp> graph() const override {
+    using Kind = qx::nn::GraphOpKind;
+    std::vector<qx::nn::GraphOp> graph{
+        {Kind::kQuantPoint, {qx::nn::kGraphInput}, "input_q", "input_q"},
+        {Kind::kConv2d, {"input_q"}, "conv1", "conv1"},
+        {Kind::kBatchNorm2d, {"conv1"}, "bn1", "bn1"},
+        {Kind::kRelu, {"bn1"}, "relu"},
+        {Kind::kQuantPoint, {"relu"}, "stem_q", "stem_q"},
+    };
+    std::string x = "stem_q";
+    for (const auto& stage : stages_) {
+      for (std::size_t i = 0; i < stage->size(); ++i) x = stage->at<BasicBlockImpl>(i).append_graph(graph, x);
+    }
+    graph.push_back({Kind::kGlobalAveragePool, {x}, "pool"});
+    graph.push_back({Kind::kQuantPoint, {"pool"}, "pool_q", "pool_q"});
+    graph.push_back({Kind::kLinear, {"pool_q"}, "fc", "fc"});
+    return graph;
+  }
+
   // Only inside a block: conv2's output meets the shortcut in the residual sum, so rescaling its
   // channels (or those of anything feeding a shortcut) would change the function.
   std::vector<qx::EqualizationPair> equalization_pairs() const override {
@@ -194,7 +241,7 @@ std::shared_ptr<qx::QuantizableModel> make_resnet(int64_t blocks_per_stage, cons
 
 }  // namespace
 
-QX_PLUGIN(model, resnet20, "1.2.0", registrar) {
+QX_PLUGIN(model, resnet20, "1.3.0", registrar) {
   registrar.add_model("resnet20", [](const qx::Options& options) { return make_resnet(3, options); });
   registrar.add_model("resnet56", [](const qx::Options& options) { return make_resnet(9, options); });
 }

@@ -16,7 +16,7 @@ namespace qx::config {
 //   curve        training-pass cells, their cost and loss curves;
 //   histogram    distributions with the ranges each observer of the experiment chose;
 //   training     the checkpoint's training run (no experiment).
-enum class SectionKind { kPivot, kPerLayer, kAblation, kCurve, kHistogram, kTraining };
+enum class SectionKind { kPivot, kTable, kPerLayer, kAblation, kCurve, kHistogram, kTraining };
 
 // The kinds by the names a report file uses, and back.
 SectionKind section_kind(const std::string& name);
@@ -76,6 +76,8 @@ struct DeclaredSection {
   std::string metric;         // "top1", "top5" or "loss"
   std::map<std::string, std::vector<std::string>> where;  // settings the cells must have
   bool figure = false;        // also draw the pivot: one line per row, columns on the x axis
+  // kTable only (and `where`): one line per cell, one column per metric or cell_settings key.
+  std::vector<std::string> show;
 };
 
 struct ReportLayout {

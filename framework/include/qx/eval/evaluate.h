@@ -23,4 +23,12 @@ struct EvalResult {
 EvalResult evaluate(QuantizableModel& model, const data::Dataset& dataset, std::int64_t batch_size,
                     const torch::Device& device);
 
+// The model's logits for every image of `dataset`, [images, classes] float32 on the CPU, for
+// comparing two runtimes image by image (run/onnx_judge.h).
+torch::Tensor predict(QuantizableModel& model, const data::Dataset& dataset, std::int64_t batch_size,
+                      const torch::Device& device);
+
+// Top-1, top-5 and mean cross-entropy of logits [images, classes] against `labels` (seconds: 0).
+EvalResult score(const torch::Tensor& logits, const torch::Tensor& labels);
+
 }  // namespace qx::eval

@@ -6,6 +6,7 @@
 //  * BatchNorm folding: conv_bn_pairs() names each BatchNorm and the convolution it follows.
 //  * Passes (optional): equalization_pairs() for cross-layer equalization and blocks() for
 //    block reconstruction; a model without them simply cannot run those passes.
+//  * Deployment (optional): graph() for the ONNX export and the integer-kernel evaluation.
 // See docs/model-interface.md for ResNet20's table of names.
 #include <functional>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include <torch/torch.h>
 
+#include "qx/nn/graph.h"
 #include "qx/nn/quant_point.h"
 
 namespace qx {
@@ -49,6 +51,9 @@ class QuantizableModel : public torch::nn::Module {
   virtual std::vector<EqualizationPair> equalization_pairs() const { return {}; }
   // In execution order; together they cover every weight layer once.
   virtual std::vector<ModelBlock> blocks() { return {}; }
+  // The dataflow of forward() as plain data (nn/graph.h), for the ONNX export and the integer
+  // kernels; a model without it runs only in qx's own simulation.
+  virtual std::vector<nn::GraphOp> graph() const { return {}; }
 };
 
 struct NamedQuantPoint {

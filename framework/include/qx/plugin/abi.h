@@ -16,7 +16,7 @@
 #include <torch/version.h>
 
 // Bump whenever PluginInfo, Registrar or anything a plugin links against changes incompatibly.
-#define QX_PLUGIN_ABI_VERSION 7u
+#define QX_PLUGIN_ABI_VERSION 8u
 #define QX_PLUGIN_MAGIC 0x4C505851u  // "QXPL", little-endian
 
 #define QX_STRINGIFY_IMPL(x) #x

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "qx/core/options.h"
+#include "qx/spec/json.h"
 
 namespace qx::spec {
 
@@ -58,6 +59,8 @@ std::string key_digest(const std::string& key);
 // and the seed appear only in cells that have passes, and residual_bits only where it is set, so
 // cells without keep their keys.
 std::string cell_options_json(const CellSpec& cell);
+// The same as an object, for writers that add members (a judge's measurements, store/results_db.h).
+JsonObject cell_options(const CellSpec& cell);
 
 // "minmax/per_channel W4A4", "fp32", "mse/per_channel W4A4 +cle+adaround seed 1", ...
 std::string describe(const CellSpec& cell);

@@ -21,7 +21,7 @@ struct TensorHistogram {
   std::vector<std::int64_t> counts;  // equal-width bins
 };
 
-inline constexpr std::int64_t kSchemaVersion = 9;
+inline constexpr std::int64_t kSchemaVersion = 10;
 
 struct RunRecord {
   std::string uid;  // stable across --resume
@@ -89,6 +89,16 @@ struct CellResult {
   double calib_seconds = 0, quantize_seconds = 0, eval_seconds = 0;
   std::vector<PassRecord> passes;  // those that ran, in order
   std::vector<TensorRow> tensors;
+  // An integer runtime's verdict on a simulated cell (run/onnx_judge.h), a JSON object of settings
+  // ("onnx.agreement": 0.998, ...); stored as the options' "judge" member, which the settings
+  // trigger turns into one cell_settings row per member. Empty for a simulated cell.
+  std::string judge_json;
+};
+
+// A finished cell as the database holds it: its row id and accuracy.
+struct FinishedCell {
+  std::int64_t id = 0;
+  double top1 = 0;
 };
 
 // One measurement of the benchmarks table (tools/record_benchmarks.py through `qx import`).
@@ -135,6 +145,7 @@ class ResultsDb {
   void finish_experiment(std::int64_t experiment_id, const std::string& status, const std::string& error = {},
                          const WriteCost& writes = {});
   bool has_finished_cell(const std::string& key);
+  std::optional<FinishedCell> finished_cell(const std::string& key);
   // Whether this checkpoint's histograms of these weight layers are recorded, from as many
   // calibration images (record_histograms() writes each layer's activation with its weight).
   bool has_histograms(const std::string& checkpoint_run, std::int64_t checkpoint_epoch,
