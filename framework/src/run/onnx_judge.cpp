@@ -8,6 +8,7 @@
 #include <memory>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -80,7 +81,7 @@ double max_difference(const torch::Tensor& a, const torch::Tensor& b) { return (
 
 // judge.js on one model; its one-line error (on stderr) reaches the user as it is.
 ToolRun run_tool(const OnnxJudgeOptions& options, const std::filesystem::path& model, const std::string& data_dir,
-                 std::int64_t images, const std::filesystem::path& optimized, bool timing) {
+                 std::int64_t images, const std::filesystem::path& optimized, bool timing, bool unoptimized) {
   if (!std::filesystem::is_regular_file(options.tool)) {
     fail("onnxruntime judge: {} is missing (scripts/install-deps.sh installs onnxruntime-node beside it)",
          options.tool.string());
@@ -88,10 +89,10 @@ ToolRun run_tool(const OnnxJudgeOptions& options, const std::filesystem::path& m
   const auto logits_file = model.string() + ".logits.partial";
   const auto unoptimized_file = model.string() + ".unoptimized.partial";
   const auto command = fmt::format(
-      "{} {} --model {} --data {} --logits {} --unoptimized-logits {} --optimized {} --images {} --threads {}{}",
-      options.node, shell_quoted(options.tool.string()), shell_quoted(model.string()), shell_quoted(data_dir),
-      shell_quoted(logits_file), shell_quoted(unoptimized_file), shell_quoted(optimized.string()), images,
-      options.threads, timing ? " --timing" : "");
+      "{} {} --model {} --data {} --logits {}{} --optimized {} --images {} --threads {}{}", options.node,
+      shell_quoted(options.tool.string()), shell_quoted(model.string()), shell_quoted(data_dir),
+      shell_quoted(logits_file), unoptimized ? " --unoptimized-logits " + shell_quoted(unoptimized_file) : "",
+      shell_quoted(optimized.string()), images, options.threads, timing ? " --timing" : "");
   const auto start = Clock::now();
   std::string out;
   int status = -1;
@@ -117,14 +118,8 @@ ToolRun run_tool(const OnnxJudgeOptions& options, const std::filesystem::path& m
   }
   const auto classes = run.report.value("classes", std::int64_t{0});
   run.logits = read_logits(logits_file, images, classes);
-  run.unoptimized_logits = read_logits(unoptimized_file, images, classes);
+  if (unoptimized) run.unoptimized_logits = read_logits(unoptimized_file, images, classes);
   return run;
-}
-
-std::string layer_list(const std::vector<std::string>& layers) {
-  std::string text;
-  for (const auto& layer : layers) text += (text.empty() ? "" : " ") + layer;
-  return text;
 }
 
 struct FloatTiming {
@@ -147,7 +142,9 @@ RunSummary judge_with_onnxruntime(ExperimentSession& session, const std::vector<
     const auto file = folder.path() / "fp32.timing.onnx";
     const auto optimized = folder.path() / "fp32.timing.optimized.onnx";
     session.inspect_float_model([&](sim::QuantSim& sim) { deploy::export_onnx(sim, file, {data::Normalization{}, "fp32"}); });
-    const auto run = run_tool(options, file, session.data_dir(), test_set.size(), optimized, true);
+    // Timing only: one batch of images is enough, and nothing is compared.
+    const auto run = run_tool(options, file, session.data_dir(), std::min<std::int64_t>(256, test_set.size()),
+                              optimized, true, false);
     fp32 = FloatTiming{run.report.at("ms_per_image_b1").get<double>(), run.report.at("images_per_s_b256").get<double>()};
     std::filesystem::remove(file);
     std::filesystem::remove(optimized);
@@ -191,7 +188,7 @@ RunSummary judge_with_onnxruntime(ExperimentSession& session, const std::vector<
     if (verdict.error.empty()) {
       try {
         const auto optimized = folder.path() / (spec::key_digest(planned->key) + ".optimized.onnx");
-        const auto run = run_tool(options, file, session.data_dir(), test_set.size(), optimized, options.timing);
+        const auto run = run_tool(options, file, session.data_dir(), test_set.size(), optimized, options.timing, true);
         const auto census = deploy::census_onnx(optimized);
         std::filesystem::remove(optimized);
         const auto scored = eval::score(run.logits, test_set.labels);
@@ -207,8 +204,8 @@ RunSummary judge_with_onnxruntime(ExperimentSession& session, const std::vector<
             .set("onnx.kernel_agreement", agreement(run.logits, run.unoptimized_logits))
             .set("onnx.kernel_max_logit_difference", max_difference(run.logits, run.unoptimized_logits))
             .set("onnx.runtime", run.report.value("onnxruntime", std::string()))
-            .set("onnx.integer_layers", layer_list(census.integer_nodes))
-            .set("onnx.float_layers", layer_list(census.float_nodes));
+            .set("onnx.integer_layers", fmt::format("{}", fmt::join(census.integer_nodes, " ")))
+            .set("onnx.float_layers", fmt::format("{}", fmt::join(census.float_nodes, " ")));
         if (folder.kept()) judge.set("onnx.file", file.string());
         if (fp32) {
           judge.set("onnx.ms_per_image_b1", run.report.at("ms_per_image_b1").get<double>())
