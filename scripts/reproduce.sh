@@ -55,6 +55,7 @@ STAGES=(
   "torch-ao-16bit|torch.ao-16bit|python tools/torch_ao_16bit.py|$SMOKE_PYTHON"
   "sensitivity|sensitivity|qx experiments/sensitivity.toml|$SMOKE_QX --shard 1/12"
   "improvements|improvements|qx experiments/improvements.toml|$SMOKE_QX --shard 1/20 $SMOKE_PASSES"
+  "integer-bias|integer-bias|qx experiments/integer_bias.toml|$SMOKE_QX --first 2"
   "qat|qat|qx experiments/qat.toml|$SMOKE_QX --first 1 $SMOKE_PASSES --pass-option lsq.epochs=1 \
     --pass-option lsq.images_per_epoch=256"
   "pack||pack|"

@@ -169,9 +169,47 @@ TEST_F(PassTest, MixedPrecisionSpendsTheAverageBudgetWhereTheOutputIsMostSensiti
   EXPECT_THAT(runs[0].report, HasSubstr("\"sensitivity\":{\"2\":{\"kl\":"));
 }
 
+TEST_F(PassTest, IntegerBiasPutsEveryBiasOnTheAccumulatorGridWithinHalfAStep) {
+  // bias_correction first: it corrects bias-free convolutions through their BatchNorm's mean,
+  // which the pass must fold into the bias it rounds.
+  sim::QuantSim sim(*model_, host_, cell(4, 4, {"bias_correction"}));
+  simulate(sim);
+  auto modules = model_->named_modules("", false);
+  std::map<std::string, torch::nn::BatchNorm2dImpl*> batch_norm_of;
+  for (const auto& pair : model_->conv_bn_pairs()) {
+    batch_norm_of[pair.conv] = modules[pair.batch_norm]->as<torch::nn::BatchNorm2d>();
+  }
+  auto effective_bias = [&](const sim::WeightSite& site) -> torch::Tensor {
+    if (auto* bn = batch_norm_of.count(site.name) ? batch_norm_of[site.name] : nullptr) return bn->bias - bn->running_mean;
+    return site.module->as<torch::nn::Linear>()->bias;
+  };
+  std::map<std::string, torch::Tensor> before;
+  for (auto& site : sim.weight_sites()) before[site.name] = effective_bias(site).detach().clone();
+  EXPECT_GT(batch_norm_of.at("conv1")->running_mean.abs().max().item<double>(), 0) << "bias_correction moved no mean";
+
+  auto pass = host_.create_pass("integer_bias", Options("pass 'integer_bias'"));
+  pass->check(sim.cell(), sim.quantizer(), *model_);
+  passes::PassContext context{*model_, sim, calibration_, nullptr, 0, "pass 'integer_bias'"};
+  pass->run(context);
+  for (auto& site : sim.weight_sites()) {
+    const auto bias = effective_bias(site).detach();
+    const auto step = site.qparams.scale.reshape({-1}) * sim.input_site(site.name).qparams.scale.reshape({});
+    const auto codes = (bias.to(torch::kFloat64) / step.to(torch::kFloat64));
+    EXPECT_LE((codes - codes.round()).abs().max().item<double>(), 1e-3) << site.name << ": off the accumulator grid";
+    EXPECT_LE(((bias - before[site.name]) / step).abs().max().item<double>(), 0.5 + 1e-3) << site.name;
+    if (batch_norm_of.count(site.name)) {
+      EXPECT_TRUE(batch_norm_of[site.name]->running_mean.eq(0).all().item<bool>()) << site.name;
+    }
+  }
+  auto unfolded = cell(8, 8, {});
+  unfolded.fold_batch_norm = false;
+  EXPECT_THAT([&] { pass->check(unfolded, sim.quantizer(), *model_); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("needs folded BatchNorms")));
+}
+
 TEST_F(PassTest, PassesRefuseCellsTheyCannotServe) {
   auto float16 = host_.create_quantizer("float16", Options("quantizer 'float16'"));
-  for (const std::string name : {"adaround", "brecq", "qdrop", "lsq"}) {
+  for (const std::string name : {"adaround", "brecq", "qdrop", "lsq", "integer_bias"}) {
     auto pass = host_.create_pass(name, Options("pass '" + name + "'"));
     try {
       pass->check(cell(16, 16, {}), *float16, *model_);
@@ -213,7 +251,7 @@ TEST_F(PassTest, PassOptionsAreCheckedWhenThePassIsCreated) {
     FAIL() << "accepted an unknown pass";
   } catch (const Error& e) {
     EXPECT_THAT(e.what(), HasSubstr("unknown pass plugin 'adaroun'"));
-    EXPECT_THAT(e.what(), HasSubstr("adaround, bias_correction, brecq, cle, lsq, mixed_precision, qdrop"));
+    EXPECT_THAT(e.what(), HasSubstr("adaround, bias_correction, brecq, cle, integer_bias, lsq, mixed_precision, qdrop"));
   }
 }
 

@@ -18,7 +18,7 @@ void write_seeds(const fs::path& dir) {
   fs::remove(path);
   {
     qx::store::ResultsDb results(path.string());
-    const auto run = results.open_run({"run-1", "train", "seed", "seed.toml", "epochs = 1", "resnet20", "cpu", 1});
+    const auto run = results.open_run({"run-1", "train", "seed", "seed.toml", "epochs = 1", "resnet20", "cpu", 1, "test"});
     qx::spec::EpochRecord epoch;
     epoch.epoch = 1;
     epoch.test_top1 = 50;

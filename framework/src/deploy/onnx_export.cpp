@@ -9,6 +9,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "qx/core/error.h"
+#include "qx/quant/integer_bias.h"
 #include "onnx_graph.h"
 
 namespace qx::deploy {
@@ -223,16 +224,15 @@ class CellExporter {
   }
 
   // An int32 bias at the scale integer kernels accumulate in (s_in * s_w), where the layer's input
-  // and weight are quantized; float32 otherwise.
+  // and weight are quantized; float32 otherwise. The pass 'integer_bias' gives a cell these values.
   std::string bias(const std::string& layer, const torch::Tensor& value, const std::string& input,
                    const QuantizedWeight& w) {
     const auto grid = grids_.find(input);
     if (!w.scale.defined() || grid == grids_.end()) return out_.constant(layer + ".bias", value);
-    const auto scale = (w.scale * grid->second.scale).expand({value.size(0)}).contiguous();
-    const double limit = std::numeric_limits<std::int32_t>::max();
-    const auto codes = torch::round(value / scale).clamp(-limit, limit).to(torch::kInt32);
+    const auto integer = quant::integer_bias(value, grid->second.scale, w.scale);
     auto& node = out_.node("DequantizeLinear",
-                           {out_.constant(layer + ".bias.codes", codes), out_.constant(layer + ".bias.scale", scale),
+                           {out_.constant(layer + ".bias.codes", integer.codes),
+                            out_.constant(layer + ".bias.scale", integer.scale),
                             out_.constant(layer + ".bias.zero_point", torch::zeros({value.size(0)}, torch::kInt32))},
                            layer + ".bias");
     OnnxGraph::attribute(node, "axis", std::int64_t{0});
