@@ -20,10 +20,9 @@ struct ExportOnnxArgs {
 };
 
 void export_cells(const ExportOnnxArgs& args, const GlobalOptions& global) {
-  const auto experiment = config::load_ptq_experiment(args.experiment);
-  PluginHost host(resolve_plugin_dir(global.plugin_dir, experiment.plugin_dir));
-  run::ExperimentSession session(experiment, host, args.overrides);
-  const auto chosen = session.select(args.cells);
+  ChosenCells chosen_cells(args.experiment, args.cells, global, args.overrides);
+  auto& session = chosen_cells.session();
+  const auto& chosen = chosen_cells.cells();
   // One cell into a file named *.onnx; otherwise a folder, one file per cell named by its key's digest.
   const bool single_file = std::filesystem::path(args.out).extension() == ".onnx";
   if (single_file && chosen.size() != 1) fail("--out {} names one file, but {} cells are chosen", args.out, chosen.size());

@@ -86,6 +86,16 @@ GlanceRow read_glance_row(TableReader& row) {
   return r;
 }
 
+GlanceJudge read_glance_judge(TableReader& judge) {
+  GlanceJudge j;
+  j.name = judge.get_string("name", std::nullopt);
+  j.experiment = judge.get_string("experiment", std::nullopt);
+  j.prefix = judge.get_string("prefix", std::nullopt);
+  j.where = read_where(judge);
+  judge.finish();
+  return j;
+}
+
 DeclaredSection read_section(TableReader& section) {
   DeclaredSection d;
   d.kind = section_kind(section.get_choice("kind", std::string("pivot"), section_kind_names()));
@@ -149,6 +159,7 @@ ReportLayout load_report_layout(const std::string& path) {
   layout.figure = glance.get_string("figure", "");
   layout.main_job = glance.get_string("main_job", "");
   for (auto& row : glance.table_array("row")) layout.rows.push_back(read_glance_row(row));
+  for (auto& judge : glance.table_array("judge")) layout.judges.push_back(read_glance_judge(judge));
   glance.finish();
   for (auto& section : top.table_array("section")) layout.sections.push_back(read_section(section));
   for (auto& reference : top.table_array("reference")) layout.references.push_back(read_reference(reference));

@@ -11,6 +11,7 @@
 #include "qx/core/error.h"
 #include "qx/quant/integer_bias.h"
 #include "onnx_graph.h"
+#include "weight_codes.h"
 
 namespace qx::deploy {
 
@@ -198,29 +199,17 @@ class CellExporter {
   QuantizedWeight weight(const std::string& layer, const torch::Tensor& float_weight) {
     if (!sim_.cell().quantize) return {out_.constant(layer + ".weight", float_weight), {}};
     const auto& site = sim_.weight_site(layer);
-    const auto& q = site.qparams;
-    const int type = container_for(q.qmin, q.qmax, site.spec.bits, fmt::format("the weight of '{}'", layer));
-    const auto w = site.weight.detach().to(torch::kCPU, torch::kFloat32);
-    auto scale = q.scale.detach().to(torch::kCPU, torch::kFloat32);
-    auto zero_point = q.zero_point.detach().to(torch::kCPU, torch::kInt64);
-    std::vector<std::int64_t> shape(static_cast<std::size_t>(w.dim()), 1);
-    if (q.axis >= 0) shape[static_cast<std::size_t>(q.axis)] = -1;
-    const auto s = q.axis >= 0 ? scale.reshape(shape) : scale.reshape({});
-    const auto z = q.axis >= 0 ? zero_point.reshape(shape) : zero_point.reshape({});
-    const auto codes = torch::clamp(torch::round(w / s) + z, q.qmin, q.qmax);
-    const double off_grid = ((codes - z) * s - w).abs().div(s).max().item<double>();
-    if (off_grid > 1e-3) {
-      fail("cannot export '{}' to ONNX: its simulated weight is {:.3g} steps off its quantization grid", layer, off_grid);
-    }
-    const auto scale_name = out_.constant(layer + ".weight.scale", q.axis >= 0 ? scale.reshape({-1}) : scale.reshape({}));
-    const auto zero_name = out_.constant(layer + ".weight.zero_point",
-                                         (q.axis >= 0 ? zero_point.reshape({-1}) : zero_point.reshape({})).to(torch_type(type)));
+    const int type = container_for(site.qparams.qmin, site.qparams.qmax, site.spec.bits,
+                                   fmt::format("the weight of '{}'", layer));
+    const auto w = weight_codes(site, "export to ONNX");
     auto& node = out_.node("DequantizeLinear",
-                           {out_.constant(layer + ".weight.codes", codes.to(torch_type(type))), scale_name, zero_name},
+                           {out_.constant(layer + ".weight.codes", w.codes.to(torch_type(type))),
+                            out_.constant(layer + ".weight.scale", w.scale),
+                            out_.constant(layer + ".weight.zero_point", w.zero_point.to(torch_type(type)))},
                            layer + ".weight");
-    if (q.axis >= 0) OnnxGraph::attribute(node, "axis", q.axis);
+    if (w.axis >= 0) OnnxGraph::attribute(node, "axis", w.axis);
     ++summary_.quantized_weights;
-    return {layer + ".weight", scale.reshape({-1})};
+    return {layer + ".weight", w.scale.reshape({-1})};
   }
 
   // An int32 bias at the scale integer kernels accumulate in (s_in * s_w), where the layer's input

@@ -37,6 +37,12 @@ Module& module_of(const std::map<std::string, std::shared_ptr<torch::nn::Module>
 
 torch::Tensor run_graph(torch::nn::Module& model, const std::vector<GraphOp>& graph, const torch::Tensor& images) {
   if (graph.empty()) fail("graph: the model lists no operations");
+  return run_graph_values(model, graph, images).at(graph.back().output);
+}
+
+std::map<std::string, torch::Tensor> run_graph_values(torch::nn::Module& model, const std::vector<GraphOp>& graph,
+                                                      const torch::Tensor& images) {
+  if (graph.empty()) fail("graph: the model lists no operations");
   std::map<std::string, std::shared_ptr<torch::nn::Module>> modules;
   for (const auto& item : model.named_modules("", false)) modules[item.key()] = item.value();
   std::map<std::string, torch::Tensor> values{{kGraphInput, images}};
@@ -71,7 +77,7 @@ torch::Tensor run_graph(torch::nn::Module& model, const std::vector<GraphOp>& gr
     }
     values[op.output] = out;
   }
-  return values.at(graph.back().output);
+  return values;
 }
 
 }  // namespace qx::nn

@@ -133,6 +133,23 @@ std::string packed_size(const ReportData& data, const CellRow& c) {
   return "–";
 }
 
+// "87.57 (99.71%)": the top-1 of the judge's verdict on one of the recipe's cells, and how many
+// images it agrees on with the simulation; "–" where none of them was judged.
+std::string judged(const ReportData& data, const GlanceJudge& judge, const Recipe& recipe) {
+  for (const auto* c : recipe.cells) {
+    const auto id = std::to_string(c->id);
+    const auto* verdict = find_cell(data, [&](const CellRow& v) {
+      return v.experiment == judge.experiment && setting(v, judge.prefix + ".source_cell") == id &&
+             has_settings(v, judge.where);
+    });
+    if (verdict) {
+      return fmt::format("{} ({:.2f}%)", percent(verdict->top1),
+                         100 * std::stod(setting(*verdict, judge.prefix + ".agreement")));
+    }
+  }
+  return "–";
+}
+
 std::string wanted_width(const GlanceRow& row) {
   const auto w = row.where.find("w_bits"), a = row.where.find("a_bits");
   if (w == row.where.end() || a == row.where.end()) return "";
@@ -151,11 +168,16 @@ std::string glance_markdown(const ReportData& data, const ReportLayout& layout) 
   MarkdownTable table{{"", "recipe", "bits", "top-1", "vs fp32", "packed size"},
                       {false, false, false, true, true, true},
                       {}};
+  for (const auto& judge : layout.judges) {
+    table.header.push_back(judge.name + " (agreement)");
+    table.numeric.push_back(true);
+  }
   for (std::size_t i = 0; i < layout.rows.size(); ++i) {
     const auto& row = layout.rows[i];
     const auto& picked = picks[i];
     if (picked.empty()) {
       table.rows.push_back({row.name, "not measured on this checkpoint", wanted_width(row), "–", "–", "–"});
+      table.rows.back().resize(table.header.size(), "–");
       continue;
     }
     for (const auto& recipe : picked) {
@@ -169,6 +191,7 @@ std::string glance_markdown(const ReportData& data, const ReportLayout& layout) 
       }
       table.rows.push_back({row.name, recipe_text, width_of(first), mean_std(top1),
                             baseline ? signed_delta(recipe.mean - *baseline) : "–", packed_size(data, first)});
+      for (const auto& judge : layout.judges) table.rows.back().push_back(judged(data, judge, recipe));
     }
   }
   return table.render() + caption(data.text, "glance", fmt::arg("images", grouped(data.test_images)),

@@ -13,6 +13,7 @@
 
 namespace qx::report {
 
+using config::GlanceJudge;
 using config::GlanceRow;
 using config::ReportLayout;
 

@@ -16,7 +16,7 @@
 #include "qx/core/error.h"
 #include "qx/deploy/onnx_census.h"
 #include "qx/deploy/onnx_export.h"
-#include "qx/eval/evaluate.h"
+#include "qx/run/judge.h"
 #include "qx/spec/json.h"
 
 namespace qx::run {
@@ -73,12 +73,6 @@ torch::Tensor read_logits(const std::string& file, std::int64_t images, std::int
   return logits;
 }
 
-double agreement(const torch::Tensor& a, const torch::Tensor& b) {
-  return a.argmax(1).eq(b.argmax(1)).to(torch::kFloat64).mean().item<double>();
-}
-
-double max_difference(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
-
 // judge.js on one model; its one-line error (on stderr) reaches the user as it is.
 ToolRun run_tool(const OnnxJudgeOptions& options, const std::filesystem::path& model, const std::string& data_dir,
                  std::int64_t images, const std::filesystem::path& optimized, bool timing, bool unoptimized) {
@@ -130,17 +124,15 @@ struct FloatTiming {
 
 std::filesystem::path default_judge_tool() { return QX_SOURCE_DIR "/tools/onnxruntime/judge.js"; }
 
-RunSummary judge_with_onnxruntime(ExperimentSession& session, const std::vector<const PlannedCell*>& cells,
-                                  const OnnxJudgeOptions& options, store::ResultsDb& results,
-                                  const std::vector<CellSink*>& extra_sinks) {
-  WorkFolder folder(options.files);
+Judge onnxruntime_judge(ExperimentSession& session, const OnnxJudgeOptions& options) {
+  // The judge's runtime keeps the folder for as long as it lives.
+  const auto folder = std::make_shared<WorkFolder>(options.files);
   const auto& test_set = session.test_set();
-  const auto batch = session.experiment().evaluation.batch_size;
   std::optional<FloatTiming> fp32;
   if (options.timing) {
     // A scratch export of the float model, timed and removed: the fp32 cell is judged as any other.
-    const auto file = folder.path() / "fp32.timing.onnx";
-    const auto optimized = folder.path() / "fp32.timing.optimized.onnx";
+    const auto file = folder->path() / "fp32.timing.onnx";
+    const auto optimized = folder->path() / "fp32.timing.optimized.onnx";
     session.inspect_float_model([&](sim::QuantSim& sim) { deploy::export_onnx(sim, file, {data::Normalization{}, "fp32"}); });
     // Timing only: one batch of images is enough, and nothing is compared.
     const auto run = run_tool(options, file, session.data_dir(), std::min<std::int64_t>(256, test_set.size()),
@@ -150,82 +142,41 @@ RunSummary judge_with_onnxruntime(ExperimentSession& session, const std::vector<
     std::filesystem::remove(optimized);
   }
 
-  auto record = session.experiment_record();
-  record.name = kExperiment;
-  SummarySink summary;
-  ConsoleSink console;
-  DatabaseSink database(results, record, std::nullopt);
-  std::vector<CellSink*> sinks{&summary, &database, &console};
-  sinks.insert(sinks.end(), extra_sinks.begin(), extra_sinks.end());
-  SinkList sink(sinks);
-  sink.begin({cells.size(), 1});
-  const auto start = Clock::now();
-  for (const auto* planned : cells) {
-    const auto source = results.finished_cell(planned->key);
-    if (!source) fail("{}: cell '{}' is not in the database yet: run the experiment first", kExperiment, planned->description);
-    PlannedCell judged{planned->index, spec::JsonObject().set("judge", kExperiment).set("source", planned->key).str(),
-                       planned->description + " in onnxruntime"};
-    if (results.has_finished_cell(judged.key)) {
-      sink.settled(judged, Settled::kEarlier);
-      continue;
+  const auto runtime = [&session, options, folder, fp32](sim::QuantSim& sim, const PlannedCell& cell,
+                                                        const torch::Tensor& simulated) {
+    const auto& test_set = session.test_set();
+    const auto digest = spec::key_digest(cell.key);
+    const auto file = folder->path() / (digest + ".onnx");
+    const auto optimized = folder->path() / (digest + ".optimized.onnx");
+    deploy::export_onnx(sim, file, {data::Normalization{}, cell.description});
+    const auto tool = run_tool(options, file, session.data_dir(), test_set.size(), optimized, options.timing, true);
+    const auto census = deploy::census_onnx(optimized);
+    std::filesystem::remove(optimized);
+    if (!folder->kept()) std::filesystem::remove(file);
+    RuntimeRun run{tool.logits, tool.seconds, {}};
+    // Simulation -> the file computed as written (the int32 biases) -> onnxruntime's integer kernels.
+    run.settings.set("onnx.unoptimized_agreement", agreement(tool.unoptimized_logits, simulated))
+        .set("onnx.kernel_agreement", agreement(tool.logits, tool.unoptimized_logits))
+        .set("onnx.kernel_max_logit_difference", max_difference(tool.logits, tool.unoptimized_logits))
+        .set("onnx.runtime", tool.report.value("onnxruntime", std::string()))
+        .set("onnx.integer_layers", fmt::format("{}", fmt::join(census.integer_nodes, " ")))
+        .set("onnx.float_layers", fmt::format("{}", fmt::join(census.float_nodes, " ")));
+    if (folder->kept()) run.settings.set("onnx.file", file.string());
+    if (fp32) {
+      run.settings.set("onnx.ms_per_image_b1", tool.report.at("ms_per_image_b1").get<double>())
+          .set("onnx.images_per_s_b256", tool.report.at("images_per_s_b256").get<double>())
+          .set("fp32.ms_per_image_b1", fp32->ms_per_image_b1)
+          .set("fp32.images_per_s_b256", fp32->images_per_s_b256);
     }
-    const auto file = folder.path() / (spec::key_digest(planned->key) + ".onnx");
-    torch::Tensor simulated;
-    auto verdict = session.compute(planned->index, [&](sim::QuantSim& sim, const store::CellResult&) {
-      simulated = eval::predict(sim.model(), test_set, batch, session.device());
-      deploy::export_onnx(sim, file, {data::Normalization{}, planned->description});
-    });
-    if (verdict.error.empty() && verdict.top1 != source->top1) {
-      verdict.error = fmt::format("recomputed top-1 {:.2f} differs from the database's {:.2f}: the export would not be "
-                                  "the published cell",
-                                  verdict.top1, source->top1);
-    }
-    const double simulated_top1 = verdict.top1;
-    spec::JsonObject judge;
-    judge.set("onnx.source_cell", source->id).set("onnx.simulated_top1", simulated_top1);
-    verdict.tensors.clear();
-    verdict.passes.clear();
-    if (verdict.error.empty()) {
-      try {
-        const auto optimized = folder.path() / (spec::key_digest(planned->key) + ".optimized.onnx");
-        const auto run = run_tool(options, file, session.data_dir(), test_set.size(), optimized, options.timing, true);
-        const auto census = deploy::census_onnx(optimized);
-        std::filesystem::remove(optimized);
-        const auto scored = eval::score(run.logits, test_set.labels);
-        verdict.top1 = scored.top1;
-        verdict.top5 = scored.top5;
-        verdict.loss = scored.loss;
-        verdict.images = scored.images;
-        verdict.eval_seconds = run.seconds;
-        // Simulation -> the file computed as written (the int32 biases) -> onnxruntime's integer kernels.
-        judge.set("onnx.agreement", agreement(run.logits, simulated))
-            .set("onnx.max_logit_difference", max_difference(run.logits, simulated))
-            .set("onnx.unoptimized_agreement", agreement(run.unoptimized_logits, simulated))
-            .set("onnx.kernel_agreement", agreement(run.logits, run.unoptimized_logits))
-            .set("onnx.kernel_max_logit_difference", max_difference(run.logits, run.unoptimized_logits))
-            .set("onnx.runtime", run.report.value("onnxruntime", std::string()))
-            .set("onnx.integer_layers", fmt::format("{}", fmt::join(census.integer_nodes, " ")))
-            .set("onnx.float_layers", fmt::format("{}", fmt::join(census.float_nodes, " ")));
-        if (folder.kept()) judge.set("onnx.file", file.string());
-        if (fp32) {
-          judge.set("onnx.ms_per_image_b1", run.report.at("ms_per_image_b1").get<double>())
-              .set("onnx.images_per_s_b256", run.report.at("images_per_s_b256").get<double>())
-              .set("fp32.ms_per_image_b1", fp32->ms_per_image_b1)
-              .set("fp32.images_per_s_b256", fp32->images_per_s_b256);
-        }
-      } catch (const std::exception& error) {
-        verdict.error = error.what();
-      }
-    }
-    if (!folder.kept()) std::filesystem::remove(file);
-    verdict.judge_json = judge.str();
-    verdict.key = judged.key;
-    sink.computed(judged, verdict, "");
-  }
-  auto done = summary.summary();
-  done.seconds = seconds_since(start);
-  sink.end(done);
-  return done;
+    return run;
+  };
+  return {{kExperiment, "onnx", "in onnxruntime", {}}, runtime};
+}
+
+RunSummary judge_with_onnxruntime(ExperimentSession& session, const std::vector<const PlannedCell*>& cells,
+                                  const OnnxJudgeOptions& options, store::ResultsDb& results,
+                                  const std::vector<CellSink*>& extra_sinks) {
+  return judge_cells(session, cells, results, {onnxruntime_judge(session, options)}, extra_sinks);
 }
 
 }  // namespace qx::run

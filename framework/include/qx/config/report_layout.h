@@ -60,6 +60,15 @@ struct GlanceRow {
   std::string where_text;   // file:line:col of the row, for messages
 };
 
+// [[glance.judge]]: a column of the README's table, what an integer runtime made of each row's
+// cell: the verdict whose `<prefix>.source_cell` is the cell, its top-1 and `<prefix>.agreement`.
+struct GlanceJudge {
+  std::string name;        // the column's heading, e.g. "onnxruntime"
+  std::string experiment;  // the verdicts' experiment
+  std::string prefix;      // of their settings: "onnx"
+  std::map<std::string, std::vector<std::string>> where;  // verdict settings, e.g. one engine
+};
+
 // [[reference]]: a published figure for the same network, shown apart from everything measured here.
 struct ReferenceRow {
   std::string method, bits, source;
@@ -83,6 +92,7 @@ struct DeclaredSection {
 struct ReportLayout {
   Study study;
   std::vector<GlanceRow> rows;  // [[glance.row]]
+  std::vector<GlanceJudge> judges;  // [[glance.judge]]
   std::vector<ReferenceRow> references;
   std::vector<DeclaredSection> sections;
   // [names]: short names for settings values in composed recipes: "per_channel" -> "per-channel".

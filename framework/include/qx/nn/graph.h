@@ -10,6 +10,7 @@
 // (model_contract.h) compares it with forward(), so a graph that drifts from the model fails
 // when the plugin loads, not in an exported file.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,5 +47,9 @@ struct GraphOp {
 // Runs `graph` on `model`'s modules from `images`; throws qx::Error naming the first operation
 // that reads a value nothing wrote or a module the model lacks (or of another type).
 torch::Tensor run_graph(torch::nn::Module& model, const std::vector<GraphOp>& graph, const torch::Tensor& images);
+// The same, keeping every value the graph writes, by name (the input under kGraphInput): what the
+// integer judges compare point by point.
+std::map<std::string, torch::Tensor> run_graph_values(torch::nn::Module& model, const std::vector<GraphOp>& graph,
+                                                      const torch::Tensor& images);
 
 }  // namespace qx::nn

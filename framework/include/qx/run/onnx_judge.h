@@ -1,15 +1,10 @@
 #pragma once
 // onnxruntime as the external judge of qx's simulation (docs/deployment.md, "Integer runtimes").
-// For each chosen cell: recompute it (its top-1 must equal the database's, so the judged model is
-// the published one), keep the simulation's logits, export it (deploy/onnx_export.h), run the
-// file on the same test images in onnxruntime's CPU execution provider through
-// tools/onnxruntime/judge.js, and compare image by image. Each verdict is a cell of experiment
-// `onnxruntime`, with the source cell's settings and its own (store::CellResult::judge_json):
-//   onnx.source_cell        the simulated cell's row id
-//   onnx.simulated_top1     its top-1
-//   onnx.agreement          the fraction of test images whose predicted class is the simulation's
-//   onnx.max_logit_difference
-//   onnx.unoptimized_agreement   the same, for the file run with onnxruntime's graph optimisation
+// For each chosen cell (judge.h: recomputed and checked against the database), export it
+// (deploy/onnx_export.h), run the file on the same test images in onnxruntime's CPU execution
+// provider through tools/onnxruntime/judge.js, and compare image by image. Each verdict is a cell
+// of experiment `onnxruntime`, with judge.h's settings under the prefix `onnx.` and these:
+//   onnx.unoptimized_agreement   the agreement of the file run with onnxruntime's graph optimisation
 //                                off (every node as written, in float): what the file's int32
 //                                biases change, apart from the integer kernels
 //   onnx.kernel_agreement, onnx.kernel_max_logit_difference   optimised against unoptimised: what
@@ -24,6 +19,7 @@
 
 #include "qx/run/cell_sink.h"
 #include "qx/run/experiment_session.h"
+#include "qx/run/judge.h"
 #include "qx/store/results_db.h"
 
 namespace qx::run {
@@ -38,6 +34,9 @@ struct OnnxJudgeOptions {
 
 // The judge.js of this source tree, where qx finds it without being told.
 std::filesystem::path default_judge_tool();
+
+// onnxruntime as one of judge_cells()'s judges; with `timing`, the fp32 export is timed here.
+Judge onnxruntime_judge(ExperimentSession& session, const OnnxJudgeOptions& options);
 
 RunSummary judge_with_onnxruntime(ExperimentSession& session, const std::vector<const PlannedCell*>& cells,
                                   const OnnxJudgeOptions& options, store::ResultsDb& results,
