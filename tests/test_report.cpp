@@ -219,7 +219,9 @@ TEST_F(ReportTest, RendersEveryKindOfSectionAReportFileDeclares) {
          "[[section]]\nkind = \"ablation\"\ntitle = \"Passes\"\nexperiment = \"my-qat\"\n"
          "[[section]]\nkind = \"training\"\ntitle = \"Training\"\n"
          "[[section]]\nkind = \"table\"\ntitle = \"Cells\"\nexperiment = \"my-grid\"\n"
-         "show = [\"top1\", \"observer\", \"w_bits\", \"no.such.setting\"]\nwhere = { quantizer = \"per_channel\" }\n";
+         "show = [\"top1\", \"observer\", \"w_bits\", \"no.such.setting\"]\nwhere = { quantizer = \"per_channel\" }\n"
+         "[[section]]\nkind = \"table\"\ntitle = \"Keys\"\nexperiment = \"my-grid\"\nshow = [\"w_bits\", \"a_bits\"]\n"
+         "where = { quantizer = \"per_channel\", observer = \"minmax\" }\ntranspose = true\nname_with = [\"observer\"]\n";
   const auto report = run_qx("report results.sqlite --out out --layout study.toml", scratch_);
   ASSERT_EQ(report.exit_code, 0) << report.err;
   const auto page = read("out/sections.md");
@@ -239,6 +241,9 @@ TEST_F(ReportTest, RendersEveryKindOfSectionAReportFileDeclares) {
   EXPECT_THAT(page, HasSubstr("| cell | `top1` | `observer` | `w_bits` | `no.such.setting` |"));
   EXPECT_THAT(page, ContainsRegex("\\| percentile/per_channel W4A4 \\| [0-9.]+ \\| percentile \\| 4 \\| – \\|"));
   EXPECT_THAT(page, Not(HasSubstr("minmax/asymmetric W8A8 |")));
+  // Transposed: a line per key, a column per cell named with its observer.
+  EXPECT_THAT(page, HasSubstr("| key | `minmax/per_channel W8A8, minmax` | `minmax/per_channel W4A4, minmax` |"));
+  EXPECT_THAT(page, HasSubstr("| `w_bits` | 8 | 4 |"));
   // The page's own QAT section names no experiment: the declared one does not leak into it.
   EXPECT_THAT(read("out/improvements.md"), HasSubstr("No `curve` experiment (training-pass cells) in the database."));
 

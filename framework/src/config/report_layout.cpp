@@ -113,6 +113,9 @@ DeclaredSection read_section(TableReader& section) {
   if (d.kind == SectionKind::kTable) {
     d.show = section.get_string_array("show", std::nullopt);
     d.where = read_where(section);
+    d.transpose = section.get_bool("transpose", false);
+    d.name_with = section.get_string_array("name_with", std::vector<std::string>{});
+    d.caption = section.get_string("caption", "");
   }
   section.finish();
   return d;

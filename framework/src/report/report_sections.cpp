@@ -80,26 +80,42 @@ std::string pivot_table(const Pivot& p, const DeclaredSection& section) {
                                       section.metric, section.experiment);
 }
 
-// One line per cell; each column a metric or a setting, numbers to four significant digits.
+// One line per cell (or, transposed, per key); each column a metric or a setting (or a cell),
+// numbers to four significant digits.
 std::string cell_table(const ReportData& data, const DeclaredSection& section) {
-  MarkdownTable table{{"cell"}, {false}, {}};
-  for (const auto& key : section.show) {
-    table.header.push_back("`" + key + "`");
-    table.numeric.push_back(true);
-  }
+  std::vector<std::string> names;
+  std::vector<std::vector<std::string>> values;  // by cell, by key
   for (const auto& c : data.cells) {
     if (c.experiment != section.experiment || !has_settings(c, section.where)) continue;
-    std::vector<std::string> line{
-        c.label.empty() ? fmt::format("{}/{} {}{}", c.observer, c.quantizer, width(c), c.passes.empty() ? "" : " +" + c.passes)
-                        : c.label};
+    names.push_back(c.label.empty() ? fmt::format("{}/{} {}{}", c.observer, c.quantizer, width(c),
+                                                  c.passes.empty() ? "" : " +" + c.passes)
+                                    : c.label);
+    for (const auto& key : section.name_with) names.back() += ", " + setting(c, key);
+    values.emplace_back();
     for (const auto& key : section.show) {
       const auto text = key == "top1" || key == "top5" || key == "loss" ? fmt::format("{}", metric_of(c, key)) : setting(c, key);
-      line.push_back(text.empty() ? "–" : is_number(text) ? fmt::format("{:.4g}", std::stod(text)) : text);
+      values.back().push_back(text.empty() ? "–" : is_number(text) ? fmt::format("{:.4g}", std::stod(text)) : text);
     }
-    table.rows.push_back(std::move(line));
   }
-  if (table.rows.empty()) return "No cells of this section on this checkpoint.\n";
-  return table.render() + caption(data.text, "table." + section.experiment, fmt::arg("experiment", section.experiment));
+  if (names.empty()) return "No cells of this section on this checkpoint.\n";
+  MarkdownTable table{{section.transpose ? "key" : "cell"}, {false}, {}};
+  for (const auto& column : section.transpose ? names : section.show) {
+    table.header.push_back("`" + column + "`");
+    table.numeric.push_back(true);
+  }
+  if (section.transpose) {
+    for (std::size_t k = 0; k < section.show.size(); ++k) {
+      table.rows.push_back({"`" + section.show[k] + "`"});
+      for (const auto& cell : values) table.rows.back().push_back(cell[k]);
+    }
+  } else {
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      table.rows.push_back({names[i]});
+      table.rows.back().insert(table.rows.back().end(), values[i].begin(), values[i].end());
+    }
+  }
+  return table.render() + caption(data.text, section.caption.empty() ? "table." + section.experiment : section.caption,
+                                  fmt::arg("experiment", section.experiment));
 }
 
 // One line per row over numeric columns; false when a column value is not a number.

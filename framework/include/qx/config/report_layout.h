@@ -85,8 +85,12 @@ struct DeclaredSection {
   std::string metric;         // "top1", "top5" or "loss"
   std::map<std::string, std::vector<std::string>> where;  // settings the cells must have
   bool figure = false;        // also draw the pivot: one line per row, columns on the x axis
-  // kTable only (and `where`): one line per cell, one column per metric or cell_settings key.
+  // kTable only (and `where`): one line per cell, one column per metric or cell_settings key;
+  // transposed, one line per key and one column per cell (many keys of few cells: a per-layer table).
   std::vector<std::string> show;
+  bool transpose = false;
+  std::vector<std::string> name_with;  // settings added to each cell's name, e.g. "int8.engine"
+  std::string caption;  // the [text] key under the table; "" for "table.<experiment>"
 };
 
 struct ReportLayout {
