@@ -93,7 +93,10 @@ std::string cell_table(const ReportData& data, const DeclaredSection& section) {
     for (const auto& key : section.name_with) names.back() += ", " + setting(c, key);
     values.emplace_back();
     for (const auto& key : section.show) {
-      const auto text = key == "top1" || key == "top5" || key == "loss" ? fmt::format("{}", metric_of(c, key)) : setting(c, key);
+      // The metrics and the machine (its CPU and ISA, which timings depend on) are cell fields, not settings.
+      const auto text = key == "top1" || key == "top5" || key == "loss" ? fmt::format("{}", metric_of(c, key))
+                        : key == "machine"                          ? c.machine
+                                                                    : setting(c, key);
       values.back().push_back(text.empty() ? "–" : is_number(text) ? fmt::format("{:.4g}", std::stod(text)) : text);
     }
   }
