@@ -9,7 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include "qx/config/ptq_config.h"
 #include "qx/host/plugin_host.h"
+#include "qx/run/experiment_session.h"
 #include "qx/store/sqlite.h"
 #include "qx/train/checkpoint.h"
 #include "support.h"
@@ -53,6 +55,22 @@ class PtqTest : public SeededTest {
   // The data and checkpoint every test of the suite reads, written once per suite.
   inline static std::unique_ptr<ScratchDir> shared_;
   ScratchDir scratch_;
+};
+
+// A session over the cells of `cells` (an experiment file's [[cells]]), for tests that compute cells
+// one at a time and look at their simulation (the ONNX export, the integer judges).
+class SessionTest : public PtqTest {
+ protected:
+  void start_session(const std::string& cells) {
+    write(cells);
+    experiment_ = config::load_ptq_experiment((scratch_ / "e.toml").string());
+    host_ = std::make_unique<PluginHost>(QX_PLUGIN_DIR);
+    session_ = std::make_unique<run::ExperimentSession>(experiment_, *host_, run::RunOverrides{});
+  }
+
+  config::PtqExperiment experiment_;
+  std::unique_ptr<PluginHost> host_;
+  std::unique_ptr<run::ExperimentSession> session_;
 };
 
 inline const char* const kSmallGrid =

@@ -29,14 +29,11 @@ const char* const kCells =
     "[[cells]]\nname = \"w16\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nbits = 16\n"
     "[[cells]]\nname = \"half\"\nobserver = \"minmax\"\nquantizer = \"float16\"\nbits = 16\n";
 
-class Int8KernelsTest : public PtqTest {
+class Int8KernelsTest : public SessionTest {
  protected:
   void SetUp() override {
-    PtqTest::SetUp();
-    write(kCells);
-    experiment_ = config::load_ptq_experiment((scratch_ / "e.toml").string());
-    host_ = std::make_unique<PluginHost>(QX_PLUGIN_DIR);
-    session_ = std::make_unique<run::ExperimentSession>(experiment_, *host_, run::RunOverrides{});
+    SessionTest::SetUp();
+    start_session(kCells);
   }
 
   struct Lowered {
@@ -59,10 +56,6 @@ class Int8KernelsTest : public PtqTest {
     out.error = result.error;
     return out;
   }
-
-  config::PtqExperiment experiment_;
-  std::unique_ptr<PluginHost> host_;
-  std::unique_ptr<run::ExperimentSession> session_;
 };
 
 TEST_F(Int8KernelsTest, EveryConvolutionWhoseOutputIsQuantizedRunsOnIntegerKernels) {

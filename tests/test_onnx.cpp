@@ -30,14 +30,11 @@ const char* const kCells =
     "[[cells]]\nname = \"w16\"\nobserver = \"minmax\"\nquantizer = \"per_channel\"\nbits = 16\n"
     "[[cells]]\nname = \"half\"\nobserver = \"minmax\"\nquantizer = \"float16\"\nbits = 16\n";
 
-class OnnxTest : public PtqTest {
+class OnnxTest : public SessionTest {
  protected:
   void SetUp() override {
-    PtqTest::SetUp();
-    write(kCells);
-    experiment_ = config::load_ptq_experiment((scratch_ / "e.toml").string());
-    host_ = std::make_unique<PluginHost>(QX_PLUGIN_DIR);
-    session_ = std::make_unique<run::ExperimentSession>(experiment_, *host_, run::RunOverrides{});
+    SessionTest::SetUp();
+    start_session(kCells);
   }
   // Exports cell `label`; the cell's error (the exporter's refusal) comes back as the message.
   std::string export_cell(const std::string& label, const std::filesystem::path& file) {
@@ -47,10 +44,6 @@ class OnnxTest : public PtqTest {
     });
     return result.error;
   }
-
-  config::PtqExperiment experiment_;
-  std::unique_ptr<PluginHost> host_;
-  std::unique_ptr<run::ExperimentSession> session_;
 };
 
 TEST(OnnxGraph, ResNet20sGraphComputesItsForward) {
