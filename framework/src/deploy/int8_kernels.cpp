@@ -86,11 +86,14 @@ const torch::ExpandingArray<2>* explicit_padding(const Padding& padding) {
   return get_if<torch::ExpandingArray<2>>(&padding);
 }
 
+// A copy on the CPU, where the kernels run, whatever device the simulation ran on.
+torch::Tensor on_cpu(const torch::Tensor& t) { return t.detach().to(torch::kCPU).clone(); }
+
 // A BatchNorm that only adds a shift (what folding leaves: g / sqrt(var + eps) = 1), as that shift.
 std::optional<torch::Tensor> shift_only(const torch::nn::BatchNorm2dImpl& bn) {
-  const auto factor = bn.weight.detach() / (bn.running_var.detach() + bn.options.eps()).sqrt();
+  const auto factor = on_cpu(bn.weight) / (on_cpu(bn.running_var) + bn.options.eps()).sqrt();
   if (!(factor - 1).abs().max().le(1e-6).item<bool>()) return std::nullopt;
-  return bn.bias.detach() - bn.running_mean.detach() * factor;
+  return on_cpu(bn.bias) - on_cpu(bn.running_mean) * factor;
 }
 
 }  // namespace
@@ -181,17 +184,17 @@ void Int8Model::lower(sim::QuantSim& sim, const std::vector<GraphOp>& graph) {
         const auto& linear = state.module<torch::nn::LinearImpl>(op);
         step.kind = Step::Kind::kFloatLinear;  // its output, the logits, is not quantized
         step.weight = weight_codes(sim.weight_site(op.module), "prepack for LibTorch's int8 kernels").dequantized();
-        step.bias = linear.bias.defined() ? linear.bias.detach().clone() : torch::Tensor();
+        step.bias = linear.bias.defined() ? on_cpu(linear.bias) : torch::Tensor();
         float_layers_.push_back(op.module);
         break;
       }
       case GraphOpKind::kBatchNorm2d: {
         const auto& bn = state.module<torch::nn::BatchNorm2dImpl>(op);
         step.kind = Step::Kind::kBatchNorm;
-        step.weight = bn.weight.detach().clone();
-        step.bias = bn.bias.detach().clone();
-        step.mean = bn.running_mean.detach().clone();
-        step.var = bn.running_var.detach().clone();
+        step.weight = on_cpu(bn.weight);
+        step.bias = on_cpu(bn.bias);
+        step.mean = on_cpu(bn.running_mean);
+        step.var = on_cpu(bn.running_var);
         step.eps = bn.options.eps();
         break;
       }
@@ -226,7 +229,7 @@ void Int8Model::lower_conv(Lowering& state, std::size_t i, Step& step) {
   step.padding = pad[0];
   // Look ahead: [a BatchNorm that only shifts] [ReLU] QuantPoint, each the only reader of the one
   // before, go into one kernel call.
-  auto bias = conv.bias.defined() ? conv.bias.detach().clone() : torch::zeros({conv.options.out_channels()});
+  auto bias = conv.bias.defined() ? on_cpu(conv.bias) : torch::zeros({conv.options.out_channels()});
   const auto& graph = state.graph;
   std::size_t next = i + 1;
   std::string value = op.output;
@@ -248,7 +251,7 @@ void Int8Model::lower_conv(Lowering& state, std::size_t i, Step& step) {
   if (!site || !state.quantized.count(op.inputs.at(0))) {
     step.kind = Step::Kind::kFloatConv;
     step.weight = codes.dequantized();
-    step.bias = conv.bias.defined() ? conv.bias.detach().clone() : torch::Tensor();
+    step.bias = conv.bias.defined() ? on_cpu(conv.bias) : torch::Tensor();
     float_layers_.push_back(op.module);
     return;
   }

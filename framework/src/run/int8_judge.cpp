@@ -83,7 +83,8 @@ Judge int8_kernels_judge(ExperimentSession& session, const Int8JudgeOptions& opt
   if (options.timing) {
     session.inspect_float_model([&](sim::QuantSim& sim) {
       sim.model().eval();
-      fp32 = time_forward([&](const torch::Tensor& x) { return sim.model().forward(x); }, test_set, options.threads);
+      const auto forward = [&](const torch::Tensor& x) { return sim.model().forward(x.to(sim.device())); };
+      fp32 = time_forward(forward, test_set, options.threads);
     });
   }
   const auto runtime = [&session, options, engine, fp32](sim::QuantSim& sim, const PlannedCell&, const torch::Tensor&) {
