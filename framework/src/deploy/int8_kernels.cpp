@@ -272,10 +272,16 @@ void Int8Model::lower_conv(Lowering& state, std::size_t i, Step& step) {
 }
 
 torch::Tensor Int8Model::forward(const torch::Tensor& images) const {
-  return forward_values(images).at(logits_).contiguous();
+  return dequantized(run_steps(images).at(logits_)).contiguous();
 }
 
 std::map<std::string, torch::Tensor> Int8Model::forward_values(const torch::Tensor& images) const {
+  auto values = run_steps(images);
+  for (auto& entry : values) entry.second = dequantized(entry.second);
+  return values;
+}
+
+std::map<std::string, torch::Tensor> Int8Model::run_steps(const torch::Tensor& images) const {
   torch::NoGradGuard no_grad;
   QuantizedEngineScope scope(engine_);
   std::map<std::string, torch::Tensor> values{{nn::kGraphInput, images.to(torch::kCPU, torch::kFloat32).contiguous()}};
@@ -321,7 +327,6 @@ std::map<std::string, torch::Tensor> Int8Model::forward_values(const torch::Tens
   } catch (const c10::Error& error) {
     fail("LibTorch's {} engine failed: {}", int8_engine_name(engine_), first_line(error.what_without_backtrace()));
   }
-  for (auto& entry : values) entry.second = dequantized(entry.second);
   return values;
 }
 

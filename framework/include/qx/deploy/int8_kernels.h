@@ -86,6 +86,8 @@ class Int8Model {
     std::int64_t stride = 1, padding = 0, pad_before = 0, pad_after = 0;
   };
 
+  // Every value the steps write, quantized ones as LibTorch holds them.
+  std::map<std::string, torch::Tensor> run_steps(const torch::Tensor& images) const;
   struct Lowering;
   void lower(sim::QuantSim& sim, const std::vector<nn::GraphOp>& graph);
   // graph[i], a convolution, as one integer kernel call with what follows it, or in float.
