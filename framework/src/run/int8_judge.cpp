@@ -83,7 +83,7 @@ Judge int8_kernels_judge(ExperimentSession& session, const Int8JudgeOptions& opt
   if (options.timing) {
     session.inspect_float_model([&](sim::QuantSim& sim) {
       sim.model().eval();
-      const auto forward = [&](const torch::Tensor& x) { return sim.model().forward(x.to(sim.device())); };
+      const auto forward = [&](const torch::Tensor& x) { return sim.model().forward(x.to(session.device())); };
       fp32 = time_forward(forward, test_set, options.threads);
     });
   }
